@@ -1,0 +1,152 @@
+"""The bound object: a sympy expression with named terms, provenance, and fast numeric evaluation."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import sympy as sp
+
+STATUSES = {
+    "paper": "the form and the constant are stated by the paper",
+    "derived": "the form is the paper's; the constant is this project's own (docs/derivations.md)",
+    "extension": "beyond the paper's theory; derived by this project (docs/derivations.md)",
+    "outside-theory": "the setting violates an assumption of the theory; the number is indicative only",
+}
+
+Values = Mapping[str, Any] | pd.DataFrame
+
+
+class Bound:
+    """A bound as a sum of named terms.
+
+    Attributes: `name`, `terms` (name -> sympy expression; the bound is their sum), `status`
+    (a key of `STATUSES`), `reference` (where the derivation is), `assumptions` (plain sentences),
+    `conditions` (name -> sympy relation that must hold for the bound to apply, e.g. a step-size cap).
+    """
+
+    def __init__(self, name: str, terms: Mapping[str, sp.Expr], status: str, reference: str,
+                 assumptions: Iterable[str] = (), conditions: Mapping[str, sp.Basic] | None = None,
+                 description: str = ""):
+        if status not in STATUSES:
+            raise ValueError(f"status={status!r} is invalid: must be one of {', '.join(STATUSES)}")
+        self.name = name
+        self.terms = {k: sp.sympify(v) for k, v in terms.items()}
+        self.status = status
+        self.reference = reference
+        self.assumptions = tuple(assumptions)
+        self.conditions = dict(conditions or {})
+        self.description = description
+        self._compiled: dict[str, tuple[list[sp.Symbol], Any]] = {}
+
+    # ---- symbolic side -------------------------------------------------------------------------
+    @property
+    def expr(self) -> sp.Expr:
+        return sp.Add(*self.terms.values())
+
+    @property
+    def symbols(self) -> list[sp.Symbol]:
+        """The free symbols, sorted by name: the settings the bound depends on."""
+        free = set().union(*(e.free_symbols for e in self.terms.values()))
+        for cond in self.conditions.values():
+            free |= cond.free_symbols
+        return sorted(free, key=lambda x: x.name)
+
+    def latex(self) -> str:
+        return sp.latex(self.expr)
+
+    def subs(self, values: Mapping[str, Any]) -> "Bound":
+        """A new bound with some symbols replaced by numbers or expressions (names as keys)."""
+        table = {sym: values[sym.name] for sym in self.symbols if sym.name in values}
+        return Bound(self.name, {k: v.subs(table) for k, v in self.terms.items()}, self.status, self.reference,
+                     self.assumptions, {k: v.subs(table) for k, v in self.conditions.items()}, self.description)
+
+    # ---- numeric side --------------------------------------------------------------------------
+    def _function(self, key: str, expr: sp.Basic):
+        if key not in self._compiled:
+            args = self.symbols
+            self._compiled[key] = (args, sp.lambdify(args, expr, modules="numpy", cse=True))
+        return self._compiled[key]
+
+    def _call(self, key: str, expr: sp.Basic, values: Values) -> np.ndarray:
+        args, fn = self._function(key, expr)
+        columns = []
+        for sym in args:
+            if sym.name not in values:
+                raise ValueError(f"missing value for {sym.name!r}: bound {self.name!r} depends on "
+                                 f"{', '.join(x.name for x in args)}")
+            columns.append(np.asarray(values[sym.name], dtype=float))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = fn(*columns)
+        return np.broadcast_to(np.asarray(out), np.broadcast_shapes(*(c.shape for c in columns), ()))
+
+    def evaluate(self, values: Values | None = None, **kwargs: Any) -> np.ndarray | float:
+        """The bound at scalars, arrays (broadcast together) or the rows of a DataFrame.
+
+        Values are keyed by symbol name; keyword arguments override the mapping.
+        """
+        vals = _merge(values, kwargs)
+        out = self._call("value", self.expr, vals)
+        return float(out) if out.ndim == 0 else out
+
+    def evaluate_terms(self, values: Values | None = None, **kwargs: Any) -> dict[str, np.ndarray | float]:
+        vals = _merge(values, kwargs)
+        result = {}
+        for name, e in self.terms.items():
+            out = self._call(f"term:{name}", e, vals)
+            result[name] = float(out) if out.ndim == 0 else out
+        return result
+
+    def check_conditions(self, values: Values | None = None, **kwargs: Any) -> dict[str, np.ndarray | bool]:
+        vals = _merge(values, kwargs)
+        result = {}
+        for name, cond in self.conditions.items():
+            out = self._call(f"cond:{name}", cond, vals)
+            result[name] = bool(out) if out.ndim == 0 else out.astype(bool)
+        return result
+
+    def dominant_term(self, values: Values | None = None, **kwargs: Any) -> str:
+        """The name of the largest term at a single setting."""
+        terms = self.evaluate_terms(values, **kwargs)
+        return max(terms, key=lambda k: float(np.max(terms[k])))
+
+    def evaluate_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """One row per setting: the settings, `value`, one column per term, one per condition."""
+        out = frame.copy()
+        out["value"] = self.evaluate(frame)
+        for name, v in self.evaluate_terms(frame).items():
+            out[f"term:{name}"] = v
+        for name, v in self.check_conditions(frame).items():
+            out[f"condition:{name}"] = v
+        return out
+
+    def report(self, values: Values, **kwargs: Any) -> dict[str, Any]:
+        """A JSON-ready summary at one setting."""
+        vals = _merge(values, kwargs)
+        return {
+            "name": self.name,
+            "value": self.evaluate(vals),
+            "terms": {k: float(v) for k, v in self.evaluate_terms(vals).items()},
+            "dominant_term": self.dominant_term(vals),
+            "conditions": {k: bool(v) for k, v in self.check_conditions(vals).items()},
+            "expression": str(self.expr),
+            "latex": self.latex(),
+            "status": self.status,
+            "status_meaning": STATUSES[self.status],
+            "reference": self.reference,
+            "assumptions": list(self.assumptions),
+            "description": self.description,
+        }
+
+    def __repr__(self) -> str:
+        return f"Bound({self.name!r}, status={self.status!r}, terms={list(self.terms)})"
+
+
+def _merge(values: Values | None, kwargs: Mapping[str, Any]) -> Values:
+    if values is None:
+        return dict(kwargs)
+    if isinstance(values, pd.DataFrame):
+        if not kwargs:
+            return values
+        values = {c: values[c].to_numpy() for c in values.columns}
+    return {**values, **kwargs}

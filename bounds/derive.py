@@ -1,0 +1,171 @@
+"""From a spec to its bounds: smoothness (L_P, L_S), variance, gradient bound and convergence.
+
+    >>> from bounds import default_spec, derive_all, spec_values
+    >>> found = derive_all(default_spec())
+    >>> found["convergence"].evaluate(spec_values(default_spec()))
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import symbols as S
+from .bound import Bound
+from .objectives.linear import linear_hessian_bound, linear_pieces
+from .objectives.pieces import Pieces, vae_pieces
+from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
+                                    pathwise_pointwise, score_pointwise)
+from .spec import VAESpec
+from .theorems import adaptive, sgd
+
+REF = "docs/derivations.md"
+M_SYMBOL = sp.Symbol("M", positive=True, real=True)
+CONCENTRATION_T = 6  # M is the gradient bound at ||eps|| = sqrt(d_z) + t: P(||eps|| > that) < exp(-t^2/2)
+
+BASE_ASSUMPTIONS = (
+    "parameters in the compact set of the spec's weight bound (entry-wise a, or per-layer norms)",
+    "data bounded: ||x|| <= R_x",
+    "encoder heads soft-clipped: |mu_j| < mu_max, logvar_min < logvar_j < logvar_max",
+)
+
+
+def _status(pieces: Pieces, spec: VAESpec) -> str:
+    if "outside-theory" in pieces.statuses:
+        return "outside-theory"
+    return "extension" if spec.model.kind == "bernoulli" else "derived"
+
+
+def _assumptions(spec: VAESpec) -> list[str]:
+    out = list(BASE_ASSUMPTIONS)
+    if spec.model.kind != "linear":
+        out.append(f"activation {spec.model.activation.name}: Lipschitz and smooth (assumption (i))"
+                   if spec.model.activation.smooth else
+                   f"activation {spec.model.activation.name} is NOT smooth: outside the theory")
+    if spec.model.kind == "bernoulli":
+        out.append("Bernoulli decoder, data in [0, 1]^d: beyond the paper's theory (this project's extension)")
+    return out
+
+
+@lru_cache(maxsize=64)
+def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
+    return linear_pieces(spec) if spec.model.kind == "linear" else vae_pieces(spec, allow_outside_theory)
+
+
+def _beta(spec: VAESpec) -> sp.Expr:
+    return S.beta
+
+
+def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
+    """L_P (pathwise) or L_S (score function): a bound on ||hess L|| of the expected objective over the compact set."""
+    estimator = estimator or spec.estimator
+    p = _pieces(spec, allow_outside_theory)
+    beta, d_z = _beta(spec), spec.model.latent_dim
+    name = "L_P" if estimator == "pathwise" else "L_S"
+    iwae = spec.objective.kind == "iwae"
+    if spec.model.kind == "linear" and not iwae:
+        terms = linear_hessian_bound(spec, beta)
+        return Bound(name, terms, "derived", f"{REF}#linear-vae", _assumptions(spec),
+                     description="exact-Hessian bound of the linear VAE's closed-form ELBO (any estimator)")
+    if estimator == "pathwise":
+        pw = pathwise_pointwise(p, beta)
+        if iwae:
+            terms = {"weighted hessians": expected_max(pw.hessian, d_z),
+                     "weight covariance": expected_max(pw.gradient * pw.gradient, d_z)}
+        else:
+            terms = {"expected hessian": pw.hessian.expectation(d_z)}
+        desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"
+    else:
+        if iwae:
+            raise ValueError("estimator='score' with objective='iwae' is not derived: use estimator='pathwise'")
+        sb = score_pointwise(p, beta)
+        terms = {"block norm": block_norm(sb.theta_theta.expectation(d_z), sb.theta_phi.expectation(d_z),
+                                          sb.phi_phi.expectation(d_z))}
+        desc = "score-function representation of the Hessian, blockwise (theta, phi)"
+    return Bound(name, terms, _status(p, spec), f"{REF}#{'iwae' if iwae else 'deep-gaussian-vae'}",
+                 _assumptions(spec), description=desc)
+
+
+def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False):
+    """The pointwise bound g(r) on the per-sample gradient estimator's norm, an `RPoly` in r = ||eps||."""
+    estimator = estimator or spec.estimator
+    p = _pieces(spec, allow_outside_theory)
+    if estimator == "pathwise":
+        return pathwise_pointwise(p, _beta(spec)).gradient
+    return score_pointwise(p, _beta(spec)).gradient
+
+
+def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
+    """sigma^2_{B,K} >= E||ghat - E ghat||^2 for the mini-batch estimator (B points, K draws each)."""
+    estimator = estimator or spec.estimator
+    g = gradient_polynomial(spec, estimator, allow_outside_theory)
+    d_z = spec.model.latent_dim
+    if spec.objective.kind == "iwae":
+        terms = {"iwae estimator": iwae_variance(g, d_z)}
+        desc = "||sum_l w_l grad l_l|| <= max_l g(r_l); E max by Hartley-David-Gumbel"
+    else:
+        terms = {"data": g.expectation(d_z) ** 2 / S.B, "noise": (g * g).expectation(d_z) / (S.B * S.K)}
+        desc = "Var = Var_x(grad L_x) / B + E Var_eps / (B K)"
+    return Bound("sigma2", terms, _status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
+                 _assumptions(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)
+
+
+def gradient_bound_value(spec: VAESpec, values: dict[str, float], estimator: str | None = None,
+                         allow_outside_theory: bool = False) -> float:
+    """Default for the adaptive methods' almost-sure bound M: g(r) at r = sqrt(d_z) + 6."""
+    g = gradient_polynomial(spec, estimator, allow_outside_theory)
+    r0 = np.sqrt(spec.model.latent_dim) + CONCENTRATION_T
+    expr = g.expr().subs(S.r, r0)
+    table = {sym: values[sym.name] for sym in expr.free_symbols}
+    return float(expr.subs(table))
+
+
+def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
+    """The bound on E||grad L(theta_R)||^2 for the spec's optimiser."""
+    estimator = estimator or spec.estimator
+    L = smoothness(spec, estimator, allow_outside_theory)
+    sig = variance(spec, estimator, allow_outside_theory)
+    opt = spec.optimizer.name
+    assumptions = list(L.assumptions) + ["step sizes gamma_k = C_gamma k^{-1/2}, output iterate R uniform on {0..n}",
+                                         "L_star = sup L - L(theta_0), the objective gap (user-supplied)"]
+    conditions: dict[str, sp.Basic] = {}
+    if opt == "sgd":
+        terms, conditions = sgd(L.expr, sig.expr)
+        ref = f"{REF}#sgd"
+    elif opt in ("adagrad", "rmsprop") or (opt == "adam" and spec.optimizer.beta1 == 0):
+        kind = "adagrad" if opt == "adagrad" else "rmsprop"
+        terms = adaptive(kind, L.expr, M_SYMBOL)
+        assumptions.append("||H_k|| <= M and ||grad L|| <= M almost surely (assumed; the default M is the "
+                           f"pointwise gradient bound at ||eps|| = sqrt(d_z) + {CONCENTRATION_T})")
+        ref = f"{REF}#adagrad-and-rmsprop"
+    else:
+        raise ValueError("optimizer='adam' with beta1 > 0 has no derived bound yet; Adam with beta1 = 0 is "
+                         "RMSProp (derived): pass --beta1 0, or use sgd, adagrad or rmsprop")
+    status = "outside-theory" if L.status == "outside-theory" else L.status
+    return Bound("E||grad L(theta_R)||^2", terms, status, ref, assumptions, conditions,
+                 description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
+
+
+def derive_all(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, Bound]:
+    """Every bound of a spec, for its estimator: smoothness, variance, convergence."""
+    return {"smoothness": smoothness(spec, None, allow_outside_theory),
+            "variance": variance(spec, None, allow_outside_theory),
+            "convergence": convergence(spec, None, allow_outside_theory)}
+
+
+def spec_values(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, Any]:
+    """Numbers for every symbol a bound of `spec` may contain."""
+    m, o, act = spec.model, spec.optimizer, spec.model.activation
+    values: dict[str, Any] = dict(
+        B=spec.B, K=spec.objective.K, beta=spec.objective.beta, n=spec.n, C_gamma=o.C_gamma, beta1=o.beta1,
+        beta2=o.beta2, delta=o.delta, a=spec.weight_bound.a, c=m.decoder_std, R_x=m.data_bound,
+        L_star=spec.objective_gap, s=act.s, s1=act.s1, s2=act.s2, mu_max=m.mean_clip, logvar_min=m.logvar_min,
+        logvar_max=m.logvar_max, head_s=m.head_s)
+    for i, (w, b) in enumerate(zip(spec.weight_bound.layer_norms, spec.weight_bound.bias_norms)):
+        values[S.layer_norm_symbol(i).name] = w
+        values[S.bias_norm_symbol(i).name] = b
+    if o.name != "sgd":
+        values["M"] = gradient_bound_value(spec, values, allow_outside_theory=allow_outside_theory)
+    return values

@@ -1,0 +1,97 @@
+"""Smoothness constants (L_P pathwise, L_S score function) and estimator variances of VAE objectives.
+
+All pointwise bounds are polynomials in r = ||eps|| (`RPoly`); expectations over eps ~ N(0, I_{d_z})
+are exact. Derivations: docs/derivations.md, "Deep Gaussian VAE", "IWAE", "Variance".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .. import symbols as S
+from ..rpoly import RPoly
+from .pieces import Pieces
+
+
+@dataclass(frozen=True)
+class Pointwise:
+    """Pointwise bounds at a single eps: Hessian norm h(r) and gradient norm g(r) of the per-sample objective."""
+
+    hessian: RPoly
+    gradient: RPoly
+
+
+def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
+    """l(theta, phi; x, eps) = log p(x|z) + beta [log p(z) - log q(z|x)], z = mu + sigma * eps.
+
+    With -log q(z|x) = sum(logvar)/2 + const(eps) at the reparameterised point:
+      ||hess l|| <= A1 S_G + A2 J_G^2 + beta (Jz^2 + R_z Sz + sqrt(d_z)/2 S_E)
+      ||grad l|| <= A1 J_G + beta (R_z Jz + sqrt(d_z)/2 J_E)
+    """
+    G = p.decoder_joint
+    half_sqrt_d = sp.sqrt(p.d_z) / 2
+    hessian = p.A1 * G.S + p.A2 * G.J * G.J + beta * (p.Jz * p.Jz + p.R_z * p.Sz + half_sqrt_d * p.S_E)
+    gradient = p.A1 * G.J + beta * (p.R_z * p.Jz + half_sqrt_d * p.J_E)
+    return Pointwise(hessian, gradient)
+
+
+@dataclass(frozen=True)
+class ScoreBlocks:
+    """Pointwise bounds for the score-function representation, by parameter block."""
+
+    theta_theta: RPoly
+    theta_phi: RPoly
+    phi_phi: RPoly
+    gradient: RPoly
+
+
+def score_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> ScoreBlocks:
+    """Hessian blocks of E_q[f_phi(z)], f = log p(x|z) + beta (log p(z) - log q_phi(z|x)), via the score s.
+
+    hess_theta = E[hess_theta log p(x|z)];  cross = E[grad_theta log p(x|z) s^T];
+    hess_phi = E[f (hess_phi log q + s s^T)] - beta E[s s^T].
+    In eps-coordinates: ||grad_u log q|| <= r/sigma_min + (r^2 + sqrt(d_z))/2 and
+    ||hess_u log q|| <= 1/sigma_min^2 + r/sigma_min + r^2/2, u = (mu, logvar).
+    """
+    r = RPoly([0, 1])
+    Gt = p.decoder_theta
+    inv = 1 / p.sigma_min
+    score_u = inv * r + (r * r + sp.sqrt(p.d_z)) * sp.Rational(1, 2)
+    hess_u = inv**2 + inv * r + r * r * sp.Rational(1, 2)
+    s_norm = p.J_E * score_u
+    hess_logq = p.J_E * p.J_E * hess_u + p.S_E * score_u
+    f_abs = p.log_lik + beta * (p.R_z * p.R_z * sp.Rational(1, 2) + r * r * sp.Rational(1, 2)
+                                + sp.Rational(p.d_z, 2) * p.logvar_absmax)
+    grad_theta = p.A1 * Gt.J
+    return ScoreBlocks(
+        theta_theta=p.A1 * Gt.S + p.A2 * Gt.J * Gt.J,
+        theta_phi=grad_theta * s_norm,
+        phi_phi=f_abs * (hess_logq + s_norm * s_norm) + beta * s_norm * s_norm,
+        gradient=grad_theta + f_abs * s_norm,
+    )
+
+
+def block_norm(a: sp.Expr, c: sp.Expr, d: sp.Expr) -> sp.Expr:
+    """Top eigenvalue of [[a, c], [c, d]]: bounds ||[[A, C], [C^T, D]]|| given ||A|| <= a, ||C|| <= c, ||D|| <= d."""
+    return (a + d + sp.sqrt((a - d) ** 2 + 4 * c**2)) / 2
+
+
+def expected_max(Y: RPoly, dim: int, K: sp.Expr = S.K) -> sp.Expr:
+    """E max_{l<=K} Y(r_l) over iid r_l ~ chi(dim): mu + sd (K - 1) / sqrt(2K - 1) (Hartley-David-Gumbel)."""
+    mean = Y.expectation(dim)
+    sd = sp.sqrt((Y * Y).expectation(dim) - mean**2)
+    return mean + sd * (K - 1) / sp.sqrt(2 * K - 1)
+
+
+def minibatch_variance(g: RPoly, dim: int, B: sp.Expr = S.B, K: sp.Expr = S.K) -> sp.Expr:
+    """E||ghat - grad L||^2 <= ((E g)^2 + E[g^2] / K) / B for B data points, each averaging K draws.
+
+    Var(ghat_i) = Var_x(grad L_x) + E_x Var_eps <= sup ||grad L_x||^2 + E||grad l||^2 / K.
+    """
+    return (g.expectation(dim) ** 2 + (g * g).expectation(dim) / K) / B
+
+
+def iwae_variance(g: RPoly, dim: int, B: sp.Expr = S.B, K: sp.Expr = S.K) -> sp.Expr:
+    """The IWAE estimator sum_l w~_l grad l_l has norm <= max_l g(r_l): variance <= E max_l g^2 / B."""
+    return expected_max(g * g, dim, K) / B

@@ -1,0 +1,290 @@
+"""One plain description of a VAE, its data and its training settings.
+
+The spec is read by `bounds` (to derive a bound) and by `empirical` (to train), so the network the
+theory bounds is exactly the network that is trained. Plain dataclasses only: no torch, no sympy.
+Every field is validated on construction; a bad value raises `SpecError` (a ValueError) naming the
+field and the allowed range.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+MODELS = ("linear", "gaussian", "bernoulli")
+ACTIVATIONS = ("softclip", "tanh", "sigmoid", "softplus", "silu", "elu", "gelu", "identity", "relu", "leaky_relu")
+OBJECTIVES = ("elbo", "beta", "iwae")
+ESTIMATORS = ("pathwise", "score")
+OPTIMIZERS = ("sgd", "adam", "adagrad", "rmsprop")
+NORM_KINDS = ("entrywise", "spectral", "frobenius")
+
+
+class SpecError(ValueError):
+    """A spec field holds a value outside its allowed range."""
+
+
+def _fail(name: str, value: Any, allowed: str) -> None:
+    raise SpecError(f"{name}={value!r} is invalid: {allowed}")
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(name, value, "must be a real number")
+    if not math.isfinite(value):
+        _fail(name, value, "must be a finite number (not NaN or infinity)")
+    return float(value)
+
+
+def _positive(name: str, value: Any) -> float:
+    v = _finite(name, value)
+    if v <= 0:
+        _fail(name, value, "must be > 0")
+    return v
+
+
+def _count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+            value = int(value)
+        else:
+            _fail(name, value, f"must be an integer >= {minimum}")
+    if value < minimum:
+        _fail(name, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+    if value not in options:
+        _fail(name, value, f"must be one of {', '.join(options)}")
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """An activation and its parameters.
+
+    softclip: generalized soft-clipping with sharpness `s` > 0 and range (`s1`, `s2`), s1 < s2.
+    softplus: sharpness `s` (softplus_s(x) = log(1 + e^{s x}) / s). elu: `alpha` > 0.
+    leaky_relu: `negative_slope` >= 0. relu and leaky_relu are not smooth: outside the theory.
+    """
+
+    name: str = "softclip"
+    s: float = 5.0
+    s1: float = 0.0
+    s2: float = 50.0
+    alpha: float = 1.0
+    negative_slope: float = 0.01
+
+    def __post_init__(self) -> None:
+        _choice("activation", self.name, ACTIVATIONS)
+        _positive("s", self.s)
+        _finite("s1", self.s1)
+        _finite("s2", self.s2)
+        if self.name == "softclip" and not self.s1 < self.s2:
+            _fail("s1", self.s1, f"must be < s2 (s2={self.s2})")
+        _positive("alpha", self.alpha)
+        if _finite("negative_slope", self.negative_slope) < 0:
+            _fail("negative_slope", self.negative_slope, "must be >= 0")
+
+    @property
+    def smooth(self) -> bool:
+        """Whether the activation is Lipschitz and smooth (assumption (i) of the theory)."""
+        if self.name == "elu":
+            return self.alpha == 1.0  # ELU's derivative jumps at 0 unless alpha = 1
+        return self.name not in ("relu", "leaky_relu")
+
+
+@dataclass(frozen=True)
+class ParameterBound:
+    """The compact parameter set.
+
+    entrywise: every weight and bias entry in [-a, a] (the paper's ||theta||_inf <= a).
+    spectral / frobenius: per-layer bounds on ||W_l|| (in that norm) and on ||b_l||_2, one value per
+    layer in the order encoder layers, then decoder layers (see `VAESpec.layer_shapes`).
+    """
+
+    kind: str = "entrywise"
+    a: float = 0.1
+    layer_norms: tuple[float, ...] = ()
+    bias_norms: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _choice("weight_bound.kind", self.kind, NORM_KINDS)
+        _positive("a", self.a)
+        object.__setattr__(self, "layer_norms", tuple(_positive("layer_norms", v) for v in self.layer_norms))
+        object.__setattr__(self, "bias_norms", tuple(_finite("bias_norms", v) for v in self.bias_norms))
+        if any(v < 0 for v in self.bias_norms):
+            _fail("bias_norms", self.bias_norms, "every entry must be >= 0")
+        if self.kind != "entrywise" and len(self.layer_norms) != len(self.bias_norms):
+            _fail("bias_norms", self.bias_norms, "needs one entry per entry of layer_norms")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The VAE architecture.
+
+    linear: p(x|z) = N(W z + b, c^2 I), q(z|x) = N(V (x - b), diag(exp(v))).
+    gaussian: p(x|z) = N(G_theta(z), c^2 I) with an MLP decoder; q(z|x) = N(mu(x), diag(exp(logvar(x))))
+      with an MLP encoder whose heads are soft-clipped to (-mean_clip, mean_clip) and
+      (logvar_min, logvar_max).
+    bernoulli: as gaussian but p(x|z) = Bernoulli(sigmoid(logits(z))), data in [0, 1]: the paper's
+      experiments use it, its theory does not cover it (our extension derives its constants).
+    """
+
+    kind: str = "gaussian"
+    data_dim: int = 16
+    latent_dim: int = 4
+    encoder_widths: tuple[int, ...] = (32,)
+    decoder_widths: tuple[int, ...] = (32,)
+    data_bound: float = 4.0
+    decoder_std: float = 1.0
+    mean_clip: float = 5.0
+    logvar_min: float = -6.0
+    logvar_max: float = 2.0
+    head_s: float = 5.0
+    activation: ActivationSpec = field(default_factory=ActivationSpec)
+    decoder_output: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        _choice("model", self.kind, MODELS)
+        _count("data_dim", self.data_dim)
+        _count("latent_dim", self.latent_dim)
+        object.__setattr__(self, "encoder_widths", tuple(_count("encoder_widths", w) for w in self.encoder_widths))
+        object.__setattr__(self, "decoder_widths", tuple(_count("decoder_widths", w) for w in self.decoder_widths))
+        if _finite("data_bound", self.data_bound) < 0:
+            _fail("data_bound", self.data_bound, "must be >= 0")
+        _positive("decoder_std", self.decoder_std)
+        _positive("mean_clip", self.mean_clip)
+        _finite("logvar_min", self.logvar_min)
+        _finite("logvar_max", self.logvar_max)
+        if not self.logvar_min < self.logvar_max:
+            _fail("logvar_min", self.logvar_min, f"must be < logvar_max (logvar_max={self.logvar_max})")
+        _positive("head_s", self.head_s)
+        _choice("decoder_output", self.decoder_output, ("sigmoid", "identity"))
+        if self.kind == "bernoulli" and self.data_bound > math.sqrt(self.data_dim):
+            _fail("data_bound", self.data_bound, "Bernoulli data lie in [0, 1]^d, so data_bound <= sqrt(data_dim)")
+
+    @property
+    def c_sigma(self) -> float:
+        """Lower bound on the encoder covariance's eigenvalues, exp(logvar_min)."""
+        return math.exp(self.logvar_min)
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """elbo (beta = 1), beta (beta-VAE, beta >= 0) or iwae (K importance samples)."""
+
+    kind: str = "elbo"
+    beta: float = 1.0
+    K: int = 1
+
+    def __post_init__(self) -> None:
+        _choice("objective", self.kind, OBJECTIVES)
+        if _finite("beta", self.beta) < 0:
+            _fail("beta", self.beta, "must be >= 0")
+        object.__setattr__(self, "K", _count("K", self.K))
+        if self.kind == "elbo" and self.beta != 1.0:
+            _fail("beta", self.beta, "the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """Step sizes gamma_k = C_gamma k^{-1/2}; Adam needs beta1 < sqrt(beta2) < 1; RMSProp uses beta2."""
+
+    name: str = "sgd"
+    C_gamma: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    delta: float = 1e-8
+
+    def __post_init__(self) -> None:
+        _choice("optimizer", self.name, OPTIMIZERS)
+        _positive("C_gamma", self.C_gamma)
+        b1, b2 = _finite("beta1", self.beta1), _finite("beta2", self.beta2)
+        if not 0 <= b1 < 1:
+            _fail("beta1", self.beta1, "must lie in [0, 1)")
+        if not 0 < b2 < 1:
+            _fail("beta2", self.beta2, "must lie in (0, 1)")
+        if self.name == "adam" and not b1 < math.sqrt(b2):
+            _fail("beta1", self.beta1, f"Adam needs beta1 < sqrt(beta2) = {math.sqrt(b2):.6g}")
+        _positive("delta", self.delta)
+
+
+@dataclass(frozen=True)
+class VAESpec:
+    """Everything a bound or a training run needs: model, objective, estimator, optimiser, B, n."""
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
+    estimator: str = "pathwise"
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    weight_bound: ParameterBound = field(default_factory=ParameterBound)
+    B: int = 64
+    n: int = 10_000
+    objective_gap: float = 100.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("estimator", self.estimator, ESTIMATORS)
+        object.__setattr__(self, "B", _count("B", self.B))
+        object.__setattr__(self, "n", _count("n", self.n))
+        _positive("objective_gap", self.objective_gap)
+        object.__setattr__(self, "seed", _count("seed", self.seed, minimum=0))
+        wb = self.weight_bound
+        if wb.kind != "entrywise" and len(wb.layer_norms) != len(self.layer_shapes):
+            _fail("layer_norms", wb.layer_norms,
+                  f"needs one bound per layer: {len(self.layer_shapes)} layers ({', '.join(n for n, _ in self.layer_shapes)})")
+
+    @property
+    def layer_shapes(self) -> list[tuple[str, tuple[int, int]]]:
+        """(name, (out, in)) of every weight matrix, encoder first, then decoder."""
+        m = self.model
+        if m.kind == "linear":
+            return [("encoder.V", (m.latent_dim, m.data_dim)), ("decoder.W", (m.data_dim, m.latent_dim))]
+        shapes = []
+        widths = (m.data_dim, *m.encoder_widths)
+        for i in range(len(m.encoder_widths)):
+            shapes.append((f"encoder.{i}", (widths[i + 1], widths[i])))
+        shapes.append(("encoder.heads", (2 * m.latent_dim, widths[-1])))
+        widths = (m.latent_dim, *m.decoder_widths, m.data_dim)
+        for i in range(len(widths) - 1):
+            shapes.append((f"decoder.{i}", (widths[i + 1], widths[i])))
+        return shapes
+
+    @property
+    def n_parameters(self) -> int:
+        """d* = d_theta + d_phi (weights and biases; the linear VAE's b and log-variance v included)."""
+        m = self.model
+        if m.kind == "linear":
+            return 2 * m.data_dim * m.latent_dim + m.data_dim + m.latent_dim
+        return sum(o * i + o for _, (o, i) in self.layer_shapes)
+
+    @property
+    def depth(self) -> int:
+        """N: the number of layers of encoder and decoder together."""
+        return len(self.layer_shapes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "VAESpec":
+        """Rebuild a spec from `to_dict` output (validation runs again)."""
+        d = dict(data)
+        model = dict(d.pop("model", {}))
+        if "activation" in model:
+            model["activation"] = ActivationSpec(**model["activation"])
+        for key in ("encoder_widths", "decoder_widths"):
+            if key in model:
+                model[key] = tuple(model[key])
+        wb = dict(d.pop("weight_bound", {}))
+        for key in ("layer_norms", "bias_norms"):
+            if key in wb:
+                wb[key] = tuple(wb[key])
+        return cls(model=ModelSpec(**model), objective=ObjectiveSpec(**d.pop("objective", {})),
+                   optimizer=OptimizerSpec(**d.pop("optimizer", {})), weight_bound=ParameterBound(**wb), **d)
+
+
+def default_spec() -> VAESpec:
+    """The embedded default: a small deep Gaussian VAE with soft-clipping, trained by SGD."""
+    return VAESpec()

@@ -1,0 +1,83 @@
+"""Convergence theorems: explicit bounds on (1/(n+1)) sum_{k=0}^{n} E||grad L(theta_k)||^2 = E||grad L(theta_R)||^2.
+
+Step sizes gamma_k = C_gamma k^{-1/2}, R uniform on {0, ..., n} (the paper's setting). Each function
+returns the named terms of the bound as sympy expressions; `bounds.derive` wraps them in `Bound`
+objects. Derivations: docs/derivations.md, "Theorems".
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import sympy as sp
+
+from . import symbols as S
+
+Terms = dict[str, sp.Expr]
+
+
+def harmonic_bound(m: sp.Expr) -> sp.Expr:
+    """H_m = sum_{j<=m} 1/j <= 1 + log m."""
+    return 1 + sp.log(m)
+
+
+def power_sum_bound(p: sp.Expr, m: sp.Expr) -> sp.Expr:
+    """sum_{j=1}^m j^{-p} <= 1 + int_1^m x^{-p} dx, for p >= 0 (a number)."""
+    p = sp.nsimplify(p)
+    if p == 1:
+        return 1 + sp.log(m)
+    return 1 + (m ** (1 - p) - 1) / (1 - p)
+
+
+def sgd(L: sp.Expr, sigma2: sp.Expr, *, L_star: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
+        n: sp.Expr = S.n) -> tuple[Terms, dict[str, sp.Basic]]:
+    """SGD ascent with an unbiased estimator of variance <= sigma2 on an L-smooth objective, C_gamma L <= 1:
+
+        E||grad L(theta_R)||^2 <= 2 L* / (C sqrt(n+1)) + L C sigma2 (1 + log(n+1)) / sqrt(n+1).
+    """
+    root = sp.sqrt(n + 1)
+    terms = {"initial gap": 2 * L_star / (C * root),
+             "noise": L * C * sigma2 * harmonic_bound(n + 1) / root}
+    return terms, {"C_gamma * L <= 1": sp.Le(C * L, 1)}
+
+
+def biased_adaptive(L: sp.Expr, lam: sp.Expr, sigma_A2: sp.Expr, r_terms: Sequence[tuple[str, sp.Expr, sp.Expr]],
+                    *, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
+    """BASA's general form: theta_{k+1} = theta_k - gamma_{k+1} A_k H_k on V = -L (L-smooth), with
+    E<grad V, A_k H_k> >= lam (E||grad V||^2 - r_{k+1}), E||A_k H_k||^2 <= sigma_A2 and
+    r_j = sum_i C_i j^{-p_i} (r_terms: (name, C_i, p_i)):
+
+        E||grad V(theta_R)||^2 <= gap / (lam C sqrt(n+1)) + L sigma_A2 C H_{n+1} / (2 lam sqrt(n+1))
+                                  + sum_i (C_i / sqrt(n+1)) sum_{j<=n+1} j^{-1/2-p_i}.
+    """
+    root = sp.sqrt(n + 1)
+    terms = {"initial gap": gap / (lam * C * root),
+             "noise": L * sigma_A2 * C * harmonic_bound(n + 1) / (2 * lam * root)}
+    for name, C_i, p_i in r_terms:
+        terms[name] = C_i * power_sum_bound(sp.Rational(1, 2) + sp.nsimplify(p_i), n + 1) / root
+    return terms
+
+
+def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, bias: tuple[sp.Expr, sp.Expr] | None = None,
+             delta: sp.Expr = S.delta, beta2: sp.Expr = S.beta2, gap: sp.Expr = S.L_star,
+             C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
+    """AdaGrad or RMSProp (preconditioner [delta I + Diag(second moments)]^{-1/2}) with ||H_k|| <= M and
+    ||grad V|| <= M, and optionally a bias ||E[H_k | F_k] - grad V(theta_k)|| <= C_alpha (k+1)^{-alpha}
+    (bias = (C_alpha, alpha)).
+
+    lam = 1 / (2 sqrt(delta + M^2)), sigma_A2 = M^2 / delta. The preconditioner uses the current H_k; the
+    gap to its F_k-measurable version costs M^4 sqrt(delta + M^2) / delta^{3/2} times 1/(k+1) (AdaGrad)
+    or times (1 - beta2) / 2 (RMSProp, a term that does not vanish).
+    """
+    lam = 1 / (2 * sp.sqrt(delta + M**2))
+    sigma_A2 = M**2 / delta
+    dep = M**4 * sp.sqrt(delta + M**2) / delta ** sp.Rational(3, 2)
+    if kind == "adagrad":
+        r_terms = [("preconditioner dependence", dep, 1)]
+    elif kind == "rmsprop":
+        r_terms = [("preconditioner dependence", dep * (1 - beta2) / 2, 0)]
+    else:
+        raise ValueError(f"kind={kind!r} is invalid: must be 'adagrad' or 'rmsprop'")
+    if bias is not None:
+        C_alpha, alpha = bias
+        r_terms.append(("bias", (delta + M**2) / delta * C_alpha**2, 2 * sp.nsimplify(alpha)))
+    return biased_adaptive(L, lam, sigma_A2, r_terms, gap=gap, C=C, n=n)

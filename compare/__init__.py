@@ -1,0 +1,1 @@
+"""The meeting point of `bounds` and `empirical`: command line, tables, plots."""
