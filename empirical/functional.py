@@ -1,0 +1,137 @@
+"""The VAE of a `VAESpec` as pure functions of one flat parameter vector.
+
+A flat vector makes Hessians, per-sample gradients and projections onto the compact set plain tensor
+operations (torch.func.hessian of a function of one tensor). Layout: the layers of
+`spec.layer_shapes` in order, each as its weight (row-major) then its bias; the linear VAE is
+(V, W, b, v). Reduction: every function returns the objective of ONE data point (no batch sum).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bounds.spec import VAESpec
+from .activations import apply, softclip
+
+
+def parameter_count(spec: VAESpec) -> int:
+    return spec.n_parameters
+
+
+def unflatten(spec: VAESpec, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """[(W_l, b_l)] for a deep VAE; [(V, none), (W, b), (v, none)] shapes for the linear VAE."""
+    out, i = [], 0
+    if spec.model.kind == "linear":
+        m = spec.model
+        sizes = [(m.latent_dim, m.data_dim), (m.data_dim, m.latent_dim)]
+        V = flat[i:i + sizes[0][0] * sizes[0][1]].reshape(sizes[0]); i += V.numel()
+        W = flat[i:i + sizes[1][0] * sizes[1][1]].reshape(sizes[1]); i += W.numel()
+        b = flat[i:i + m.data_dim]; i += m.data_dim
+        v = flat[i:i + m.latent_dim]
+        return [(V, v), (W, b)]
+    for _, (o, n_in) in spec.layer_shapes:
+        W = flat[i:i + o * n_in].reshape(o, n_in); i += o * n_in
+        b = flat[i:i + o]; i += o
+        out.append((W, b))
+    return out
+
+
+def _activation(spec: VAESpec, x: torch.Tensor) -> torch.Tensor:
+    a = spec.model.activation
+    return apply(a.name, x, s=a.s, s1=a.s1, s2=a.s2, alpha=a.alpha, negative_slope=a.negative_slope)
+
+
+def encode(spec: VAESpec, layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar) of q(z|x), heads soft-clipped to (-mean_clip, mean_clip) and (logvar_min, logvar_max)."""
+    m = spec.model
+    n_enc = len(m.encoder_widths)
+    h = x
+    for W, b in layers[:n_enc]:
+        h = _activation(spec, W @ h + b)
+    W, b = layers[n_enc]
+    u = W @ h + b
+    mu = softclip(u[..., :m.latent_dim], m.head_s, -m.mean_clip, m.mean_clip)
+    logvar = softclip(u[..., m.latent_dim:], m.head_s, m.logvar_min, m.logvar_max)
+    return mu, logvar
+
+
+def decode(spec: VAESpec, layers, z: torch.Tensor) -> torch.Tensor:
+    """The decoder's output: the Gaussian mean G(z), or the Bernoulli logits."""
+    m = spec.model
+    dec = layers[len(m.encoder_widths) + 1:]
+    h = z
+    for W, b in dec[:-1]:
+        h = _activation(spec, W @ h + b)
+    W, b = dec[-1]
+    out = W @ h + b
+    if m.kind == "gaussian" and m.decoder_output == "sigmoid":
+        out = torch.sigmoid(out)
+    return out
+
+
+def log_likelihood(spec: VAESpec, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) given the decoder output (mean or logits), summed over coordinates."""
+    m = spec.model
+    if m.kind == "bernoulli":
+        return -torch.nn.functional.binary_cross_entropy_with_logits(out, x, reduction="sum")
+    c2 = m.decoder_std ** 2
+    return -((x - out) ** 2).sum() / (2 * c2) - m.data_dim / 2 * math.log(2 * math.pi * c2)
+
+
+def log_weight(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
+               beta: float | None = None) -> torch.Tensor:
+    """log p(x|z) + beta [log p(z) - log q(z|x)] at z = mu + exp(logvar/2) eps: the reparameterised
+    per-sample objective (beta = 1: log w, whose expectation is the ELBO)."""
+    beta = spec.objective.beta if beta is None else beta
+    m = spec.model
+    layers = unflatten(spec, flat)
+    if m.kind == "linear":
+        (V, v), (W, b) = layers
+        mu, logvar = V @ (x - b), v
+        z = mu + torch.exp(logvar / 2) * eps
+        G = W @ z + b
+    else:
+        mu, logvar = encode(spec, layers, x)
+        z = mu + torch.exp(logvar / 2) * eps
+        G = decode(spec, layers, z)
+    log_prior = -0.5 * (z ** 2).sum()
+    log_q = -0.5 * (eps ** 2).sum() - 0.5 * logvar.sum()
+    return log_likelihood(spec, x, G) + beta * (log_prior - log_q)
+
+
+def iwae_objective(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """log (1/K) sum_k w(x, z_k) for eps of shape (K, d_z)."""
+    logw = torch.stack([log_weight(spec, flat, x, e, beta=1.0) for e in eps])
+    return torch.logsumexp(logw, 0) - math.log(eps.shape[0])
+
+
+def linear_elbo(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, beta: float | None = None) -> torch.Tensor:
+    """The linear VAE's closed-form beta-ELBO for one data point."""
+    beta = spec.objective.beta if beta is None else beta
+    m = spec.model
+    (V, v), (W, b) = unflatten(spec, flat)
+    c2 = m.decoder_std ** 2
+    xt = x - b
+    e = xt - W @ (V @ xt)
+    D = torch.exp(v)
+    recon = -(e @ e + ((W ** 2) @ D).sum()) / (2 * c2) - m.data_dim / 2 * math.log(2 * math.pi * c2)
+    kl = 0.5 * (D.sum() + (V @ xt) @ (V @ xt) - m.latent_dim - v.sum())
+    return recon - beta * kl
+
+
+def random_parameters(spec: VAESpec, generator: torch.Generator, corners: bool = False,
+                      dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """A point of the entry-wise compact set [-a, a]^d (corners: every entry at +-a); the linear VAE's
+    log-variances v are drawn in [logvar_min, logvar_max]."""
+    a = spec.weight_bound.a
+    d = spec.n_parameters
+    if corners:
+        flat = a * (2 * torch.randint(0, 2, (d,), generator=generator, dtype=dtype) - 1)
+    else:
+        flat = a * (2 * torch.rand(d, generator=generator, dtype=dtype) - 1)
+    if spec.model.kind == "linear":
+        m = spec.model
+        lo, hi = m.logvar_min, m.logvar_max
+        flat[-m.latent_dim:] = lo + (hi - lo) * torch.rand(m.latent_dim, generator=generator, dtype=dtype)
+    return flat
