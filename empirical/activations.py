@@ -5,12 +5,19 @@ import torch
 import torch.nn.functional as F
 
 
-def softclip(x: torch.Tensor, s: float, s1: float, s2: float) -> torch.Tensor:
-    """Generalized soft-clipping: softplus_s(x - s1) - softplus_s(x - s2) + s1, values in (s1, s2).
+def exact_softplus(t: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^t) without overflow. torch's F.softplus switches to the identity above its threshold
+    (20), which makes its derivative jump there: the function would no longer be the smooth one the
+    bounds are derived for. Each branch sees clamped inputs so that no branch, selected or not, makes
+    an infinite value whose gradient (or second derivative) would turn into NaN."""
+    positive = t + torch.log1p(torch.exp(-t.clamp(min=0)))
+    negative = torch.log1p(torch.exp(t.clamp(max=0)))
+    return torch.where(t > 0, positive, negative)
 
-    Written with softplus (not the log of a ratio of exponentials) so that it never overflows.
-    """
-    return (F.softplus(s * (x - s1)) - F.softplus(s * (x - s2))) / s + s1
+
+def softclip(x: torch.Tensor, s: float, s1: float, s2: float) -> torch.Tensor:
+    """Generalized soft-clipping: softplus_s(x - s1) - softplus_s(x - s2) + s1, values in (s1, s2)."""
+    return (exact_softplus(s * (x - s1)) - exact_softplus(s * (x - s2))) / s + s1
 
 
 def apply(name: str, x: torch.Tensor, *, s: float = 5.0, s1: float = 0.0, s2: float = 50.0,
@@ -23,7 +30,7 @@ def apply(name: str, x: torch.Tensor, *, s: float = 5.0, s1: float = 0.0, s2: fl
     if name == "sigmoid":
         return torch.sigmoid(x)
     if name == "softplus":
-        return F.softplus(x, beta=s)
+        return exact_softplus(s * x) / s
     if name == "silu":
         return F.silu(x)
     if name == "gelu":

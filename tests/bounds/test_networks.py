@@ -1,0 +1,96 @@
+"""Network bounds against random MLPs inside the entry-wise weight set (autograd measurements)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from torch.func import hessian, jacrev
+
+from bounds.activations import constants
+from bounds.networks import Layer, mlp_bounds
+from bounds.spec import ActivationSpec
+from empirical.activations import apply
+from tests.helpers import spectral_norm, top_abs_eig
+
+ACTS = [ActivationSpec("softclip", 2.0, -1.0, 2.0), ActivationSpec("softclip", 5.0, 0.0, 50.0),
+        ActivationSpec("tanh"), ActivationSpec("silu"), ActivationSpec("gelu"), ActivationSpec("softplus", s=1.0)]
+
+
+def random_network(rng: np.random.Generator):
+    depth = int(rng.integers(1, 4))
+    widths = [int(w) for w in rng.integers(1, 4, size=depth + 1)]
+    act = ACTS[int(rng.integers(len(ACTS)))]
+    last = ActivationSpec(["identity", "sigmoid", "tanh"][int(rng.integers(3))])
+    a = float(rng.choice([0.3, 0.8, 1.5]))
+    return widths, act, last, a
+
+
+def forward(flat, x, widths, act, last):
+    i, h = 0, x
+    for l in range(len(widths) - 1):
+        o, n_in = widths[l + 1], widths[l]
+        W = flat[i:i + o * n_in].reshape(o, n_in); i += o * n_in
+        b = flat[i:i + o]; i += o
+        spec = act if l < len(widths) - 2 else last
+        h = apply(spec.name, W @ h + b, s=spec.s, s1=spec.s1, s2=spec.s2)
+    return h
+
+
+def bounds_for(widths, act, last, a, radius):
+    layers = []
+    for l in range(len(widths) - 1):
+        o, n_in = widths[l + 1], widths[l]
+        spec = act if l < len(widths) - 2 else last
+        layers.append(Layer(o, n_in, sp.sqrt(o * n_in) * a, sp.sqrt(o) * a, constants(spec, symbolic=False)))
+    nb = mlp_bounds(layers, sp.nsimplify(radius))
+    return tuple(float(p.coeffs[0]) for p in (nb.H, nb.J, nb.S)) + (float(nb.lipschitz), float(nb.J2.coeffs[0]))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_networks_never_exceed_the_bounds(seed, tightness):
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(25):  # 8 seeds x 25 = 200 random networks
+        widths, act, last, a = random_network(rng)
+        n_par = sum(widths[l + 1] * widths[l] + widths[l + 1] for l in range(len(widths) - 1))
+        corners = bool(rng.integers(2))
+        flat = a * (2 * torch.randint(0, 2, (n_par,), generator=gen) - 1).double() if corners \
+            else a * (2 * torch.rand(n_par, generator=gen, dtype=torch.float64) - 1)
+        radius = float(rng.choice([0.5, 2.0]))
+        x = torch.randn(widths[0], generator=gen, dtype=torch.float64)
+        x = radius * x / x.norm()
+        H, J, S, lip, J2 = bounds_for(widths, act, last, a, radius)
+        f = lambda p: forward(p, x, widths, act, last)
+        out = f(flat)
+        jac_p = jacrev(f)(flat)
+        jac_x = jacrev(lambda xx: forward(flat, xx, widths, act, last))(x)
+        hess = hessian(f)(flat)  # (out, P, P)
+        directions = [torch.eye(out.numel(), dtype=torch.float64)[k] for k in range(out.numel())]
+        directions += [v / v.norm() for v in torch.randn(3, out.numel(), generator=gen, dtype=torch.float64)]
+        second = max(top_abs_eig(torch.einsum("o,opq->pq", u, hess)) for u in directions)
+        measured = dict(H=float(out.norm()), J=spectral_norm(jac_p), S=second, lip=spectral_norm(jac_x))
+        measured["J2"] = measured["J"] ** 2
+        for key, bound in dict(H=H, J=J, J2=J2, S=S, lip=lip).items():
+            tightness.record(f"network {key}", measured[key], bound)
+            assert measured[key] <= bound * (1 + 1e-9), (key, measured[key], bound, widths, act, last, a)
+
+
+def test_depth_dependence_has_the_papers_shape():
+    """With entry-wise bound a, the squared parameter-gradient bound J2_N has the paper's N a^{2(N-1)}
+    shape: its degree in a is exactly 2(N-1), and for a >= 1, J2_N <= 4 N a^{2(N-1)} with the same
+    constant 4 = (1 + sup|tanh|)^2 at every depth (unit widths, tanh)."""
+    a = sp.Symbol("a", positive=True)
+    act = constants(ActivationSpec("tanh"), symbolic=False)
+    grid = np.linspace(1, 50, 200)
+    for N in range(1, 7):
+        layers = [Layer(1, 1, a, a, act) for _ in range(N)]
+        J2 = mlp_bounds(layers, sp.Integer(1)).J2.coeffs[0]
+        # H_l = Min(sup|tanh| = 1, affine bound 2a): the cap (first argument) binds for a >= 1/2.
+        J2 = sp.expand(J2.replace(sp.Min, lambda *args: args[0]))
+        assert sp.degree(J2, a) == 2 * (N - 1)
+        ratio = np.broadcast_to(sp.lambdify(a, J2 / (N * a ** (2 * (N - 1))))(grid), grid.shape)
+        assert ratio.max() <= 4 + 1e-9
+        assert 0 < sp.limit(J2 / a ** (2 * (N - 1)), a, sp.oo) < sp.oo
