@@ -1,0 +1,57 @@
+"""The `vaebound bound` command line: formats, grids, and one-line errors with exit code 2."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compare.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_prints_the_bound(capsys):
+    code, out, _ = run(capsys, "bound")
+    assert code == 0 and "value =" in out and "dominant" in out
+
+
+def test_json_has_the_required_keys_per_setting(capsys):
+    code, out, _ = run(capsys, "bound", "--grid", "B=16,64", "--grid", "K=1,5", "--format", "json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 4
+    for row in rows:
+        assert {"value", "terms", "expression", "latex", "status", "assumptions"} <= row.keys()
+    by = {(r["settings"]["B"], r["settings"]["K"]): r["value"] for r in rows}
+    assert by[(64, 5)] < by[(16, 5)] and by[(16, 5)] < by[(16, 1)]
+
+
+@pytest.mark.parametrize("fmt,needle", [("latex", "\\begin{equation}"), ("csv", "value"), ("text", "reference")])
+def test_formats(capsys, fmt, needle):
+    code, out, _ = run(capsys, "bound", "--which", "smoothness", "--model", "linear", "--format", fmt)
+    assert code == 0 and needle in out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--B", "0"], "B=0"), (["--K", "-1"], "K=-1"), (["--beta", "-1"], "beta=-1"),
+    (["--s1", "3", "--s2", "1"], "s1=3"), (["--n", "0"], "n=0"), (["--decoder-std", "nan"], "decoder_std=nan"),
+    (["--grid", "B=1,0"], "B=0"), (["--grid", "Q=1"], "--grid"), (["--activation", "relu"], "not smooth"),
+    (["--optimizer", "adam", "--beta1", "0.999", "--beta2", "0.9"], "beta1"), (["--M", "-1", "--optimizer", "adagrad"], "--M"),
+])
+def test_bad_options_exit_2_with_one_line(capsys, argv, needle):
+    code, out, err = run(capsys, "bound", *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bound", "--B", "many"])
+    assert exc.value.code == 2
+
+
+def test_outside_theory_is_labelled(capsys):
+    code, out, _ = run(capsys, "bound", "--activation", "relu", "--outside-theory", "--format", "json")
+    assert code == 0 and json.loads(out)["status"] == "outside-theory"
