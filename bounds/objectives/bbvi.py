@@ -1,0 +1,61 @@
+"""Black-box variational inference: one posterior p(z | x) proportional to p(x, z), z in R^d, fitted by
+q_phi = N(mu, diag(exp(v))) with phi = (mu, v) in the compact set |mu_j| <= mu_max, v in [logvar_min, logvar_max].
+
+Target assumptions (symbols): ||hess_z log p(x, z)|| <= M2, ||grad_z log p(x, 0)|| <= M1, |log p(x, 0)| <= M0, so
+||grad_z log p(x, z)|| <= M1 + M2 ||z|| and |log p(x, z)| <= M0 + M1 ||z|| + M2 ||z||^2 / 2. (A Bayesian logistic
+regression with prior N(0, s0^2 I) and design X has M2 = 1/s0^2 + ||X||^2/4.) The derivations only use bounds on
+the reparameterisation's derivatives (Jz, Sz) and on the score; docs/derivations.md, "Black-box VI".
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import symbols as S
+from ..bound import Bound
+from ..rpoly import RPoly
+
+M0, M1, M2 = (sp.Symbol(name, nonnegative=True, real=True) for name in ("M0", "M1", "M2"))
+ASSUMPTIONS = ("||hess_z log p(x, z)|| <= M2, ||grad_z log p(x, 0)|| <= M1, |log p(x, 0)| <= M0",
+               "variational parameters: |mu_j| <= mu_max, logvar_min <= v_j <= logvar_max")
+
+
+def _common(dim: int):
+    r = RPoly([0, 1])
+    sigma_max, sigma_min = sp.exp(S.logvar_max / 2), sp.exp(S.logvar_min / 2)
+    R_z = sp.sqrt(dim) * S.mu_max + sigma_max * r
+    return r, sigma_min, sigma_max, R_z
+
+
+def bbvi_pointwise(dim: int) -> tuple[RPoly, RPoly]:
+    """Pathwise: l = log p(x, mu + sigma eps) + sum(v)/2 + const; (Hessian, gradient) bounds in r = ||eps||."""
+    r, _, sigma_max, R_z = _common(dim)
+    Jz = RPoly([1]) + sigma_max / 2 * r
+    Sz = sigma_max / 4 * r
+    grad_target = M1 + M2 * R_z
+    return M2 * Jz * Jz + grad_target * Sz, grad_target * Jz + sp.sqrt(dim) / 2
+
+
+def bbvi_score_pointwise(dim: int) -> tuple[RPoly, RPoly]:
+    """Score function: hess E_q f = E[f (hess log q + s s^T)] - E[s s^T], f = log p(x, z) - log q(z); (Hessian, gradient)."""
+    r, sigma_min, _, R_z = _common(dim)
+    inv = 1 / sigma_min
+    score = inv * r + (r * r + sp.sqrt(dim)) * sp.Rational(1, 2)
+    hess_logq = inv**2 + inv * r + r * r * sp.Rational(1, 2)
+    f_abs = (M0 + M1 * R_z + M2 / 2 * R_z * R_z + r * r * sp.Rational(1, 2)
+             + sp.Rational(dim, 2) * (sp.Max(sp.Abs(S.logvar_min), sp.Abs(S.logvar_max)) + sp.log(2 * sp.pi)))
+    return f_abs * (hess_logq + score * score) + score * score, f_abs * score
+
+
+def bbvi_smoothness(dim: int, estimator: str = "pathwise") -> Bound:
+    """L_P or L_S of the ELBO E_q[log p(x, z) - log q(z)] over the compact variational set."""
+    hess, _ = bbvi_pointwise(dim) if estimator == "pathwise" else bbvi_score_pointwise(dim)
+    name = "L_P" if estimator == "pathwise" else "L_S"
+    return Bound(name, {"expected hessian": hess.expectation(dim)}, "derived", "docs/derivations.md#black-box-vi",
+                 ASSUMPTIONS, description=f"black-box VI, mean-field Gaussian family, {estimator} route")
+
+
+def bbvi_variance(dim: int, estimator: str = "pathwise") -> Bound:
+    """E||ghat - grad L||^2 <= E[g^2] / K for K draws (one posterior: no data term)."""
+    _, g = bbvi_pointwise(dim) if estimator == "pathwise" else bbvi_score_pointwise(dim)
+    return Bound("sigma2", {"noise": (g * g).expectation(dim) / S.K}, "derived", "docs/derivations.md#black-box-vi",
+                 ASSUMPTIONS, description=f"black-box VI, {estimator} estimator, K draws")
