@@ -54,15 +54,11 @@ def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
     return linear_pieces(spec) if spec.model.kind == "linear" else vae_pieces(spec, allow_outside_theory)
 
 
-def _beta(spec: VAESpec) -> sp.Expr:
-    return S.beta
-
-
 def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """L_P (pathwise) or L_S (score function): a bound on ||hess L|| of the expected objective over the compact set."""
     estimator = estimator or spec.estimator
     p = _pieces(spec, allow_outside_theory)
-    beta, d_z = _beta(spec), spec.model.latent_dim
+    beta, d_z = S.beta, spec.model.latent_dim
     name = "L_P" if estimator == "pathwise" else "L_S"
     iwae = spec.objective.kind == "iwae"
     if spec.model.kind == "linear" and not iwae:
@@ -93,8 +89,8 @@ def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outsi
     estimator = estimator or spec.estimator
     p = _pieces(spec, allow_outside_theory)
     if estimator == "pathwise":
-        return pathwise_pointwise(p, _beta(spec)).gradient
-    return score_pointwise(p, _beta(spec)).gradient
+        return pathwise_pointwise(p, S.beta).gradient
+    return score_pointwise(p, S.beta).gradient
 
 
 def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:

@@ -15,10 +15,6 @@ from bounds.spec import VAESpec
 from .activations import apply, softclip
 
 
-def parameter_count(spec: VAESpec) -> int:
-    return spec.n_parameters
-
-
 def unflatten(spec: VAESpec, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """[(W_l, b_l)] for a deep VAE; [(V, none), (W, b), (v, none)] shapes for the linear VAE."""
     out, i = [], 0
