@@ -102,7 +102,7 @@ def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: 
         terms = {"iwae estimator": iwae_variance(g, d_z)}
         desc = "||sum_l w_l grad l_l|| <= max_l g(r_l); E max by Hartley-David-Gumbel"
     else:
-        terms = {"data": g.expectation(d_z) ** 2 / S.B, "noise": (g * g).expectation(d_z) / (S.B * S.K)}
+        terms = minibatch_variance(g, d_z)
         desc = "Var = Var_x(grad L_x) / B + E Var_eps / (B K)"
     return Bound("sigma2", terms, _status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
                  _assumptions(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)

@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import json
 import sys
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -201,14 +201,15 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
     if show_expression:
         out.append(f"expression: {bound.expr}")
     for i in range(len(table)):
-        row = frame.iloc[i].to_dict()
+        row = table.iloc[i]
         setting = ", ".join(f"{k}={row[k]:g}" for k in shown)
-        terms = bound.evaluate_terms(row)
+        terms = {name: row[f"term:{name}"] for name in bound.terms}
         dominant = max(terms, key=terms.get)
-        out.append(f"\n{setting + ': ' if setting else ''}value = {table['value'].iloc[i]:.6g}")
+        out.append(f"\n{setting + ': ' if setting else ''}value = {row['value']:.6g}")
         for name, v in terms.items():
             out.append(f"  {name:<28s} {v:.6g}{'   <- dominant' if name == dominant else ''}")
-        for name, ok in bound.check_conditions(row).items():
+        for name in bound.conditions:
+            ok = row[f"condition:{name}"]
             out.append(f"  condition {name}: {'holds' if ok else 'VIOLATED (the bound does not apply)'}")
     out.append("\nassumptions:\n  - " + "\n  - ".join(bound.assumptions))
     return "\n".join(out)

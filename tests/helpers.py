@@ -6,7 +6,6 @@ import sympy as sp
 import torch
 
 from bounds.rpoly import RPoly
-from bounds.symbols import r as R_SYMBOL
 
 
 def number(expr, values: dict) -> float:

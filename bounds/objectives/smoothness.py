@@ -84,12 +84,13 @@ def expected_max(Y: RPoly, dim: int, K: sp.Expr = S.K) -> sp.Expr:
     return mean + sd * (K - 1) / sp.sqrt(2 * K - 1)
 
 
-def minibatch_variance(g: RPoly, dim: int, B: sp.Expr = S.B, K: sp.Expr = S.K) -> sp.Expr:
-    """E||ghat - grad L||^2 <= ((E g)^2 + E[g^2] / K) / B for B data points, each averaging K draws.
+def minibatch_variance(g: RPoly, dim: int, B: sp.Expr = S.B, K: sp.Expr = S.K) -> dict[str, sp.Expr]:
+    """E||ghat - grad L||^2 <= ((E g)^2 + E[g^2] / K) / B for B data points, each averaging K draws,
+    as the terms 'data' and 'noise'.
 
     Var(ghat_i) = Var_x(grad L_x) + E_x Var_eps <= sup ||grad L_x||^2 + E||grad l||^2 / K.
     """
-    return (g.expectation(dim) ** 2 + (g * g).expectation(dim) / K) / B
+    return {"data": g.expectation(dim) ** 2 / B, "noise": (g * g).expectation(dim) / (B * K)}
 
 
 def iwae_variance(g: RPoly, dim: int, B: sp.Expr = S.B, K: sp.Expr = S.K) -> sp.Expr:

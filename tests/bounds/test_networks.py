@@ -1,7 +1,6 @@
 """Network bounds against random MLPs inside the entry-wise weight set (autograd measurements)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
