@@ -19,7 +19,7 @@ from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
                                     pathwise_pointwise, score_pointwise)
 from .spec import VAESpec
-from .theorems import adaptive, sgd
+from .theorems import adam, adaptive, sgd
 
 REF = "docs/derivations.md"
 M_SYMBOL = sp.Symbol("M", positive=True, real=True)
@@ -130,15 +130,16 @@ def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theor
     if opt == "sgd":
         terms, conditions = sgd(L.expr, sig.expr)
         ref = f"{REF}#sgd"
-    elif opt in ("adagrad", "rmsprop") or (opt == "adam" and spec.optimizer.beta1 == 0):
-        kind = "adagrad" if opt == "adagrad" else "rmsprop"
-        terms = adaptive(kind, L.expr, M_SYMBOL)
+    else:
         assumptions.append("||H_k|| <= M and ||grad L|| <= M almost surely (assumed; the default M is the "
                            f"pointwise gradient bound at ||eps|| = sqrt(d_z) + {CONCENTRATION_T})")
-        ref = f"{REF}#adagrad-and-rmsprop"
-    else:
-        raise ValueError("optimizer='adam' with beta1 > 0 has no derived bound yet; Adam with beta1 = 0 is "
-                         "RMSProp (derived): pass --beta1 0, or use sgd, adagrad or rmsprop")
+        if opt == "adam" and spec.optimizer.beta1 > 0:
+            terms = adam(L.expr, M_SYMBOL)
+            assumptions.append("Adam in BASA's form: no bias correction, preconditioner (delta + v_k)^{-1/2}")
+            ref = f"{REF}#adam"
+        else:  # Adam with beta1 = 0 is RMSProp with beta = beta2
+            terms = adaptive("adagrad" if opt == "adagrad" else "rmsprop", L.expr, M_SYMBOL)
+            ref = f"{REF}#adagrad-and-rmsprop"
     status = "outside-theory" if L.status == "outside-theory" else L.status
     return Bound("E||grad L(theta_R)||^2", terms, status, ref, assumptions, conditions,
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")

@@ -81,3 +81,25 @@ def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, bias: tuple[sp.Expr, sp.Expr]
         C_alpha, alpha = bias
         r_terms.append(("bias", (delta + M**2) / delta * C_alpha**2, 2 * sp.nsimplify(alpha)))
     return biased_adaptive(L, lam, sigma_A2, r_terms, gap=gap, C=C, n=n)
+
+
+def adam(L: sp.Expr, M: sp.Expr, *, beta1: sp.Expr = S.beta1, beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta,
+         gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
+    """Adam with momentum, in BASA's form without bias correction, on V = -L (L-smooth), unbiased H_k:
+
+        m_k = beta1 m_{k-1} + (1 - beta1) H_k,   v_k = beta2 v_{k-1} + (1 - beta2) H_k^2   (m_{-1} = v_{-1} = 0),
+        theta_{k+1} = theta_k - gamma_{k+1} (delta + v_k)^{-1/2} m_k,   ||H_k|| <= M, ||grad V|| <= M.
+
+    Writing m_k as a weighted sum of past H_j, each past gradient is compared with the one it estimated
+    (L-smoothness along the path) and the preconditioner with an F_j-measurable one; with R uniform,
+    the last iterate's weight (1 - beta1) sets the factor 1/(1 - beta1). Derived in docs/derivations.md, "Adam".
+    The "preconditioner dependence" term, (1 - beta2) times a constant, does not vanish with n (as for RMSProp).
+    """
+    root = sp.sqrt(n + 1)
+    scale = sp.sqrt(delta + M**2) / ((1 - beta1) * C * root)
+    H = harmonic_bound(n + 1)
+    return {"initial gap": scale * gap,
+            "noise": scale * L * M**2 * C**2 * H / (2 * delta),
+            "momentum": scale * beta1 * L * M**2 * C**2 * H / (delta * (1 - beta1)),
+            "preconditioner dependence": scale * (1 - beta2) * M**4 * C * power_sum_bound(sp.Rational(1, 2), n + 1)
+            / (2 * delta ** sp.Rational(3, 2) * (1 - beta1))}

@@ -5,6 +5,10 @@ Target assumptions (symbols): ||hess_z log p(x, z)|| <= M2, ||grad_z log p(x, 0)
 ||grad_z log p(x, z)|| <= M1 + M2 ||z|| and |log p(x, z)| <= M0 + M1 ||z|| + M2 ||z||^2 / 2. (A Bayesian logistic
 regression with prior N(0, s0^2 I) and design X has M2 = 1/s0^2 + ||X||^2/4.) The derivations only use bounds on
 the reparameterisation's derivatives (Jz, Sz) and on the score; docs/derivations.md, "Black-box VI".
+
+Beyond location-scale: binary latents z in {0, 1}^d with the product-Bernoulli family q_phi(z) = prod_j
+sigmoid(phi_j)^{z_j} (1 - sigmoid(phi_j))^{1 - z_j}, |phi_j| <= logit_max. It has no reparameterisation, so only the
+score-function route applies; the target assumption is |log p(x, z)| <= Mp on {0, 1}^d.
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from .. import symbols as S
 from ..bound import Bound
 from ..rpoly import RPoly
 
-M0, M1, M2 = (sp.Symbol(name, nonnegative=True, real=True) for name in ("M0", "M1", "M2"))
+M0, M1, M2, Mp = (sp.Symbol(name, nonnegative=True, real=True) for name in ("M0", "M1", "M2", "Mp"))
+logit_max = sp.Symbol("logit_max", positive=True, real=True)
 ASSUMPTIONS = ("||hess_z log p(x, z)|| <= M2, ||grad_z log p(x, 0)|| <= M1, |log p(x, 0)| <= M0",
                "variational parameters: |mu_j| <= mu_max, logvar_min <= v_j <= logvar_max")
 
@@ -59,3 +64,36 @@ def bbvi_variance(dim: int, estimator: str = "pathwise") -> Bound:
     _, g = bbvi_pointwise(dim) if estimator == "pathwise" else bbvi_score_pointwise(dim)
     return Bound("sigma2", {"noise": (g * g).expectation(dim) / S.K}, "derived", "docs/derivations.md#black-box-vi",
                  ASSUMPTIONS, description=f"black-box VI, {estimator} estimator, K draws")
+
+
+BERNOULLI_ASSUMPTIONS = ("latents z in {0, 1}^d, |log p(x, z)| <= Mp for every z",
+                         "variational logits: |phi_j| <= logit_max (product-Bernoulli family)")
+
+
+def _bernoulli_constants(dim: int, estimator: str) -> tuple[sp.Expr, sp.Expr]:
+    """(sup |f|, sup ||s||^2) for f = log p(x, z) - log q(z) and the score s = z - sigmoid(phi)."""
+    if estimator != "score":
+        raise ValueError(f"estimator={estimator!r} is invalid for the product-Bernoulli family: it has no "
+                         "reparameterisation, so only estimator='score' applies")
+    p_max = 1 / (1 + sp.exp(-logit_max))  # the largest probability a coordinate can give
+    return Mp + dim * sp.log(1 + sp.exp(logit_max)), dim * p_max**2
+
+
+def bbvi_bernoulli_smoothness(dim: int, estimator: str = "score") -> Bound:
+    """L_S of E_q[log p(x, z) - log q(z)] for the product-Bernoulli family (beyond location-scale).
+
+    hess = E[f (hess log q + s s^T)] - E[s s^T], hess log q = -Diag(sigma (1 - sigma)) (norm <= 1/4), s s^T PSD with
+    norm ||s||^2, so ||hess log q + s s^T|| <= max(1/4, sup ||s||^2) and ||E s s^T|| <= 1/4.
+    """
+    f_max, s2_max = _bernoulli_constants(dim, estimator)
+    return Bound("L_S", {"score curvature": f_max * sp.Max(sp.Rational(1, 4), s2_max), "fisher": sp.Rational(1, 4)},
+                 "derived", "docs/derivations.md#black-box-vi-beyond-location-scale", BERNOULLI_ASSUMPTIONS,
+                 description="black-box VI, product-Bernoulli family, score-function route")
+
+
+def bbvi_bernoulli_variance(dim: int, estimator: str = "score") -> Bound:
+    """E||ghat - grad L||^2 <= sup |f|^2 sup ||s||^2 / K for the estimator (1/K) sum_k f(z_k) s(z_k)."""
+    f_max, s2_max = _bernoulli_constants(dim, estimator)
+    return Bound("sigma2", {"noise": f_max**2 * s2_max / S.K}, "derived",
+                 "docs/derivations.md#black-box-vi-beyond-location-scale", BERNOULLI_ASSUMPTIONS,
+                 description="black-box VI, product-Bernoulli family, score-function estimator, K draws")
