@@ -57,6 +57,9 @@ def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
 def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """L_P (pathwise) or L_S (score function): a bound on ||hess L|| of the expected objective over the compact set."""
     estimator = estimator or spec.estimator
+    if spec.objective.kind == "vr_iwae":
+        raise ValueError("objective='vr_iwae' has no derived bound (the paper's first open question): it can be "
+                         "trained and measured, not bounded; use elbo, beta or iwae for a bound")
     p = _pieces(spec, allow_outside_theory)
     beta, d_z = S.beta, spec.model.latent_dim
     name = "L_P" if estimator == "pathwise" else "L_S"

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 MODELS = ("linear", "gaussian", "bernoulli")
 ACTIVATIONS = ("softclip", "tanh", "sigmoid", "softplus", "silu", "elu", "gelu", "identity", "relu", "leaky_relu")
-OBJECTIVES = ("elbo", "beta", "iwae")
+OBJECTIVES = ("elbo", "beta", "iwae", "vr_iwae")
 ESTIMATORS = ("pathwise", "score")
 OPTIMIZERS = ("sgd", "adam", "adagrad", "rmsprop")
 NORM_KINDS = ("entrywise", "spectral", "frobenius")
@@ -24,39 +24,39 @@ class SpecError(ValueError):
     """A spec field holds a value outside its allowed range."""
 
 
-def _fail(name: str, value: Any, allowed: str) -> None:
+def invalid(name: str, value: Any, allowed: str) -> None:
     raise SpecError(f"{name}={value!r} is invalid: {allowed}")
 
 
-def _finite(name: str, value: Any) -> float:
+def finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(name, value, "must be a real number")
+        invalid(name, value, "must be a real number")
     if not math.isfinite(value):
-        _fail(name, value, "must be a finite number (not NaN or infinity)")
+        invalid(name, value, "must be a finite number (not NaN or infinity)")
     return float(value)
 
 
-def _positive(name: str, value: Any) -> float:
-    v = _finite(name, value)
+def positive(name: str, value: Any) -> float:
+    v = finite(name, value)
     if v <= 0:
-        _fail(name, value, "must be > 0")
+        invalid(name, value, "must be > 0")
     return v
 
 
-def _count(name: str, value: Any, minimum: int = 1) -> int:
+def count(name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer() and math.isfinite(value):
             value = int(value)
         else:
-            _fail(name, value, f"must be an integer >= {minimum}")
+            invalid(name, value, f"must be an integer >= {minimum}")
     if value < minimum:
-        _fail(name, value, f"must be an integer >= {minimum}")
+        invalid(name, value, f"must be an integer >= {minimum}")
     return value
 
 
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+def choice(name: str, value: Any, options: tuple[str, ...]) -> None:
     if value not in options:
-        _fail(name, value, f"must be one of {', '.join(options)}")
+        invalid(name, value, f"must be one of {', '.join(options)}")
 
 
 @dataclass(frozen=True)
@@ -76,15 +76,15 @@ class ActivationSpec:
     negative_slope: float = 0.01
 
     def __post_init__(self) -> None:
-        _choice("activation", self.name, ACTIVATIONS)
-        _positive("s", self.s)
-        _finite("s1", self.s1)
-        _finite("s2", self.s2)
+        choice("activation", self.name, ACTIVATIONS)
+        positive("s", self.s)
+        finite("s1", self.s1)
+        finite("s2", self.s2)
         if self.name == "softclip" and not self.s1 < self.s2:
-            _fail("s1", self.s1, f"must be < s2 (s2={self.s2})")
-        _positive("alpha", self.alpha)
-        if _finite("negative_slope", self.negative_slope) < 0:
-            _fail("negative_slope", self.negative_slope, "must be >= 0")
+            invalid("s1", self.s1, f"must be < s2 (s2={self.s2})")
+        positive("alpha", self.alpha)
+        if finite("negative_slope", self.negative_slope) < 0:
+            invalid("negative_slope", self.negative_slope, "must be >= 0")
 
     @property
     def smooth(self) -> bool:
@@ -109,14 +109,14 @@ class ParameterBound:
     bias_norms: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        _choice("weight_bound.kind", self.kind, NORM_KINDS)
-        _positive("a", self.a)
-        object.__setattr__(self, "layer_norms", tuple(_positive("layer_norms", v) for v in self.layer_norms))
-        object.__setattr__(self, "bias_norms", tuple(_finite("bias_norms", v) for v in self.bias_norms))
+        choice("weight_bound.kind", self.kind, NORM_KINDS)
+        positive("a", self.a)
+        object.__setattr__(self, "layer_norms", tuple(positive("layer_norms", v) for v in self.layer_norms))
+        object.__setattr__(self, "bias_norms", tuple(finite("bias_norms", v) for v in self.bias_norms))
         if any(v < 0 for v in self.bias_norms):
-            _fail("bias_norms", self.bias_norms, "every entry must be >= 0")
+            invalid("bias_norms", self.bias_norms, "every entry must be >= 0")
         if self.kind != "entrywise" and len(self.layer_norms) != len(self.bias_norms):
-            _fail("bias_norms", self.bias_norms, "needs one entry per entry of layer_norms")
+            invalid("bias_norms", self.bias_norms, "needs one entry per entry of layer_norms")
 
 
 @dataclass(frozen=True)
@@ -146,23 +146,23 @@ class ModelSpec:
     decoder_output: str = "sigmoid"
 
     def __post_init__(self) -> None:
-        _choice("model", self.kind, MODELS)
-        _count("data_dim", self.data_dim)
-        _count("latent_dim", self.latent_dim)
-        object.__setattr__(self, "encoder_widths", tuple(_count("encoder_widths", w) for w in self.encoder_widths))
-        object.__setattr__(self, "decoder_widths", tuple(_count("decoder_widths", w) for w in self.decoder_widths))
-        if _finite("data_bound", self.data_bound) < 0:
-            _fail("data_bound", self.data_bound, "must be >= 0")
-        _positive("decoder_std", self.decoder_std)
-        _positive("mean_clip", self.mean_clip)
-        _finite("logvar_min", self.logvar_min)
-        _finite("logvar_max", self.logvar_max)
+        choice("model", self.kind, MODELS)
+        count("data_dim", self.data_dim)
+        count("latent_dim", self.latent_dim)
+        object.__setattr__(self, "encoder_widths", tuple(count("encoder_widths", w) for w in self.encoder_widths))
+        object.__setattr__(self, "decoder_widths", tuple(count("decoder_widths", w) for w in self.decoder_widths))
+        if finite("data_bound", self.data_bound) < 0:
+            invalid("data_bound", self.data_bound, "must be >= 0")
+        positive("decoder_std", self.decoder_std)
+        positive("mean_clip", self.mean_clip)
+        finite("logvar_min", self.logvar_min)
+        finite("logvar_max", self.logvar_max)
         if not self.logvar_min < self.logvar_max:
-            _fail("logvar_min", self.logvar_min, f"must be < logvar_max (logvar_max={self.logvar_max})")
-        _positive("head_s", self.head_s)
-        _choice("decoder_output", self.decoder_output, ("sigmoid", "identity"))
+            invalid("logvar_min", self.logvar_min, f"must be < logvar_max (logvar_max={self.logvar_max})")
+        positive("head_s", self.head_s)
+        choice("decoder_output", self.decoder_output, ("sigmoid", "identity"))
         if self.kind == "bernoulli" and self.data_bound > math.sqrt(self.data_dim):
-            _fail("data_bound", self.data_bound, "Bernoulli data lie in [0, 1]^d, so data_bound <= sqrt(data_dim)")
+            invalid("data_bound", self.data_bound, "Bernoulli data lie in [0, 1]^d, so data_bound <= sqrt(data_dim)")
 
     @property
     def c_sigma(self) -> float:
@@ -172,19 +172,24 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """elbo (beta = 1), beta (beta-VAE, beta >= 0) or iwae (K importance samples)."""
+    """elbo (beta = 1), beta (beta-VAE, beta >= 0), iwae (K importance samples) or vr_iwae (the variational
+    Renyi bound (1/(1 - alpha)) log (1/K) sum_k w_k^{1 - alpha}, alpha in [0, 1); alpha = 0 is the IWAE; trained
+    only: its bounds are the paper's first open question and are not derived)."""
 
     kind: str = "elbo"
     beta: float = 1.0
     K: int = 1
+    alpha: float = 0.0
 
     def __post_init__(self) -> None:
-        _choice("objective", self.kind, OBJECTIVES)
-        if _finite("beta", self.beta) < 0:
-            _fail("beta", self.beta, "must be >= 0")
-        object.__setattr__(self, "K", _count("K", self.K))
+        choice("objective", self.kind, OBJECTIVES)
+        if finite("beta", self.beta) < 0:
+            invalid("beta", self.beta, "must be >= 0")
+        object.__setattr__(self, "K", count("K", self.K))
         if self.kind == "elbo" and self.beta != 1.0:
-            _fail("beta", self.beta, "the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE")
+            invalid("beta", self.beta, "the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE")
+        if not 0 <= finite("alpha", self.alpha) < 1:
+            invalid("alpha", self.alpha, "the VR-IWAE parameter must lie in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -198,16 +203,16 @@ class OptimizerSpec:
     delta: float = 1e-8
 
     def __post_init__(self) -> None:
-        _choice("optimizer", self.name, OPTIMIZERS)
-        _positive("C_gamma", self.C_gamma)
-        b1, b2 = _finite("beta1", self.beta1), _finite("beta2", self.beta2)
+        choice("optimizer", self.name, OPTIMIZERS)
+        positive("C_gamma", self.C_gamma)
+        b1, b2 = finite("beta1", self.beta1), finite("beta2", self.beta2)
         if not 0 <= b1 < 1:
-            _fail("beta1", self.beta1, "must lie in [0, 1)")
+            invalid("beta1", self.beta1, "must lie in [0, 1)")
         if not 0 < b2 < 1:
-            _fail("beta2", self.beta2, "must lie in (0, 1)")
+            invalid("beta2", self.beta2, "must lie in (0, 1)")
         if self.name == "adam" and not b1 < math.sqrt(b2):
-            _fail("beta1", self.beta1, f"Adam needs beta1 < sqrt(beta2) = {math.sqrt(b2):.6g}")
-        _positive("delta", self.delta)
+            invalid("beta1", self.beta1, f"Adam needs beta1 < sqrt(beta2) = {math.sqrt(b2):.6g}")
+        positive("delta", self.delta)
 
 
 @dataclass(frozen=True)
@@ -225,14 +230,14 @@ class VAESpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _choice("estimator", self.estimator, ESTIMATORS)
-        object.__setattr__(self, "B", _count("B", self.B))
-        object.__setattr__(self, "n", _count("n", self.n))
-        _positive("objective_gap", self.objective_gap)
-        object.__setattr__(self, "seed", _count("seed", self.seed, minimum=0))
+        choice("estimator", self.estimator, ESTIMATORS)
+        object.__setattr__(self, "B", count("B", self.B))
+        object.__setattr__(self, "n", count("n", self.n))
+        positive("objective_gap", self.objective_gap)
+        object.__setattr__(self, "seed", count("seed", self.seed, minimum=0))
         wb = self.weight_bound
         if wb.kind != "entrywise" and len(wb.layer_norms) != len(self.layer_shapes):
-            _fail("layer_norms", wb.layer_norms,
+            invalid("layer_norms", wb.layer_norms,
                   f"needs one bound per layer: {len(self.layer_shapes)} layers ({', '.join(n for n, _ in self.layer_shapes)})")
 
     @property

@@ -3,13 +3,15 @@
 A flat vector makes Hessians, per-sample gradients and projections onto the compact set plain tensor
 operations (torch.func.hessian of a function of one tensor). Layout: the layers of
 `spec.layer_shapes` in order, each as its weight (row-major) then its bias; the linear VAE is
-(V, W, b, v). Reduction: every function returns the objective of ONE data point (no batch sum).
+(V, W, b, v). Reduction: every function returns the objective of each data point (no batch sum): inputs may
+carry leading batch dimensions (x of shape (..., d_x), eps of shape (..., d_z), broadcast together).
 """
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 
 from bounds.spec import VAESpec
 from .activations import apply, softclip
@@ -44,9 +46,9 @@ def encode(spec: VAESpec, layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.
     n_enc = len(m.encoder_widths)
     h = x
     for W, b in layers[:n_enc]:
-        h = _activation(spec, W @ h + b)
+        h = _activation(spec, F.linear(h, W, b))
     W, b = layers[n_enc]
-    u = W @ h + b
+    u = F.linear(h, W, b)
     mu = softclip(u[..., :m.latent_dim], m.head_s, -m.mean_clip, m.mean_clip)
     logvar = softclip(u[..., m.latent_dim:], m.head_s, m.logvar_min, m.logvar_max)
     return mu, logvar
@@ -58,9 +60,9 @@ def decode(spec: VAESpec, layers, z: torch.Tensor) -> torch.Tensor:
     dec = layers[len(m.encoder_widths) + 1:]
     h = z
     for W, b in dec[:-1]:
-        h = _activation(spec, W @ h + b)
+        h = _activation(spec, F.linear(h, W, b))
     W, b = dec[-1]
-    out = W @ h + b
+    out = F.linear(h, W, b)
     if m.kind == "gaussian" and m.decoder_output == "sigmoid":
         out = torch.sigmoid(out)
     return out
@@ -70,9 +72,31 @@ def log_likelihood(spec: VAESpec, x: torch.Tensor, out: torch.Tensor) -> torch.T
     """log p(x | z) given the decoder output (mean or logits), summed over coordinates."""
     m = spec.model
     if m.kind == "bernoulli":
-        return -torch.nn.functional.binary_cross_entropy_with_logits(out, x, reduction="sum")
+        return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
     c2 = m.decoder_std ** 2
-    return -((x - out) ** 2).sum() / (2 * c2) - m.data_dim / 2 * math.log(2 * math.pi * c2)
+    return -((x - out) ** 2).sum(-1) / (2 * c2) - m.data_dim / 2 * math.log(2 * math.pi * c2)
+
+
+def latent_parts(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
+                 detach_z: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(log p(x|z), log p(z), log q(z|x)) at z = mu + exp(logvar/2) eps, each without the shared 2 pi constant
+    (it cancels in log p(z) - log q(z|x)). detach_z: z is a sample only (no path to phi), as the score-function
+    estimator needs; log q is then the density of the fixed z under the current encoder."""
+    m = spec.model
+    layers = unflatten(spec, flat)
+    if m.kind == "linear":
+        (V, v), (W, b) = layers
+        mu, logvar = F.linear(x - b, V), v
+    else:
+        mu, logvar = encode(spec, layers, x)
+    z = mu + torch.exp(logvar / 2) * eps
+    if detach_z:
+        z = z.detach()
+        log_q = -0.5 * ((z - mu) ** 2 * torch.exp(-logvar)).sum(-1) - 0.5 * logvar.sum(-1)
+    else:
+        log_q = -0.5 * (eps ** 2).sum(-1) - 0.5 * logvar.sum(-1)
+    out = F.linear(z, W, b) if m.kind == "linear" else decode(spec, layers, z)
+    return log_likelihood(spec, x, out), -0.5 * (z ** 2).sum(-1), log_q
 
 
 def log_weight(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
@@ -80,20 +104,8 @@ def log_weight(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Te
     """log p(x|z) + beta [log p(z) - log q(z|x)] at z = mu + exp(logvar/2) eps: the reparameterised
     per-sample objective (beta = 1: log w, whose expectation is the ELBO)."""
     beta = spec.objective.beta if beta is None else beta
-    m = spec.model
-    layers = unflatten(spec, flat)
-    if m.kind == "linear":
-        (V, v), (W, b) = layers
-        mu, logvar = V @ (x - b), v
-        z = mu + torch.exp(logvar / 2) * eps
-        G = W @ z + b
-    else:
-        mu, logvar = encode(spec, layers, x)
-        z = mu + torch.exp(logvar / 2) * eps
-        G = decode(spec, layers, z)
-    log_prior = -0.5 * (z ** 2).sum()
-    log_q = -0.5 * (eps ** 2).sum() - 0.5 * logvar.sum()
-    return log_likelihood(spec, x, G) + beta * (log_prior - log_q)
+    log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps)
+    return log_lik + beta * (log_prior - log_q)
 
 
 def iwae_objective(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -109,10 +121,11 @@ def linear_elbo(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, beta: float 
     (V, v), (W, b) = unflatten(spec, flat)
     c2 = m.decoder_std ** 2
     xt = x - b
-    e = xt - W @ (V @ xt)
+    code = F.linear(xt, V)
+    e = xt - F.linear(code, W)
     D = torch.exp(v)
-    recon = -(e @ e + ((W ** 2) @ D).sum()) / (2 * c2) - m.data_dim / 2 * math.log(2 * math.pi * c2)
-    kl = 0.5 * (D.sum() + (V @ xt) @ (V @ xt) - m.latent_dim - v.sum())
+    recon = -((e ** 2).sum(-1) + ((W ** 2) @ D).sum()) / (2 * c2) - m.data_dim / 2 * math.log(2 * math.pi * c2)
+    kl = 0.5 * (D.sum() + (code ** 2).sum(-1) - m.latent_dim - v.sum())
     return recon - beta * kl
 
 
@@ -130,4 +143,44 @@ def random_parameters(spec: VAESpec, generator: torch.Generator, corners: bool =
         m = spec.model
         lo, hi = m.logvar_min, m.logvar_max
         flat[-m.latent_dim:] = lo + (hi - lo) * torch.rand(m.latent_dim, generator=generator, dtype=dtype)
+    return flat
+
+
+def layer_slices(spec: VAESpec) -> list[tuple[str, slice, tuple[int, int], slice]]:
+    """(name, weight slice, weight shape, bias slice) of every layer in the flat vector (linear VAE: V and W, with
+    the decoder bias b as W's bias and the encoder log-variances v as V's)."""
+    if spec.model.kind == "linear":
+        m = spec.model
+        nV, nW = m.latent_dim * m.data_dim, m.data_dim * m.latent_dim
+        end = nV + nW + m.data_dim
+        return [("encoder.V", slice(0, nV), (m.latent_dim, m.data_dim), slice(end, end + m.latent_dim)),
+                ("decoder.W", slice(nV, nV + nW), (m.data_dim, m.latent_dim), slice(nV + nW, end))]
+    out, i = [], 0
+    for name, (o, n_in) in spec.layer_shapes:
+        out.append((name, slice(i, i + o * n_in), (o, n_in), slice(i + o * n_in, i + o * n_in + o)))
+        i += o * n_in + o
+    return out
+
+
+def block_masks(spec: VAESpec) -> dict[str, torch.Tensor]:
+    """Boolean masks of the decoder parameters theta and the encoder parameters phi in the flat vector."""
+    theta = torch.zeros(spec.n_parameters, dtype=torch.bool)
+    for name, w, _, b in layer_slices(spec):
+        if name.startswith("decoder"):
+            theta[w] = True
+            theta[b] = True
+    return {"theta": theta, "phi": ~theta}
+
+
+def initial_parameters(spec: VAESpec, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """PyTorch's default initialisation (uniform in +-1/sqrt(fan_in)) as a flat vector; the linear VAE's
+    log-variances start at 0 (clamped into [logvar_min, logvar_max])."""
+    flat = torch.empty(spec.n_parameters, dtype=dtype)
+    for _, w, (_, fan_in), b in layer_slices(spec):
+        bound = 1 / math.sqrt(fan_in)
+        flat[w] = bound * (2 * torch.rand(w.stop - w.start, generator=generator, dtype=dtype) - 1)
+        flat[b] = bound * (2 * torch.rand(b.stop - b.start, generator=generator, dtype=dtype) - 1)
+    if spec.model.kind == "linear":
+        m = spec.model
+        flat[-m.latent_dim:] = min(max(0.0, m.logvar_min), m.logvar_max)
     return flat

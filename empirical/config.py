@@ -1,0 +1,79 @@
+"""Training settings that are not part of the VAE's spec: schedules, probes, projection, device.
+
+A plain dataclass like the spec (no torch), validated on construction: a bad value raises `SpecError` (a
+ValueError) naming the field and the allowed range.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from bounds.spec import SpecError, choice, count, finite, invalid, positive
+
+SCHEDULES = ("per_step", "per_epoch")
+FORMS = ("theory", "torch")
+BASELINES = ("none", "loo")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a spec is trained and what is recorded.
+
+    steps: optimisation steps (None: the spec's n). schedule: `per_step` is the theory's gamma_k = C_gamma k^{-1/2};
+    `per_epoch` is the paper's code, C_gamma / sqrt(epoch + 1). form: `theory` runs each optimiser exactly as the
+    theorem analyses it (Adam and RMSProp without bias correction, preconditioner (delta + v)^{-1/2}); `torch`
+    follows torch.optim's formulas (bias correction, eps outside the square root). project: after each step, put
+    the parameters back into the spec's compact set. K_alpha: the K schedule K_k = ceil(k^K_alpha) (None: the
+    spec's K). baseline: `loo` subtracts the leave-one-out mean of the other K draws in the score-function estimator
+    (needs K >= 2). probes: number of log-spaced steps at which the expensive quantities are measured.
+    """
+
+    steps: int | None = None
+    schedule: str = "per_step"
+    form: str = "theory"
+    project: bool = False
+    K_alpha: float | None = None
+    baseline: str = "none"
+    probes: int = 12
+    full_grad_replicates: int = 4
+    variance_draws: int = 8
+    lanczos: bool = True
+    hessian_points: int = 128
+    eval_points: int = 512
+    held_out: float = 0.2
+    checkpoint_every: int = 200
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.steps is not None:
+            object.__setattr__(self, "steps", count("steps", self.steps))
+        choice("schedule", self.schedule, SCHEDULES)
+        choice("form", self.form, FORMS)
+        choice("baseline", self.baseline, BASELINES)
+        choice("dtype", self.dtype, DTYPES)
+        if not isinstance(self.project, bool):
+            invalid("project", self.project, "must be true or false")
+        if self.K_alpha is not None and not 0 < finite("K_alpha", self.K_alpha) <= 1:
+            invalid("K_alpha", self.K_alpha, "the K schedule ceil(k^K_alpha) needs 0 < K_alpha <= 1")
+        for name in ("probes", "checkpoint_every", "hessian_points", "eval_points"):
+            object.__setattr__(self, name, count(name, getattr(self, name)))
+        object.__setattr__(self, "full_grad_replicates", count("full_grad_replicates", self.full_grad_replicates, 2))
+        object.__setattr__(self, "variance_draws", count("variance_draws", self.variance_draws, 2))
+        if not 0 < positive("held_out", self.held_out) < 1:
+            invalid("held_out", self.held_out, "the held-out fraction must lie in (0, 1)")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            invalid("device", self.device, "must be cpu, cuda or cuda:N")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"train.{unknown[0]} is not a training setting: known are {', '.join(sorted(known))}")
+        return cls(**data)

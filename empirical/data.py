@@ -1,0 +1,193 @@
+"""Data sets as flat float arrays: generated, embedded, or read from a local path (never downloaded).
+
+- `synthetic_linear_gaussian`: x = W z + b + c xi from a known linear-Gaussian model, true parameters stored.
+- `digits`: the 8x8 handwritten digits (1,797 images) that ship inside scikit-learn: the embedded real default.
+- `load_path`: MNIST (idx files), CIFAR-100 (the python pickle release), CelebA (image folder with its partition
+  file), or any .npy/.npz array. A missing or malformed path raises `DataError` (a ValueError) naming it.
+Pixels are scaled to [0, 1]; images are flattened (the shape is kept in `image_shape`).
+"""
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A data path is missing or its content is not what its format promises."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: np.ndarray  # (N, d) float32
+    test: np.ndarray
+    image_shape: tuple[int, ...] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.train.shape[1])
+
+    def describe(self) -> dict[str, Any]:
+        """What a run records about its data (no arrays)."""
+        norms = np.linalg.norm(np.concatenate([self.train, self.test]), axis=1)
+        return {"name": self.name, "n_train": len(self.train), "n_test": len(self.test), "dim": self.dim,
+                "image_shape": list(self.image_shape) if self.image_shape else None,
+                "max_norm": float(norms.max()), "min_value": float(self.train.min()),
+                "max_value": float(self.train.max()), **self.meta}
+
+
+def split(name: str, x: np.ndarray, held_out: float, seed: int, **kw: Any) -> Dataset:
+    """A seeded random train/test split of one array."""
+    x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = max(1, int(round(held_out * len(x))))
+    return Dataset(name, x[order[n_test:]], x[order[:n_test]], **kw)
+
+
+def synthetic_linear_gaussian(data_dim: int, latent_dim: int, n_points: int = 2000, noise_std: float = 0.5,
+                              data_bound: float | None = None, held_out: float = 0.2, seed: int = 0) -> Dataset:
+    """Draws from p(z) = N(0, I), x | z ~ N(W z + b, noise_std^2 I); rows longer than data_bound are rescaled onto
+    the sphere of that radius (so the bounds' ||x|| <= R_x holds; the count is stored)."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0.0, 1.0 / np.sqrt(latent_dim), (data_dim, latent_dim))
+    b = rng.normal(0.0, 0.5, data_dim)
+    x = rng.normal(size=(n_points, latent_dim)) @ W.T + b + noise_std * rng.normal(size=(n_points, data_dim))
+    clipped = 0
+    if data_bound is not None:
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        too_long = norms[:, 0] > data_bound
+        clipped = int(too_long.sum())
+        x[too_long] *= data_bound / norms[too_long]
+    return split("synthetic-linear-gaussian", x, held_out, seed,
+                 meta={"true_W": W.tolist(), "true_b": b.tolist(), "noise_std": noise_std, "rows_rescaled": clipped})
+
+
+def digits(held_out: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's 8x8 digits, pixels / 16 in [0, 1]: real images, embedded in an installed package."""
+    from sklearn.datasets import load_digits
+    images = load_digits().images.astype(np.float32) / 16.0
+    return split("digits", images, held_out, seed, image_shape=(1, 8, 8))
+
+
+def _must_exist(path: Path) -> Path:
+    if not path.exists():
+        raise DataError(f"data path {str(path)!r} does not exist")
+    return path
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+        zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+        shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+        if zero != 0 or dtype_code != 0x08:
+            raise ValueError("not an unsigned-byte idx file")
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    except (OSError, ValueError, struct.error) as exc:
+        raise DataError(f"data path {str(path)!r} is not a valid idx file: {exc}") from None
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.exists():
+            return candidate
+    raise DataError(f"data path {str(folder)!r} has no {stem}[.gz] (MNIST idx layout)")
+
+
+def mnist(path: Path) -> Dataset:
+    """MNIST from its idx files: train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz] in one folder."""
+    train = _read_idx(_find(path, "train-images-idx3-ubyte")).astype(np.float32) / 255.0
+    test = _read_idx(_find(path, "t10k-images-idx3-ubyte")).astype(np.float32) / 255.0
+    return Dataset("mnist", train.reshape(len(train), -1), test.reshape(len(test), -1), (1, *train.shape[1:]))
+
+
+def cifar100(path: Path) -> Dataset:
+    """CIFAR-100's python release: the pickled `train` and `test` files (folder cifar-100-python)."""
+    parts = []
+    for name in ("train", "test"):
+        file = path / name
+        if not file.exists():
+            raise DataError(f"data path {str(path)!r} has no {name!r} file (CIFAR-100 python release)")
+        try:
+            with open(file, "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            parts.append(np.asarray(batch[b"data"], dtype=np.float32) / 255.0)
+        except (OSError, pickle.UnpicklingError, KeyError, EOFError, TypeError) as exc:
+            raise DataError(f"data file {str(file)!r} is not a CIFAR-100 pickle: {exc!r}") from None
+    return Dataset("cifar100", parts[0], parts[1], (3, 32, 32))
+
+
+def celeba(path: Path, size: int = 64, limit: int | None = None) -> Dataset:
+    """CelebA: img_align_celeba/ and list_eval_partition.txt (0 train, 1 valid, 2 test); centre-cropped to 148 and
+    resized to size x size. `limit` caps the number of images read per split."""
+    from PIL import Image
+    folder, partition = path / "img_align_celeba", path / "list_eval_partition.txt"
+    if not folder.is_dir() or not partition.exists():
+        raise DataError(f"data path {str(path)!r} needs img_align_celeba/ and list_eval_partition.txt (CelebA)")
+    splits: dict[str, list[np.ndarray]] = {"train": [], "test": []}
+    for line in partition.read_text().split("\n"):
+        if not line.strip():
+            continue
+        try:
+            name, part = line.split()
+            which = "test" if int(part) == 2 else "train"
+        except ValueError:
+            raise DataError(f"malformed line in {str(partition)!r}: {line!r}") from None
+        if limit is not None and len(splits[which]) >= limit:
+            continue
+        image = Image.open(_must_exist(folder / name)).convert("RGB")
+        w, h = image.size
+        image = image.crop(((w - 148) // 2, (h - 148) // 2, (w + 148) // 2, (h + 148) // 2)).resize((size, size))
+        splits[which].append(np.asarray(image, dtype=np.float32).transpose(2, 0, 1).reshape(-1) / 255.0)
+    if not splits["train"] or not splits["test"]:
+        raise DataError(f"data path {str(path)!r}: the partition file names no training or no test image")
+    return Dataset("celeba", np.stack(splits["train"]), np.stack(splits["test"]), (3, size, size))
+
+
+def array_file(path: Path, held_out: float, seed: int) -> Dataset:
+    """Any .npy, or a .npz with arrays `train` and `test` (or one array, split here); uint8 is scaled by 1/255."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"data path {str(path)!r} is not a readable .npy/.npz file: {exc}") from None
+    scale = lambda a: a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    if isinstance(loaded, np.ndarray):
+        arrays = {"data": loaded}
+    else:
+        arrays = {k: loaded[k] for k in loaded.files}
+    for key, value in arrays.items():
+        if value.ndim < 2 or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
+            raise DataError(f"array {key!r} in {str(path)!r} must be numeric, finite, of shape (N, ...)")
+    if "train" in arrays and "test" in arrays:
+        return Dataset(path.stem, scale(arrays["train"]).reshape(len(arrays["train"]), -1),
+                       scale(arrays["test"]).reshape(len(arrays["test"]), -1))
+    if len(arrays) != 1:
+        raise DataError(f"{str(path)!r}: a .npz needs arrays 'train' and 'test', or exactly one array")
+    return split(path.stem, scale(next(iter(arrays.values()))), held_out, seed)
+
+
+def load_path(path: str | Path, held_out: float = 0.2, seed: int = 0) -> Dataset:
+    """A data set from a local path, its format recognised from what is there."""
+    path = _must_exist(Path(path))
+    if path.is_file():
+        if path.suffix in (".npy", ".npz"):
+            return array_file(path, held_out, seed)
+        raise DataError(f"data path {str(path)!r}: a file must be .npy or .npz (or give a MNIST, CIFAR-100 or "
+                        "CelebA folder)")
+    if (path / "img_align_celeba").exists():
+        return celeba(path)
+    if (path / "train").exists() and (path / "meta").exists() or path.name == "cifar-100-python":
+        return cifar100(path)
+    if any(path.glob("train-images-idx3-ubyte*")):
+        return mnist(path)
+    raise DataError(f"data path {str(path)!r} is not a recognised data set folder (MNIST idx files, CIFAR-100 "
+                    "python release, CelebA) and not a .npy/.npz file")

@@ -1,0 +1,56 @@
+"""Mini-batch gradient estimators of the objectives, as surrogates for autograd.
+
+`estimate(...)` returns (surrogate, value): the gradient of `surrogate` with respect to the flat parameters IS the
+estimator ghat of grad L (ascent direction), and `value` is the unbiased (ELBO, beta) or consistent (IWAE,
+VR-IWAE) estimate of the objective. Reduction: both are per-example means over the batch and over the K draws.
+
+- pathwise, elbo/beta: mean of log p(x|z) + beta (log p(z) - log q(z|x)) at z = mu + sigma eps;
+- pathwise, iwae / vr_iwae: sum_k wt_k grad log w_k with wt = softmax((1 - alpha) log w) DETACHED (alpha = 0: IWAE);
+- score, elbo/beta: f(z) grad_phi log q(z|x) + grad f(z) with z a sample only (no path), f the per-sample
+  objective; `baseline='loo'` subtracts from f the mean of the other K - 1 draws (unbiased, needs K >= 2).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bounds.spec import VAESpec
+from .functional import latent_parts, linear_elbo
+
+
+def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, estimator: str | None = None,
+             baseline: str = "none") -> tuple[torch.Tensor, torch.Tensor]:
+    """(surrogate, value) for a batch x of shape (B, d_x) and noise eps of shape (B, K, d_z)."""
+    estimator = estimator or spec.estimator
+    obj = spec.objective
+    K = eps.shape[1]
+    x = x[:, None, :]
+    if estimator == "pathwise":
+        beta = 1.0 if obj.kind in ("iwae", "vr_iwae") else obj.beta
+        log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps)
+        lw = log_lik + beta * (log_prior - log_q)  # (B, K)
+        if obj.kind in ("elbo", "beta"):
+            value = lw.mean()
+            return value, value
+        scale = 1.0 - obj.alpha
+        weights = torch.softmax(scale * lw, dim=1).detach()
+        value = ((torch.logsumexp(scale * lw, dim=1) - math.log(K)) / scale).mean()
+        return (weights * lw).sum(1).mean(), value
+    if obj.kind not in ("elbo", "beta"):
+        raise ValueError(f"estimator='score' with objective={obj.kind!r} is not implemented: use estimator='pathwise'")
+    log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, detach_z=True)
+    f = log_lik + obj.beta * (log_prior - log_q)
+    weight = f.detach()
+    if baseline == "loo":
+        if K < 2:
+            raise ValueError("baseline='loo' needs K >= 2 draws per data point (the leave-one-out mean)")
+        weight = weight - (weight.sum(1, keepdim=True) - weight) / (K - 1)
+    return (weight * log_q + f).mean(), f.mean()
+
+
+def exact_objective(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+    """The objective in closed form where it exists (the linear VAE's ELBO and beta-ELBO), per-example mean; else None."""
+    if spec.model.kind == "linear" and spec.objective.kind in ("elbo", "beta"):
+        return linear_elbo(spec, flat, x).mean()
+    return None

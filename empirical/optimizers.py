@@ -1,0 +1,57 @@
+"""SGD, AdaGrad, RMSProp and Adam on one flat parameter vector, in the theory's form or torch.optim's.
+
+All maximise L: they receive the estimator ghat of grad L and minimise V = -L with H = -ghat.
+- theory (what bounds/theorems.py analyses): AdaGrad A_k = [delta + (1/(k+1)) sum_{j<=k} H_j^2]^{-1/2};
+  RMSProp v_k = beta2 v_{k-1} + (1 - beta2) H_k^2, A_k = (delta + v_k)^{-1/2}; Adam adds m_k = beta1 m_{k-1} +
+  (1 - beta1) H_k and steps along A_k m_k; no bias correction.
+- torch: torch.optim's formulas: bias-corrected Adam, eps (= delta) outside the square root, AdaGrad on the plain
+  sum of squares, RMSProp with alpha = beta2.
+The state is a dict of tensors, so a checkpoint restores it exactly.
+"""
+from __future__ import annotations
+
+import torch
+
+from bounds.spec import OptimizerSpec
+
+
+class FlatOptimizer:
+    def __init__(self, spec: OptimizerSpec, form: str, like: torch.Tensor) -> None:
+        self.spec, self.form = spec, form
+        self.state = {"k": torch.zeros((), dtype=torch.int64), "m": torch.zeros_like(like),
+                      "v": torch.zeros_like(like)}
+
+    def direction(self, ghat: torch.Tensor) -> torch.Tensor:
+        """The ascent direction for L (to be scaled by the step size), updating the optimiser's state."""
+        o, st = self.spec, self.state
+        st["k"] += 1
+        k = int(st["k"])
+        H = -ghat
+        if o.name == "sgd":
+            return ghat
+        if o.name == "adagrad":
+            st["v"] += H * H
+            if self.form == "theory":
+                return ghat / torch.sqrt(o.delta + st["v"] / k)
+            return ghat / (torch.sqrt(st["v"]) + o.delta)
+        st["v"].mul_(o.beta2).add_((1 - o.beta2) * H * H)
+        beta1 = o.beta1 if o.name == "adam" else 0.0
+        st["m"].mul_(beta1).add_((1 - beta1) * ghat)
+        if self.form == "theory":
+            return st["m"] / torch.sqrt(o.delta + st["v"])
+        if o.name == "adam":
+            m_hat = st["m"] / (1 - beta1**k)
+            v_hat = st["v"] / (1 - o.beta2**k)
+            return m_hat / (torch.sqrt(v_hat) + o.delta)
+        return st["m"] / (torch.sqrt(st["v"]) + o.delta)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self.state.items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.state = {k: v.clone().to(self.state[k].device) for k, v in state.items()}
+
+
+def step_size(C_gamma: float, schedule: str, step: int, epoch: int) -> float:
+    """gamma for the update after step `step` (0-based): C_gamma (step + 1)^{-1/2} or C_gamma (epoch + 1)^{-1/2}."""
+    return C_gamma / ((step + 1) ** 0.5 if schedule == "per_step" else (epoch + 1) ** 0.5)

@@ -1,0 +1,158 @@
+"""Measurements taken on a schedule: the theorem's ||grad L||^2 (unbiased), gradient noise and SNR per block,
+the top Hessian eigenvalue (Lanczos on Hessian-vector products with frozen noise), parameter norms, projection.
+
+Every probe draws its own noise from the generator it is given, so probing never changes a run's training noise.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+from bounds.spec import VAESpec
+from .estimators import estimate, exact_objective
+from .functional import block_masks, layer_slices
+
+Objective = Callable[[torch.Tensor], torch.Tensor]
+
+
+def draw_eps(spec: VAESpec, n: int, K: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    return torch.randn(n, K, spec.model.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
+
+
+def full_gradient(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, generator: torch.Generator,
+                  chunk: int = 1024) -> torch.Tensor:
+    """One pathwise estimate of grad L over the whole data set X (K = the objective's K, fresh noise); exact for
+    the linear VAE's closed-form ELBO."""
+    flat = flat.detach().requires_grad_(True)
+    if exact_objective(spec, flat, X[:1]) is not None:
+        return torch.autograd.grad(exact_objective(spec, flat, X), flat)[0]
+    total = torch.zeros_like(flat)
+    for start in range(0, len(X), chunk):
+        x = X[start:start + chunk]
+        eps = draw_eps(spec, len(x), spec.objective.K, generator, flat)
+        surrogate, _ = estimate(spec, flat, x, eps, estimator="pathwise")
+        total += torch.autograd.grad(surrogate, flat)[0] * (len(x) / len(X))
+    return total
+
+
+def full_grad_norm_sq(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, generator: torch.Generator,
+                      replicates: int = 4) -> tuple[float, float]:
+    """(estimate, standard error) of ||grad L(theta)||^2 over the data set, without bias.
+
+    Exact objective: ||grad||^2 with error 0. Otherwise R independent full-data estimates g_1..g_R and the
+    U-statistic mean_{i != j} <g_i, g_j> (unbiased since the g_i are independent with mean grad L), with a
+    jackknife standard error.
+    """
+    if exact_objective(spec, flat, X[:1]) is not None:
+        g = full_gradient(spec, flat, X, generator)
+        return float(g @ g), 0.0
+    G = torch.stack([full_gradient(spec, flat, X, generator) for _ in range(replicates)]).double()
+    R = replicates
+    total, squares = G.sum(0), (G * G).sum(1)
+    u = (float(total @ total) - float(squares.sum())) / (R * (R - 1))
+    loo = []
+    for i in range(R):
+        rest = total - G[i]
+        loo.append((float(rest @ rest) - float(squares.sum() - squares[i])) / ((R - 1) * (R - 2))
+                   if R > 2 else u)
+    loo = np.array(loo)
+    se = math.sqrt((R - 1) / R * ((loo - loo.mean()) ** 2).sum()) if R > 2 else float("nan")
+    return u, se
+
+
+def gradient_noise(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, B: int, K: int, draws: int,
+                   generator: torch.Generator, estimator: str, baseline: str) -> dict[str, float]:
+    """Variance trace E||ghat - E ghat||^2 and SNR ||E ghat|| / sqrt(variance) of the mini-batch estimator, for
+    the decoder (theta) and the encoder (phi), from `draws` fresh mini-batches (B points, K draws each)."""
+    flat = flat.detach().requires_grad_(True)
+    samples = []
+    for _ in range(draws):
+        idx = torch.randint(0, len(X), (B,), generator=generator, device=X.device)
+        eps = draw_eps(spec, B, K, generator, flat)
+        surrogate, _ = estimate(spec, flat, X[idx], eps, estimator, baseline)
+        samples.append(torch.autograd.grad(surrogate, flat)[0])
+    G = torch.stack(samples).double()
+    out = {}
+    for name, mask in block_masks(spec).items():
+        g = G[:, mask.to(G.device)]
+        mean = g.mean(0)
+        var = float(((g - mean) ** 2).sum(1).sum() / (draws - 1))
+        out[f"grad_var_{name}"] = var
+        out[f"snr_{name}"] = float(mean.norm()) / math.sqrt(var) if var > 0 else float("inf")
+    return out
+
+
+def frozen_objective(spec: VAESpec, X: torch.Tensor, generator: torch.Generator) -> Objective:
+    """The objective's estimate on X with its noise drawn once and then frozen (exact for the linear ELBO), so
+    Hessian-vector products all see the same function."""
+    eps = draw_eps(spec, len(X), spec.objective.K, generator, X)
+
+    def objective(flat: torch.Tensor) -> torch.Tensor:
+        exact = exact_objective(spec, flat, X)
+        return exact if exact is not None else estimate(spec, flat, X, eps, estimator="pathwise")[1]
+    return objective
+
+
+def top_hessian_eigenvalue(objective: Objective, flat: torch.Tensor, tol: float = 1e-3,
+                           max_hvps: int = 300) -> tuple[float, int]:
+    """(largest |eigenvalue| of hess objective at flat, number of Hessian-vector products), by Lanczos (scipy's
+    eigsh on a LinearOperator); each product is a forward-over-reverse jvp of the gradient."""
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+    flat = flat.detach()
+    grad = torch.func.grad(objective)
+    calls = [0]
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        tangent = torch.as_tensor(np.ravel(v), dtype=flat.dtype, device=flat.device)
+        return torch.func.jvp(grad, (flat,), (tangent,))[1].double().cpu().numpy()
+    d = flat.numel()
+    if d <= 2:  # eigsh needs k < d: a dense Hessian is cheap here
+        H = np.stack([hvp(e) for e in np.eye(d)])
+        return float(np.abs(np.linalg.eigvalsh((H + H.T) / 2)).max()), calls[0]
+    op = LinearOperator((d, d), matvec=hvp, dtype=np.float64)
+    v0 = np.random.default_rng(0).standard_normal(d)
+    try:
+        value = eigsh(op, k=1, which="LM", tol=tol, maxiter=max_hvps, v0=v0, return_eigenvectors=False)
+    except ArpackNoConvergence as exc:
+        value = exc.eigenvalues if len(exc.eigenvalues) else [float("nan")]
+    return float(abs(value[0])), calls[0]
+
+
+def parameter_norms(spec: VAESpec, flat: torch.Tensor) -> dict[str, float]:
+    """||theta||_inf, ||phi||_inf, their sum (the paper's compact-set quantity), and per-layer spectral and
+    Frobenius norms of the weight matrices and Euclidean norms of the biases."""
+    flat = flat.detach()
+    out = {f"inf_norm_{name}": float(flat[mask.to(flat.device)].abs().max()) for name, mask in block_masks(spec).items()}
+    out["inf_norm_sum"] = out["inf_norm_theta"] + out["inf_norm_phi"]
+    for name, w, shape, b in layer_slices(spec):
+        W = flat[w].reshape(shape).double()
+        out[f"spectral_norm.{name}"] = float(torch.linalg.matrix_norm(W, 2))
+        out[f"frobenius_norm.{name}"] = float(torch.linalg.matrix_norm(W))
+        out[f"bias_norm.{name}"] = float(flat[b].norm())
+    return out
+
+
+@torch.no_grad()
+def project(spec: VAESpec, flat: torch.Tensor) -> None:
+    """Put flat back into the spec's compact set, in place: entry-wise clipping to [-a, a] (the linear VAE's
+    log-variances to [logvar_min, logvar_max]); for layer-norm bounds, each weight matrix and bias is rescaled
+    onto its norm ball (the Euclidean projection for Frobenius; a map into the set for spectral)."""
+    wb, m = spec.weight_bound, spec.model
+    if wb.kind == "entrywise":
+        logvars = flat[-m.latent_dim:].clamp(m.logvar_min, m.logvar_max) if m.kind == "linear" else None
+        flat.clamp_(-wb.a, wb.a)
+        if logvars is not None:
+            flat[-m.latent_dim:] = logvars
+        return
+    for (name, w, shape, b), w_bound, b_bound in zip(layer_slices(spec), wb.layer_norms, wb.bias_norms):
+        W = flat[w].reshape(shape)
+        norm = float(torch.linalg.matrix_norm(W, 2 if wb.kind == "spectral" else "fro"))
+        if norm > w_bound:
+            flat[w] *= w_bound / norm
+        bn = float(flat[b].norm())
+        if bn > b_bound:
+            flat[b] *= b_bound / bn if b_bound > 0 else 0.0

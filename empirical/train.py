@@ -1,0 +1,284 @@
+"""Train the VAE of a spec and record what the theorems bound.
+
+    >>> from bounds.spec import VAESpec
+    >>> from empirical import TrainConfig, train
+    >>> run = train(VAESpec(n=200), TrainConfig(), out="runs/demo")
+    >>> run.trace[["step", "grad_norm_sq", "full_grad_norm_sq"]]
+
+The trace has one row per step k = 0..n: the state theta_k, and (for k < n) the mini-batch gradient used for the
+update to theta_{k+1}. The columns are documented in `TRACE_COLUMNS`. Randomness: one torch.Generator, seeded from
+the spec's seed, draws every mini-batch and every eps of training; each probe seeds its own generator from
+(seed, step), so probing never changes the training noise and a resumed run reproduces an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bounds.spec import VAESpec
+from .config import TrainConfig
+from .data import Dataset, synthetic_linear_gaussian
+from .estimators import estimate, exact_objective
+from .functional import block_masks, initial_parameters
+from .optimizers import FlatOptimizer, step_size
+from . import probes as P
+from .runs import CHECKPOINT, CONFIG, TRACE, Run, RunError, atomic_write, load_run, read_config, versions, \
+    write_json, write_trace
+
+TRACE_COLUMNS = {
+    "step": "k, the iterate theta_k the row describes (0..n)",
+    "epoch": "passes over the training set completed before step k",
+    "K": "draws per data point used at this step (the K schedule)",
+    "lr": "step size gamma_{k+1} of the update after theta_k",
+    "objective_batch": "mini-batch estimate of the objective, per-example mean",
+    "grad_norm_sq": "||ghat_k||^2 of the mini-batch gradient used for the step, per-example mean loss",
+    "grad_norm_sq_theta": "the decoder (theta) part of grad_norm_sq",
+    "grad_norm_sq_phi": "the encoder (phi) part of grad_norm_sq",
+    "inf_norm_theta": "||theta_k||_inf", "inf_norm_phi": "||phi_k||_inf",
+    "inf_norm_sum": "||theta_k||_inf + ||phi_k||_inf, the paper's compact-set quantity (bound: a)",
+    "wall_time": "seconds since the run started (resumed runs continue the count)",
+    "full_grad_norm_sq": "probe: ||grad L(theta_k)||^2 of the whole training objective (per-example mean), unbiased: "
+                         "exact for the linear ELBO, else a U-statistic of independent full-data estimates",
+    "full_grad_norm_sq_se": "probe: standard error of full_grad_norm_sq (jackknife; 0 when exact)",
+    "grad_var_theta": "probe: E||ghat - E ghat||^2 of the mini-batch estimator, decoder block",
+    "grad_var_phi": "probe: the same for the encoder block",
+    "snr_theta": "probe: ||E ghat_theta|| / sqrt(grad_var_theta)", "snr_phi": "probe: the same for phi",
+    "hessian_top_eig": "probe: largest |eigenvalue| of the Hessian of the objective on `hessian_points` training "
+                       "points with frozen noise (Lanczos)",
+    "hessian_hvps": "probe: Hessian-vector products the Lanczos run used",
+    "objective_train": "probe: objective on `eval_points` training points, per-example mean",
+    "objective_test": "probe: objective on held-out points, per-example mean",
+    "probe_seconds": "probe: seconds the probes at this step took",
+    "paper_grad_stat": "at the last step of each epoch: the paper's statistic, sum over the epoch's batches of "
+                       "||grad of the batch-SUMMED loss||^2 / (training-set size x parameter count)",
+    "spectral_norm.<layer>": "probe: spectral norm of the layer's weight matrix (also frobenius_norm., bias_norm.)",
+}
+
+
+def probe_steps(n_steps: int, count: int) -> list[int]:
+    """`count` log-spaced steps in [0, n_steps], always with 0 and n_steps."""
+    raw = np.unique(np.round(np.geomspace(1, n_steps + 1, count)).astype(int) - 1)
+    return sorted(set(raw.tolist()) | {0, n_steps})
+
+
+def _record(spec: VAESpec, config: TrainConfig, data: Dataset) -> dict[str, Any]:
+    """What identifies a run: a folder holding another record is a different run."""
+    return {"spec": spec.to_dict(), "train": config.to_dict(), "data": data.describe()}
+
+
+class _Trainer:
+    def __init__(self, spec: VAESpec, config: TrainConfig, data: Dataset, progress: bool) -> None:
+        if data.dim != spec.model.data_dim:
+            raise ValueError(f"data has {data.dim} features but model.data_dim={spec.model.data_dim}: they must match")
+        if spec.model.kind == "bernoulli" and (data.train.min() < 0 or data.train.max() > 1):
+            raise ValueError("model='bernoulli' needs data in [0, 1]")
+        if len(data.train) < spec.B:
+            raise ValueError(f"B={spec.B} exceeds the {len(data.train)} training points: B must be <= n_train")
+        if spec.estimator == "score" and spec.objective.kind in ("iwae", "vr_iwae"):
+            raise ValueError(f"estimator='score' with objective={spec.objective.kind!r} is not implemented: "
+                             "use estimator='pathwise'")
+        if config.baseline == "loo" and (spec.objective.K < 2 or config.K_alpha is not None):
+            raise ValueError("baseline='loo' needs a fixed K >= 2 (objective.K) and no K schedule")
+        if config.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={config.device!r} is not available here: use device='cpu'")
+        self.spec, self.config, self.progress = spec, config, progress
+        self.device = torch.device(config.device)
+        self.dtype = getattr(torch, config.dtype)
+        to = lambda a: torch.as_tensor(a, dtype=self.dtype, device=self.device)
+        self.X, self.X_test = to(data.train), to(data.test)
+        self.n_steps = config.steps or spec.n
+        self.probes = set(probe_steps(self.n_steps, config.probes))
+        self.masks = {k: v.to(self.device) for k, v in block_masks(spec).items()}
+        self.steps_per_epoch = len(self.X) // spec.B
+        gen = torch.Generator().manual_seed(spec.seed)
+        self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
+        if config.project:
+            P.project(spec, self.flat)
+        self.opt = FlatOptimizer(spec.optimizer, config.form, self.flat)
+        self.gen = torch.Generator(device=self.device).manual_seed(spec.seed)
+        self.step, self.epoch, self.pos, self.perm = 0, 0, 0, None
+        self.paper_acc, self.elapsed, self.rows = 0.0, 0.0, []
+        self.status, self.diverged_at = "running", None
+
+    # -- checkpoints -------------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "pos": self.pos, "perm": self.perm, "flat": self.flat,
+                "opt": self.opt.state_dict(), "gen": self.gen.get_state(), "paper_acc": self.paper_acc,
+                "elapsed": self.elapsed, "rows": self.rows}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.step, self.epoch, self.pos, self.perm = state["step"], state["epoch"], state["pos"], state["perm"]
+        self.flat = state["flat"].to(self.device)
+        self.opt.load_state_dict(state["opt"])
+        self.gen.set_state(state["gen"])
+        self.paper_acc, self.elapsed, self.rows = state["paper_acc"], state["elapsed"], state["rows"]
+
+    # -- one step ------------------------------------------------------------------------------------------------
+    def K_at(self, k: int) -> int:
+        alpha = self.config.K_alpha
+        return self.spec.objective.K if alpha is None else max(1, math.ceil((k + 1) ** alpha - 1e-12))
+
+    def norms(self) -> dict[str, float]:
+        a = self.flat.abs()
+        theta, phi = float(a[self.masks["theta"]].max()), float(a[self.masks["phi"]].max())
+        return {"inf_norm_theta": theta, "inf_norm_phi": phi, "inf_norm_sum": theta + phi}
+
+    def probe(self, row: dict[str, Any]) -> None:
+        spec, cfg, k = self.spec, self.config, self.step
+        start = time.perf_counter()
+        gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1_000_003 + k + 1)
+        est, se = P.full_grad_norm_sq(spec, self.flat, self.X, gen, cfg.full_grad_replicates)
+        row.update(full_grad_norm_sq=est, full_grad_norm_sq_se=se)
+        row.update(P.gradient_noise(spec, self.flat, self.X, spec.B, self.K_at(k), cfg.variance_draws, gen,
+                                    spec.estimator, cfg.baseline))
+        if cfg.lanczos:
+            objective = P.frozen_objective(spec, self.X[:cfg.hessian_points], gen)
+            row["hessian_top_eig"], row["hessian_hvps"] = P.top_hessian_eigenvalue(objective, self.flat)
+        with torch.no_grad():
+            for name, X in (("objective_train", self.X), ("objective_test", self.X_test)):
+                x = X[:cfg.eval_points]
+                exact = exact_objective(spec, self.flat, x)
+                row[name] = float(exact if exact is not None else estimate(
+                    spec, self.flat, x, P.draw_eps(spec, len(x), spec.objective.K, gen, self.flat), "pathwise")[1])
+        row.update({k_: v for k_, v in P.parameter_norms(spec, self.flat).items() if not k_.startswith("inf_norm")})
+        row["probe_seconds"] = time.perf_counter() - start
+
+    def train_step(self, row: dict[str, Any]) -> bool:
+        """One update; False if the objective or the gradient is not finite (the run diverged)."""
+        spec, B = self.spec, self.spec.B
+        if self.perm is None:
+            self.perm = torch.randperm(len(self.X), generator=self.gen, device=self.device)
+        idx = self.perm[self.pos:self.pos + B]
+        K = self.K_at(self.step)
+        eps = torch.randn(B, K, spec.model.latent_dim, generator=self.gen, dtype=self.dtype, device=self.device)
+        flat = self.flat.detach().requires_grad_(True)
+        surrogate, value = estimate(spec, flat, self.X[idx], eps, spec.estimator, self.config.baseline)
+        ghat = torch.autograd.grad(surrogate, flat)[0]
+        g2 = ghat * ghat
+        stats = torch.stack([value.detach(), g2.sum(), g2[self.masks["theta"]].sum()]).tolist()
+        lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
+        row.update(K=K, lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1], grad_norm_sq_theta=stats[2],
+                   grad_norm_sq_phi=stats[1] - stats[2])
+        if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
+            return False
+        with torch.no_grad():
+            self.flat = self.flat + lr * self.opt.direction(ghat)
+            if self.config.project:
+                P.project(spec, self.flat)
+        self.paper_acc += B * B * stats[1]  # ||grad of the batch-summed loss||^2 = B^2 ||mean gradient||^2
+        self.pos += B
+        if self.pos + B > len(self.X):
+            row["paper_grad_stat"] = self.paper_acc / (len(self.X) * spec.n_parameters)
+            self.paper_acc, self.pos, self.perm = 0.0, 0, None
+            self.epoch += 1
+        return True
+
+    def run(self, checkpoint, stop_after: int | None) -> None:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=self.n_steps, initial=self.step, disable=not self.progress, unit="step", leave=False)
+        clock = time.perf_counter() - self.elapsed
+        try:
+            while self.step <= self.n_steps:
+                if stop_after is not None and self.step >= stop_after and self.step < self.n_steps:
+                    self.status = "interrupted"
+                    checkpoint(self)  # a clean step boundary: resuming continues exactly here
+                    break
+                row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, **self.norms()}
+                if self.step in self.probes:
+                    self.probe(row)
+                ok = self.step == self.n_steps or self.train_step(row)
+                row["wall_time"] = self.elapsed = time.perf_counter() - clock
+                self.rows.append(row)
+                if not ok:
+                    self.status, self.diverged_at = "diverged", self.step
+                    break
+                if self.step == self.n_steps:
+                    self.status = "finished"
+                    break
+                self.step += 1
+                bar.update(1)
+                if self.progress and self.step % 10 == 0:
+                    bar.set_postfix(objective=f"{row['objective_batch']:.4g}")
+                if self.step % self.config.checkpoint_every == 0:
+                    checkpoint(self)
+        except KeyboardInterrupt:
+            # Mid-step state is not saved: resuming starts from the last periodic checkpoint, so the trace is the
+            # same as an uninterrupted run's.
+            self.status = "interrupted"
+            raise
+        finally:
+            bar.close()
+
+    def trace(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None = None,
+          out: str | Path | None = None, progress: bool = False, stop_after: int | None = None) -> Run:
+    """Train `spec` and return its Run (config record + trace DataFrame).
+
+    data: defaults to draws from a linear-Gaussian model of the spec's dimensions. out: a run folder; if it holds
+    an unfinished run of the same record it resumes from its checkpoint, a finished one is returned as it is, and
+    a different run is an error (nothing is overwritten). stop_after: stop (as an interruption, with a checkpoint)
+    before this step; a later call resumes.
+    """
+    config = config or TrainConfig()
+    data = data or synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim,
+                                             data_bound=spec.model.data_bound, held_out=config.held_out,
+                                             seed=spec.seed)
+    trainer = _Trainer(spec, config, data, progress)
+    record = _record(spec, config, data)
+    folder = Path(out) if out is not None else None
+    if folder is not None and (folder / CONFIG).exists():
+        existing = read_config(folder)
+        if {k: existing.get(k) for k in record} != json_roundtrip(record):
+            raise RunError(f"run folder {str(folder)!r} holds a different run (its spec, training settings or data "
+                           "differ): choose another --out")
+        if existing.get("status") in ("finished", "diverged"):
+            return load_run(folder)
+        if (folder / CHECKPOINT).exists():
+            try:
+                trainer.load(torch.load(folder / CHECKPOINT, map_location=trainer.device, weights_only=False))
+            except Exception as exc:
+                raise RunError(f"checkpoint {str(folder / CHECKPOINT)!r} is corrupt: {exc}") from None
+    full_record = {**record, "seeds": {"spec": spec.seed, "training_generator": spec.seed,
+                                       "probe_generator": f"{spec.seed} * 1000003 + step + 1"},
+                   "versions": versions(), "n_steps": trainer.n_steps, "n_parameters": spec.n_parameters,
+                   "columns": TRACE_COLUMNS}
+
+    def save(status: str) -> None:
+        if folder is None:
+            return
+        write_trace(folder / TRACE, trainer.trace())
+        write_json(folder / CONFIG, {**full_record, "status": status, "diverged_at": trainer.diverged_at,
+                                     "steps_done": trainer.step})
+
+    def checkpoint(t: _Trainer) -> None:
+        if folder is None:
+            return
+        atomic_write(folder / CHECKPOINT, lambda tmp: torch.save(t.state(), tmp))
+        save("interrupted" if t.status == "interrupted" else "running")
+
+    if folder is not None:
+        save("running")
+    try:
+        trainer.run(checkpoint, stop_after)
+    finally:
+        save(trainer.status)
+    if folder is not None and trainer.status in ("finished", "diverged") and (folder / CHECKPOINT).exists():
+        (folder / CHECKPOINT).unlink()
+    config_out = {**full_record, "status": trainer.status, "diverged_at": trainer.diverged_at,
+                  "steps_done": trainer.step}
+    return Run(config_out, trainer.trace(), folder)
+
+
+def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
+    """The record as it reads back from config.json (tuples become lists)."""
+    import json
+    return json.loads(json.dumps(data, default=str))
