@@ -3,6 +3,7 @@
     vaebound bound                         # the convergence bound of the embedded default VAE
     vaebound bound --K 5 --grid B=16,64,256 --format json
     vaebound bound --which smoothness --model linear --format latex
+    vaebound train --out runs/digits       # train the default VAE on the embedded digits, record its trace
 
 Bad options print one line naming the option and exit with code 2.
 """
@@ -18,6 +19,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from bounds import derive as D
+from . import train_command
 from bounds.activations import NotSmoothError
 from bounds.spec import (ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, ActivationSpec,
                          ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, SpecError, VAESpec)
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"evaluate over a grid; NAME one of {', '.join(GRID_FIELDS)} (repeatable: product)")
     b.add_argument("--format", choices=("text", "json", "latex", "csv"), default="text")
     b.add_argument("--show-expression", action="store_true", help="text format: print the full expression")
+    train_command.add_parser(sub)
     return parser
 
 
@@ -230,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return cmd_bound(args)
+        commands = {"bound": cmd_bound, "train": train_command.cmd_train}
+        return commands[args.command](args)
     except (UsageError, SpecError, NotSmoothError, ValueError) as err:
         print(f"vaebound: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,114 @@
+"""Probes against slow, obvious computations: exact gradients, dense Hessians, torch.optim."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from bounds.spec import ModelSpec, OptimizerSpec, ParameterBound, VAESpec
+from empirical import probes as P
+from empirical.functional import initial_parameters, layer_slices
+from empirical.optimizers import FlatOptimizer
+from tests.empirical.test_estimators import DT, LINEAR, TINY, setup
+
+
+def test_unbiased_full_gradient_norm_averages_to_the_exact_value_on_the_linear_vae():
+    flat, x, gen = setup(LINEAR, n=8)
+    exact, se0 = P.full_grad_norm_sq(LINEAR, flat, x, gen)
+    assert se0 == 0.0
+    draws = torch.tensor([P.full_grad_norm_sq(LINEAR, flat, x, gen, replicates=4, use_exact=False)[0]
+                          for _ in range(1500)], dtype=DT)
+    mean, se = float(draws.mean()), float(draws.std()) / math.sqrt(len(draws))
+    assert abs(mean - exact) <= 4 * se
+    # The naive ||ghat||^2 of one full-data estimate is biased upward by its variance: the check sees it.
+    naive = torch.tensor([float(P.full_gradient(LINEAR, flat, x, gen, use_exact=False).square().sum())
+                          for _ in range(1500)], dtype=DT)
+    assert float(naive.mean()) - exact > 4 * float(naive.std()) / math.sqrt(len(naive))
+
+
+def test_jackknife_standard_error_matches_the_spread_of_the_estimate():
+    flat, x, gen = setup(TINY, n=8)
+    results = [P.full_grad_norm_sq(TINY, flat, x, gen, replicates=6) for _ in range(300)]
+    estimates = torch.tensor([r[0] for r in results])
+    mean_se = sum(r[1] for r in results) / len(results)
+    assert 0.5 < mean_se / float(estimates.std()) < 2.0
+
+
+def test_lanczos_top_eigenvalue_matches_a_dense_eigendecomposition():
+    flat, x, gen = setup(TINY, n=6)
+    objective = P.frozen_objective(TINY, x, gen)
+    H = torch.func.hessian(objective)(flat)
+    dense = float(torch.linalg.eigvalsh((H + H.T) / 2).abs().max())
+    value, hvps = P.top_hessian_eigenvalue(objective, flat, tol=1e-8)
+    assert value == pytest.approx(dense, rel=1e-6)
+    assert 0 < hvps < flat.numel() * 3
+
+
+def test_parameter_norms_against_the_layers_read_directly():
+    flat, _, _ = setup(TINY)
+    norms = P.parameter_norms(TINY, flat)
+    enc, dec = [], []
+    for name, w, shape, b in layer_slices(TINY):
+        W = flat[w].reshape(shape)
+        assert norms[f"spectral_norm.{name}"] == pytest.approx(float(torch.linalg.svdvals(W)[0]))
+        assert norms[f"frobenius_norm.{name}"] == pytest.approx(float(W.square().sum().sqrt()))
+        (enc if name.startswith("encoder") else dec).extend([flat[w], flat[b]])
+    assert norms["inf_norm_phi"] == pytest.approx(float(torch.cat(enc).abs().max()))
+    assert norms["inf_norm_theta"] == pytest.approx(float(torch.cat(dec).abs().max()))
+
+
+@pytest.mark.parametrize("kind", ["entrywise", "spectral", "frobenius"])
+def test_projection_puts_the_parameters_in_the_set(kind):
+    n_layers = len(TINY.layer_shapes)
+    wb = ParameterBound(kind, 0.05, (0.5,) * n_layers if kind != "entrywise" else (), (0.2,) * n_layers
+                        if kind != "entrywise" else ())
+    spec = dataclasses.replace(TINY, weight_bound=wb)
+    flat = 3 * torch.randn(spec.n_parameters, generator=torch.Generator().manual_seed(0), dtype=DT)
+    P.project(spec, flat)
+    if kind == "entrywise":
+        assert float(flat.abs().max()) <= 0.05
+        return
+    for name, w, shape, b in layer_slices(spec):
+        W = flat[w].reshape(shape)
+        assert float(torch.linalg.matrix_norm(W, 2 if kind == "spectral" else "fro")) <= 0.5 + 1e-9
+        assert float(flat[b].norm()) <= 0.2 + 1e-9
+
+
+def test_projection_keeps_the_linear_vae_log_variances_in_their_range():
+    spec = dataclasses.replace(LINEAR, weight_bound=ParameterBound(a=0.1))
+    flat = torch.full((spec.n_parameters,), -10.0, dtype=DT)
+    P.project(spec, flat)
+    assert torch.all(flat[:-2] == -0.1) and torch.all(flat[-2:] == spec.model.logvar_min)
+
+
+@pytest.mark.parametrize("name,torch_cls,kwargs", [
+    ("adam", torch.optim.Adam, dict(betas=(0.9, 0.99), eps=1e-3)),
+    ("rmsprop", torch.optim.RMSprop, dict(alpha=0.99, eps=1e-3)),
+    ("adagrad", torch.optim.Adagrad, dict(eps=1e-3)),
+    ("sgd", torch.optim.SGD, dict())])
+def test_torch_form_optimisers_match_torch_optim(name, torch_cls, kwargs):
+    """The `torch` form reproduces torch.optim on the same gradient sequence (minimising V = -L)."""
+    gen = torch.Generator().manual_seed(0)
+    ours = torch.randn(10, generator=gen, dtype=DT)
+    theirs = ours.clone().requires_grad_(True)
+    opt = FlatOptimizer(OptimizerSpec(name, 1.0, 0.9, 0.99, 1e-3), "torch", ours)
+    reference = torch_cls([theirs], lr=0.01, **kwargs)
+    for _ in range(20):
+        ghat = torch.randn(10, generator=gen, dtype=DT)  # ascent direction for L
+        ours = ours + 0.01 * opt.direction(ghat)
+        theirs.grad = -ghat
+        reference.step()
+    assert torch.allclose(ours, theirs.detach(), atol=1e-12)
+
+
+def test_theory_form_adam_is_basa_adam_without_bias_correction():
+    o = OptimizerSpec("adam", 1.0, 0.5, 0.9, 0.1)
+    opt = FlatOptimizer(o, "theory", torch.zeros(2, dtype=DT))
+    g1, g2 = torch.tensor([1.0, -2.0], dtype=DT), torch.tensor([3.0, 0.5], dtype=DT)
+    opt.direction(g1)
+    d2 = opt.direction(g2)
+    m = 0.5 * (0.5 * g1) + 0.5 * g2
+    v = 0.9 * (0.1 * g1**2) + 0.1 * g2**2
+    assert torch.allclose(d2, m / torch.sqrt(0.1 + v))
