@@ -100,7 +100,7 @@ def top_hessian_eigenvalue(objective: Objective, flat: torch.Tensor, tol: float 
                            max_hvps: int = 300) -> tuple[float, int]:
     """(largest |eigenvalue| of hess objective at flat, number of Hessian-vector products), by Lanczos (scipy's
     eigsh on a LinearOperator); each product is a forward-over-reverse jvp of the gradient."""
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
     flat = flat.detach()
     grad = torch.func.grad(objective)
     calls = [0]
@@ -119,6 +119,8 @@ def top_hessian_eigenvalue(objective: Objective, flat: torch.Tensor, tol: float 
         value = eigsh(op, k=1, which="LM", tol=tol, maxiter=max_hvps, v0=v0, return_eigenvectors=False)
     except ArpackNoConvergence as exc:
         value = exc.eigenvalues if len(exc.eigenvalues) else [float("nan")]
+    except ArpackError:  # a non-finite Hessian (a diverging run): nothing to measure
+        value = [float("nan")]
     return float(abs(value[0])), calls[0]
 
 

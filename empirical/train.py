@@ -131,6 +131,8 @@ class _Trainer:
 
     def probe(self, row: dict[str, Any]) -> None:
         spec, cfg, k = self.spec, self.config, self.step
+        if not bool(torch.isfinite(self.flat).all()):
+            return  # a diverged iterate: probe columns stay empty
         start = time.perf_counter()
         gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1_000_003 + k + 1)
         est, se = P.full_grad_norm_sq(spec, self.flat, self.X, gen, cfg.full_grad_replicates)

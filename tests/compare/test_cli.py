@@ -55,3 +55,22 @@ def test_argparse_errors_exit_2(capsys):
 def test_outside_theory_is_labelled(capsys):
     code, out, _ = run(capsys, "bound", "--activation", "relu", "--outside-theory", "--format", "json")
     assert code == 0 and json.loads(out)["status"] == "outside-theory"
+
+
+def test_train_command_writes_a_run_and_refuses_bad_input(tmp_path, capsys):
+    from empirical import load_run
+    config = tmp_path / "c.toml"
+    config.write_text('data = "synthetic"\n[spec]\nB = 16\nn = 20\n[spec.model]\ndata_dim = 5\nlatent_dim = 2\n'
+                      'encoder_widths = [4]\ndecoder_widths = [4]\n[train]\nprobes = 3\nhessian_points = 16\n')
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "run finished after 20 steps" in capsys.readouterr().out
+    run = load_run(tmp_path / "run")
+    assert len(run.trace) == 21 and run.config["spec"]["B"] == 16
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for argv, message in [(["--steps", "0"], "steps=0 is invalid"), (["--seed", "-1"], "seed=-1 is invalid"),
+                          (["--data", str(tmp_path / "nope")], "does not exist"),
+                          (["--config", str(tmp_path / "nope.json")], "does not exist"),
+                          (["--device", "tpu"], "device='tpu' is invalid")]:
+        assert main(["train", "--out", str(tmp_path / "bad"), "--no-progress", *argv]) == 2
+        assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written by a refused command
