@@ -23,6 +23,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_bounds.py
+	$(VENV)/bin/python benchmarks/bench_recording.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,14 +18,14 @@ from bounds.spec import OptimizerSpec
 class FlatOptimizer:
     def __init__(self, spec: OptimizerSpec, form: str, like: torch.Tensor) -> None:
         self.spec, self.form = spec, form
-        self.state = {"k": torch.zeros((), dtype=torch.int64), "m": torch.zeros_like(like),
+        self.state = {"k": 0, "m": torch.zeros_like(like),
                       "v": torch.zeros_like(like)}
 
     def direction(self, ghat: torch.Tensor) -> torch.Tensor:
         """The ascent direction for L (to be scaled by the step size), updating the optimiser's state."""
         o, st = self.spec, self.state
         st["k"] += 1
-        k = int(st["k"])
+        k = st["k"]
         H = -ghat
         if o.name == "sgd":
             return ghat
@@ -45,11 +45,12 @@ class FlatOptimizer:
             return m_hat / (torch.sqrt(v_hat) + o.delta)
         return st["m"] / (torch.sqrt(st["v"]) + o.delta)
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v.clone() for k, v in self.state.items()}
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        return {k: v.clone() if torch.is_tensor(v) else v for k, v in self.state.items()}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.state = {k: v.clone().to(self.state[k].device) for k, v in state.items()}
+    def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
+        device = self.state["m"].device
+        self.state = {k: v.clone().to(device) if torch.is_tensor(v) else v for k, v in state.items()}
 
 
 def step_size(C_gamma: float, schedule: str, step: int, epoch: int) -> float:

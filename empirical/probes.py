@@ -99,16 +99,17 @@ def frozen_objective(spec: VAESpec, X: torch.Tensor, generator: torch.Generator)
 def top_hessian_eigenvalue(objective: Objective, flat: torch.Tensor, tol: float = 1e-3,
                            max_hvps: int = 300) -> tuple[float, int]:
     """(largest |eigenvalue| of hess objective at flat, number of Hessian-vector products), by Lanczos (scipy's
-    eigsh on a LinearOperator); each product is a forward-over-reverse jvp of the gradient."""
+    eigsh on a LinearOperator). The gradient's graph is built once; each product is one backward pass through it
+    (double backward), so the noise and the data are the same for every product."""
     from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
-    flat = flat.detach()
-    grad = torch.func.grad(objective)
+    flat = flat.detach().requires_grad_(True)
+    grad = torch.autograd.grad(objective(flat), flat, create_graph=True)[0]
     calls = [0]
 
     def hvp(v: np.ndarray) -> np.ndarray:
         calls[0] += 1
         tangent = torch.as_tensor(np.ravel(v), dtype=flat.dtype, device=flat.device)
-        return torch.func.jvp(grad, (flat,), (tangent,))[1].double().cpu().numpy()
+        return torch.autograd.grad(grad, flat, tangent, retain_graph=True)[0].double().cpu().numpy()
     d = flat.numel()
     if d <= 2:  # eigsh needs k < d: a dense Hessian is cheap here
         H = np.stack([hvp(e) for e in np.eye(d)])

@@ -94,7 +94,7 @@ class _Trainer:
         self.X, self.X_test = to(data.train), to(data.test)
         self.n_steps = config.steps or spec.n
         self.probes = set(probe_steps(self.n_steps, config.probes))
-        self.masks = {k: v.to(self.device) for k, v in block_masks(spec).items()}
+        self.blocks = {k: _as_index(v.to(self.device)) for k, v in block_masks(spec).items()}
         self.steps_per_epoch = len(self.X) // spec.B
         gen = torch.Generator().manual_seed(spec.seed)
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
@@ -124,9 +124,11 @@ class _Trainer:
         alpha = self.config.K_alpha
         return self.spec.objective.K if alpha is None else max(1, math.ceil((k + 1) ** alpha - 1e-12))
 
-    def norms(self) -> dict[str, float]:
-        a = self.flat.abs()
-        theta, phi = float(a[self.masks["theta"]].max()), float(a[self.masks["phi"]].max())
+    def norm_tensors(self) -> list[torch.Tensor]:
+        return [self.flat[self.blocks["theta"]].abs().max(), self.flat[self.blocks["phi"]].abs().max()]
+
+    @staticmethod
+    def norm_columns(theta: float, phi: float) -> dict[str, float]:
         return {"inf_norm_theta": theta, "inf_norm_phi": phi, "inf_norm_sum": theta + phi}
 
     def probe(self, row: dict[str, Any]) -> None:
@@ -163,10 +165,11 @@ class _Trainer:
         surrogate, value = estimate(spec, flat, self.X[idx], eps, spec.estimator, self.config.baseline)
         ghat = torch.autograd.grad(surrogate, flat)[0]
         g2 = ghat * ghat
-        stats = torch.stack([value.detach(), g2.sum(), g2[self.masks["theta"]].sum()]).tolist()
+        # One host sync per step for everything recorded.
+        stats = torch.stack([value.detach(), g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors()]).tolist()
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
         row.update(K=K, lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1], grad_norm_sq_theta=stats[2],
-                   grad_norm_sq_phi=stats[1] - stats[2])
+                   grad_norm_sq_phi=stats[1] - stats[2], **self.norm_columns(*stats[3:]))
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
@@ -191,9 +194,11 @@ class _Trainer:
                     self.status = "interrupted"
                     checkpoint(self)  # a clean step boundary: resuming continues exactly here
                     break
-                row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, **self.norms()}
+                row: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
                 if self.step in self.probes:
                     self.probe(row)
+                if self.step == self.n_steps:
+                    row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
                 ok = self.step == self.n_steps or self.train_step(row)
                 row["wall_time"] = self.elapsed = time.perf_counter() - clock
                 self.rows.append(row)
@@ -219,6 +224,13 @@ class _Trainer:
 
     def trace(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
+    """A contiguous boolean mask as a slice (cheaper to index with every step), else the mask itself."""
+    where = mask.nonzero().flatten()
+    first, last = int(where[0]), int(where[-1])
+    return slice(first, last + 1) if last - first + 1 == len(where) else mask
 
 
 def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None = None,

@@ -1,0 +1,96 @@
+"""Benchmark: the cost of recording a run.
+
+1. Per-step recording overhead: the trainer's step (gradient norms per block, ||theta||_inf and ||phi||_inf, the
+   objective, one host sync) against a plain PyTorch step of the same model (same estimator, same update, nothing
+   recorded). Goal (issue 3): at most 5%. Runs alternate in rounds, so machine noise hits both alike; the figure is
+   the median ratio.
+2. Probe costs at one step: the unbiased full-gradient norm, the gradient-noise/SNR probe, the Lanczos top
+   eigenvalue (with its number of Hessian-vector products), the parameter norms, in seconds and in multiples of
+   one training step.
+Run: make bench   (or: python benchmarks/bench_recording.py [--steps N] [--rounds R])
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from bounds.spec import digits_spec
+from empirical import TrainConfig, digits
+from empirical import probes as P
+from empirical.estimators import estimate
+from empirical.train import _Trainer
+
+
+def plain_steps(trainer: _Trainer, steps: int) -> float:
+    """The same model and update without any recording: the baseline."""
+    spec, X, gen = trainer.spec, trainer.X, torch.Generator().manual_seed(0)
+    flat = trainer.flat.clone()
+    t0 = time.perf_counter()
+    for k in range(steps):
+        idx = torch.randint(0, len(X), (spec.B,), generator=gen)
+        eps = torch.randn(spec.B, spec.objective.K, spec.model.latent_dim, generator=gen)
+        p = flat.detach().requires_grad_(True)
+        surrogate, _ = estimate(spec, p, X[idx], eps)
+        g = torch.autograd.grad(surrogate, p)[0]
+        with torch.no_grad():
+            flat = flat + spec.optimizer.C_gamma / (k + 1) ** 0.5 * g
+    return time.perf_counter() - t0
+
+
+def recorded_steps(trainer: _Trainer, steps: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        row = {"step": trainer.step, "epoch": trainer.epoch}
+        trainer.train_step(row)
+        trainer.rows.append(row)
+        trainer.step += 1
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    spec, data = digits_spec(), digits()
+    trainer = _Trainer(spec, TrainConfig(), data, progress=False)
+    plain_steps(trainer, 20), recorded_steps(trainer, 20)  # warm-up
+    ratios, plain_times = [], []
+    for _ in range(args.rounds):
+        t_plain = plain_steps(trainer, args.steps)
+        t_rec = recorded_steps(trainer, args.steps)
+        ratios.append(t_rec / t_plain)
+        plain_times.append(t_plain / args.steps)
+    step_s = statistics.median(plain_times)
+    print(f"model: digits default, {spec.n_parameters} parameters, B={spec.B}, K={spec.objective.K}, 1 thread")
+    print(f"plain step: {step_s * 1e3:.3f} ms")
+    print(f"recording overhead: median ratio recorded/plain = {statistics.median(ratios):.3f} "
+          f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}); goal <= 1.05")
+
+    cfg, flat, X = trainer.config, trainer.flat, trainer.X
+    gen = torch.Generator().manual_seed(1)
+    costs = {}
+    t0 = time.perf_counter()
+    P.full_grad_norm_sq(spec, flat, X, gen, cfg.full_grad_replicates)
+    costs[f"full_grad_norm_sq ({cfg.full_grad_replicates} full-data gradients, {len(X)} points)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    P.gradient_noise(spec, flat, X, spec.B, spec.objective.K, cfg.variance_draws, gen, spec.estimator, cfg.baseline)
+    costs[f"gradient noise / SNR ({cfg.variance_draws} mini-batch gradients)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    value, hvps = P.top_hessian_eigenvalue(P.frozen_objective(spec, X[:cfg.hessian_points], gen), flat)
+    costs[f"Lanczos top eigenvalue ({hvps} Hessian-vector products, {cfg.hessian_points} points)"] = \
+        time.perf_counter() - t0
+    t0 = time.perf_counter()
+    P.parameter_norms(spec, flat)
+    costs["parameter norms (per-layer spectral and Frobenius)"] = time.perf_counter() - t0
+    print("probe costs at one step:")
+    for name, seconds in costs.items():
+        print(f"  {name:<75s} {seconds * 1e3:9.1f} ms = {seconds / step_s:7.0f} training steps")
+
+
+if __name__ == "__main__":
+    main()
