@@ -51,6 +51,9 @@ def _assumptions(spec: VAESpec) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
+    if spec.model.architecture == "conv":
+        raise ValueError("architecture='conv' has no derived bound yet (the network recursion covers MLPs): conv "
+                         "networks can be trained and measured; use architecture='mlp' for a bound")
     return linear_pieces(spec) if spec.model.kind == "linear" else vae_pieces(spec, allow_outside_theory)
 
 

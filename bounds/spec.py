@@ -129,6 +129,10 @@ class ModelSpec:
       (logvar_min, logvar_max).
     bernoulli: as gaussian but p(x|z) = Bernoulli(sigmoid(logits(z))), data in [0, 1]: the paper's
       experiments use it, its theory does not cover it (our extension derives its constants).
+    architecture: `mlp`, or `conv` (the paper's image nets): the encoder runs conv layers (kernel 4, stride 2,
+      padding 1) with `conv_channels` over images of `image_shape` (C, H, W), then linear layers of
+      `encoder_widths`; the decoder mirrors it (linear layers of `decoder_widths`, then transposed convs). Conv
+      networks are trained and measured; their bounds are not derived (a clear error).
     """
 
     kind: str = "gaussian"
@@ -144,9 +148,27 @@ class ModelSpec:
     head_s: float = 5.0
     activation: ActivationSpec = field(default_factory=ActivationSpec)
     decoder_output: str = "sigmoid"
+    architecture: str = "mlp"
+    image_shape: tuple[int, ...] = ()
+    conv_channels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         choice("model", self.kind, MODELS)
+        choice("architecture", self.architecture, ("mlp", "conv"))
+        object.__setattr__(self, "image_shape", tuple(count("image_shape", v) for v in self.image_shape))
+        object.__setattr__(self, "conv_channels", tuple(count("conv_channels", v) for v in self.conv_channels))
+        if self.architecture == "conv":
+            if self.kind == "linear" or len(self.image_shape) != 3 or not self.conv_channels:
+                invalid("architecture", self.architecture, "conv needs a gaussian or bernoulli model, image_shape "
+                        "(C, H, W) and at least one entry in conv_channels")
+            C, H, W = self.image_shape
+            if self.data_dim != C * H * W:
+                invalid("data_dim", self.data_dim, f"must equal C*H*W = {C * H * W} for image_shape {self.image_shape}")
+            if H % 2 ** len(self.conv_channels) or W % 2 ** len(self.conv_channels):
+                invalid("image_shape", self.image_shape,
+                        f"H and W must be divisible by 2^{len(self.conv_channels)} (one halving per conv layer)")
+        elif self.conv_channels:
+            invalid("conv_channels", self.conv_channels, "only architecture='conv' has conv layers")
         count("data_dim", self.data_dim)
         count("latent_dim", self.latent_dim)
         object.__setattr__(self, "encoder_widths", tuple(count("encoder_widths", w) for w in self.encoder_widths))
@@ -163,6 +185,17 @@ class ModelSpec:
         choice("decoder_output", self.decoder_output, ("sigmoid", "identity"))
         if self.kind == "bernoulli" and self.data_bound > math.sqrt(self.data_dim):
             invalid("data_bound", self.data_bound, "Bernoulli data lie in [0, 1]^d, so data_bound <= sqrt(data_dim)")
+
+    @property
+    def n_encoder_layers(self) -> int:
+        """Layers of the encoder, heads included (the decoder's follow in the flat parameter layout)."""
+        return len(self.conv_channels) + len(self.encoder_widths) + 1
+
+    @property
+    def conv_grid(self) -> tuple[int, int]:
+        """(h, w) of the feature map after the conv layers."""
+        steps = 2 ** len(self.conv_channels)
+        return self.image_shape[1] // steps, self.image_shape[2] // steps
 
     @property
     def c_sigma(self) -> float:
@@ -247,13 +280,23 @@ class VAESpec:
         if m.kind == "linear":
             return [("encoder.V", (m.latent_dim, m.data_dim)), ("decoder.W", (m.data_dim, m.latent_dim))]
         shapes = []
-        widths = (m.data_dim, *m.encoder_widths)
+        flat_in = m.data_dim
+        if m.architecture == "conv":  # a conv kernel (out, in, 4, 4) is stored as the matrix (out, in * 16)
+            channels = (m.image_shape[0], *m.conv_channels)
+            for i in range(len(m.conv_channels)):
+                shapes.append((f"encoder.conv{i}", (channels[i + 1], channels[i] * 16)))
+            flat_in = m.conv_channels[-1] * m.conv_grid[0] * m.conv_grid[1]
+        widths = (flat_in, *m.encoder_widths)
         for i in range(len(m.encoder_widths)):
             shapes.append((f"encoder.{i}", (widths[i + 1], widths[i])))
         shapes.append(("encoder.heads", (2 * m.latent_dim, widths[-1])))
-        widths = (m.latent_dim, *m.decoder_widths, m.data_dim)
+        widths = (m.latent_dim, *m.decoder_widths, flat_in)
         for i in range(len(widths) - 1):
             shapes.append((f"decoder.{i}", (widths[i + 1], widths[i])))
+        if m.architecture == "conv":  # transposed convs back to the image, stored as (out, in * 16)
+            channels = (m.image_shape[0], *m.conv_channels)
+            for i in reversed(range(len(m.conv_channels))):
+                shapes.append((f"decoder.deconv{len(m.conv_channels) - 1 - i}", (channels[i], channels[i + 1] * 16)))
         return shapes
 
     @property
@@ -279,7 +322,7 @@ class VAESpec:
         model = dict(d.pop("model", {}))
         if "activation" in model:
             model["activation"] = ActivationSpec(**model["activation"])
-        for key in ("encoder_widths", "decoder_widths"):
+        for key in ("encoder_widths", "decoder_widths", "image_shape", "conv_channels"):
             if key in model:
                 model[key] = tuple(model[key])
         wb = dict(d.pop("weight_bound", {}))
@@ -300,3 +343,22 @@ def digits_spec() -> VAESpec:
     [0, 1], so ||x|| <= 8), trained by SGD with the theory's steps C_gamma k^{-1/2}."""
     model = ModelSpec(data_dim=64, latent_dim=4, encoder_widths=(32,), decoder_widths=(32,), data_bound=8.0)
     return VAESpec(model=model, optimizer=OptimizerSpec("sgd", C_gamma=0.05), B=32, n=1000)
+
+
+def paper_image_spec(dataset: str, latent_dim: int = 100) -> VAESpec:
+    """The paper's image VAEs (THEORY.md section 6): Bernoulli decoder, soft-clipping, Adam, B = 256.
+
+    cifar100: Conv 3-32-64-128, Linear 2048-256, heads; decoder Linear d_z-256-2048, ConvTranspose 128-64-32-3.
+    celeba:   Conv 3-64-128-256-512, Linear 8192-1024, heads; the mirrored decoder.
+    Train it with `empirical.paper_train_config()` (torch.optim's Adam, lr 1e-3 / sqrt(epoch + 1)).
+    """
+    layouts = {"cifar100": ((3, 32, 32), (32, 64, 128), 256), "celeba": ((3, 64, 64), (64, 128, 256, 512), 1024)}
+    if dataset not in layouts:
+        invalid("dataset", dataset, f"must be one of {', '.join(layouts)}")
+    shape, channels, hidden = layouts[dataset]
+    dim = shape[0] * shape[1] * shape[2]
+    model = ModelSpec(kind="bernoulli", data_dim=dim, latent_dim=latent_dim, encoder_widths=(hidden,),
+                      decoder_widths=(hidden,), data_bound=math.sqrt(dim), architecture="conv", image_shape=shape,
+                      conv_channels=channels)
+    return VAESpec(model=model, optimizer=OptimizerSpec("adam", C_gamma=1e-3, beta1=0.9, beta2=0.999, delta=1e-8),
+                   B=256, n=100 * 50_000 // 256)

@@ -77,3 +77,8 @@ class TrainConfig:
         if unknown:
             raise SpecError(f"train.{unknown[0]} is not a training setting: known are {', '.join(sorted(known))}")
         return cls(**data)
+
+
+def paper_train_config(**changes: Any) -> TrainConfig:
+    """The paper's training code: torch.optim's formulas, step C_gamma / sqrt(epoch + 1), no projection."""
+    return TrainConfig(**{"schedule": "per_epoch", "form": "torch", **changes})

@@ -40,14 +40,28 @@ def _activation(spec: VAESpec, x: torch.Tensor) -> torch.Tensor:
     return apply(a.name, x, s=a.s, s1=a.s1, s2=a.s2, alpha=a.alpha, negative_slope=a.negative_slope)
 
 
+def _conv_weight(W: torch.Tensor, transposed: bool) -> torch.Tensor:
+    """The (out, in * 16) matrix of the flat layout as a 4x4 kernel: (out, in, 4, 4), or (in, out, 4, 4) for
+    conv_transpose2d."""
+    out_c = W.shape[0]
+    kernel = W.reshape(out_c, W.shape[1] // 16, 4, 4)
+    return kernel.transpose(0, 1) if transposed else kernel
+
+
 def encode(spec: VAESpec, layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(mu, logvar) of q(z|x), heads soft-clipped to (-mean_clip, mean_clip) and (logvar_min, logvar_max)."""
     m = spec.model
-    n_enc = len(m.encoder_widths)
     h = x
-    for W, b in layers[:n_enc]:
+    n_conv = len(m.conv_channels)
+    if n_conv:
+        lead = x.shape[:-1]
+        h = x.reshape(-1, *m.image_shape)
+        for W, b in layers[:n_conv]:
+            h = _activation(spec, F.conv2d(h, _conv_weight(W, False), b, stride=2, padding=1))
+        h = h.reshape(*lead, -1)
+    for W, b in layers[n_conv:m.n_encoder_layers - 1]:
         h = _activation(spec, F.linear(h, W, b))
-    W, b = layers[n_enc]
+    W, b = layers[m.n_encoder_layers - 1]
     u = F.linear(h, W, b)
     mu = softclip(u[..., :m.latent_dim], m.head_s, -m.mean_clip, m.mean_clip)
     logvar = softclip(u[..., m.latent_dim:], m.head_s, m.logvar_min, m.logvar_max)
@@ -57,15 +71,25 @@ def encode(spec: VAESpec, layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 def decode(spec: VAESpec, layers, z: torch.Tensor) -> torch.Tensor:
     """The decoder's output: the Gaussian mean G(z), or the Bernoulli logits."""
     m = spec.model
-    dec = layers[len(m.encoder_widths) + 1:]
+    dec = layers[m.n_encoder_layers:]
+    n_conv = len(m.conv_channels)
+    n_linear = len(dec) - n_conv
     h = z
-    for W, b in dec[:-1]:
-        h = _activation(spec, F.linear(h, W, b))
-    W, b = dec[-1]
-    out = F.linear(h, W, b)
+    for i, (W, b) in enumerate(dec[:n_linear]):
+        h = F.linear(h, W, b)
+        if i < len(dec) - 1:
+            h = _activation(spec, h)
+    if n_conv:
+        lead = z.shape[:-1]
+        h = h.reshape(-1, m.conv_channels[-1], *m.conv_grid)
+        for i, (W, b) in enumerate(dec[n_linear:]):
+            h = F.conv_transpose2d(h, _conv_weight(W, True), b, stride=2, padding=1)
+            if i < n_conv - 1:
+                h = _activation(spec, h)
+        h = h.reshape(*lead, -1)
     if m.kind == "gaussian" and m.decoder_output == "sigmoid":
-        out = torch.sigmoid(out)
-    return out
+        h = torch.sigmoid(h)
+    return h
 
 
 def log_likelihood(spec: VAESpec, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
