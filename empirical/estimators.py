@@ -19,6 +19,13 @@ from bounds.spec import VAESpec
 from .functional import latent_parts, linear_elbo
 
 
+def check_supported(spec: VAESpec, estimator: str) -> None:
+    """Raise for the combination this module does not estimate (the score-function IWAE)."""
+    if estimator == "score" and spec.objective.kind not in ("elbo", "beta"):
+        raise ValueError(f"estimator='score' with objective={spec.objective.kind!r} is not implemented: "
+                         "use estimator='pathwise'")
+
+
 def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, estimator: str | None = None,
              baseline: str = "none") -> tuple[torch.Tensor, torch.Tensor]:
     """(surrogate, value) for a batch x of shape (B, d_x) and noise eps of shape (B, K, d_z)."""
@@ -37,8 +44,7 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
         weights = torch.softmax(scale * lw, dim=1).detach()
         value = ((torch.logsumexp(scale * lw, dim=1) - math.log(K)) / scale).mean()
         return (weights * lw).sum(1).mean(), value
-    if obj.kind not in ("elbo", "beta"):
-        raise ValueError(f"estimator='score' with objective={obj.kind!r} is not implemented: use estimator='pathwise'")
+    check_supported(spec, estimator)
     log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, detach_z=True)
     f = log_lik + obj.beta * (log_prior - log_q)
     weight = f.detach()

@@ -7,7 +7,7 @@ import json
 import os
 import platform
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,7 +60,6 @@ class Run:
     config: dict[str, Any]
     trace: pd.DataFrame
     path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:

@@ -12,6 +12,7 @@ the spec's seed, draws every mini-batch and every eps of training; each probe se
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 from bounds.spec import VAESpec
 from .config import TrainConfig
 from .data import Dataset, synthetic_linear_gaussian
-from .estimators import estimate, exact_objective
+from .estimators import check_supported, estimate, exact_objective
 from .functional import block_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
@@ -80,9 +81,7 @@ class _Trainer:
             raise ValueError("model='bernoulli' needs data in [0, 1]")
         if len(data.train) < spec.B:
             raise ValueError(f"B={spec.B} exceeds the {len(data.train)} training points: B must be <= n_train")
-        if spec.estimator == "score" and spec.objective.kind in ("iwae", "vr_iwae"):
-            raise ValueError(f"estimator='score' with objective={spec.objective.kind!r} is not implemented: "
-                             "use estimator='pathwise'")
+        check_supported(spec, spec.estimator)  # before any file is written
         if config.baseline == "loo" and (spec.objective.K < 2 or config.K_alpha is not None):
             raise ValueError("baseline='loo' needs a fixed K >= 2 (objective.K) and no K schedule")
         if config.device.startswith("cuda") and not torch.cuda.is_available():
@@ -294,5 +293,4 @@ def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None
 
 def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
     """The record as it reads back from config.json (tuples become lists)."""
-    import json
     return json.loads(json.dumps(data, default=str))
