@@ -121,3 +121,12 @@ def test_score_function_with_iwae_is_a_clear_error():
     flat, x, gen = setup(spec)
     with pytest.raises(ValueError, match="estimator='score' with objective='iwae'"):
         estimate(spec, flat, x, torch.zeros(len(x), 2, 2, dtype=DT), estimator="score")
+
+
+def test_linear_vae_closed_form_elbo_against_monte_carlo():
+    spec = dataclasses.replace(LINEAR, objective=ObjectiveSpec("beta", 0.7, 1))
+    flat, x, gen = setup(spec, n=6)
+    eps = torch.randn(20000, len(x), 1, 2, generator=gen, dtype=DT)
+    values = torch.stack([estimate(spec, flat, x, e)[1] for e in eps])
+    exact = float(linear_elbo(spec, flat, x).mean())
+    assert abs(float(values.mean()) - exact) <= 4 * float(values.std()) / math.sqrt(len(values))
