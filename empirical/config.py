@@ -60,7 +60,7 @@ class TrainConfig:
             invalid("K_alpha", self.K_alpha, "the K schedule ceil(k^K_alpha) needs 0 < K_alpha <= 1")
         for name in ("probes", "checkpoint_every", "hessian_points", "eval_points"):
             object.__setattr__(self, name, count(name, getattr(self, name)))
-        object.__setattr__(self, "full_grad_replicates", count("full_grad_replicates", self.full_grad_replicates, 2))
+        object.__setattr__(self, "full_grad_replicates", count("full_grad_replicates", self.full_grad_replicates, 3))
         object.__setattr__(self, "variance_draws", count("variance_draws", self.variance_draws, 2))
         if not 0 < positive("held_out", self.held_out) < 1:
             invalid("held_out", self.held_out, "the held-out fraction must lie in (0, 1)")

@@ -55,8 +55,11 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
     return (weight * log_q + f).mean(), f.mean()
 
 
+def has_exact_objective(spec: VAESpec) -> bool:
+    """Whether the objective has a closed form (the linear VAE's ELBO and beta-ELBO)."""
+    return spec.model.kind == "linear" and spec.objective.kind in ("elbo", "beta")
+
+
 def exact_objective(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
-    """The objective in closed form where it exists (the linear VAE's ELBO and beta-ELBO), per-example mean; else None."""
-    if spec.model.kind == "linear" and spec.objective.kind in ("elbo", "beta"):
-        return linear_elbo(spec, flat, x).mean()
-    return None
+    """The objective in closed form where it exists, per-example mean; else None."""
+    return linear_elbo(spec, flat, x).mean() if has_exact_objective(spec) else None

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from bounds.spec import VAESpec
-from .estimators import estimate, exact_objective
+from .estimators import estimate, exact_objective, has_exact_objective
 from .functional import block_masks, layer_slices
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
@@ -27,7 +27,7 @@ def full_gradient(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, generator:
     """One pathwise estimate of grad L over the whole data set X (K = the objective's K, fresh noise); exact for
     the linear VAE's closed-form ELBO unless use_exact is False."""
     flat = flat.detach().requires_grad_(True)
-    if use_exact and exact_objective(spec, flat, X[:1]) is not None:
+    if use_exact and has_exact_objective(spec):
         return torch.autograd.grad(exact_objective(spec, flat, X), flat)[0]
     total = torch.zeros_like(flat)
     for start in range(0, len(X), chunk):
@@ -42,11 +42,13 @@ def full_grad_norm_sq(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, genera
                       replicates: int = 4, use_exact: bool = True) -> tuple[float, float]:
     """(estimate, standard error) of ||grad L(theta)||^2 over the data set, without bias.
 
-    Exact objective: ||grad||^2 with error 0. Otherwise R independent full-data estimates g_1..g_R and the
+    Exact objective: ||grad||^2 with error 0. Otherwise R >= 3 independent full-data estimates g_1..g_R and the
     U-statistic mean_{i != j} <g_i, g_j> (unbiased since the g_i are independent with mean grad L), with a
-    jackknife standard error.
+    jackknife standard error (leave-one-out U-statistics, hence R >= 3).
     """
-    if use_exact and exact_objective(spec, flat, X[:1]) is not None:
+    if replicates < 3:
+        raise ValueError(f"replicates={replicates} is invalid: the jackknife needs >= 3 full-data estimates")
+    if use_exact and has_exact_objective(spec):
         g = full_gradient(spec, flat, X, generator)
         return float(g @ g), 0.0
     G = torch.stack([full_gradient(spec, flat, X, generator, use_exact=False) for _ in range(replicates)]).double()
@@ -56,10 +58,9 @@ def full_grad_norm_sq(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, genera
     loo = []
     for i in range(R):
         rest = total - G[i]
-        loo.append((float(rest @ rest) - float(squares.sum() - squares[i])) / ((R - 1) * (R - 2))
-                   if R > 2 else u)
+        loo.append((float(rest @ rest) - float(squares.sum() - squares[i])) / ((R - 1) * (R - 2)))
     loo = np.array(loo)
-    se = math.sqrt((R - 1) / R * ((loo - loo.mean()) ** 2).sum()) if R > 2 else float("nan")
+    se = math.sqrt((R - 1) / R * ((loo - loo.mean()) ** 2).sum())
     return u, se
 
 

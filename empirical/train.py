@@ -94,7 +94,6 @@ class _Trainer:
         self.n_steps = config.steps or spec.n
         self.probes = set(probe_steps(self.n_steps, config.probes))
         self.blocks = {k: _as_index(v.to(self.device)) for k, v in block_masks(spec).items()}
-        self.steps_per_epoch = len(self.X) // spec.B
         gen = torch.Generator().manual_seed(spec.seed)
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
         if config.project:
@@ -265,12 +264,14 @@ def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None
                    "versions": versions(), "n_steps": trainer.n_steps, "n_parameters": spec.n_parameters,
                    "columns": TRACE_COLUMNS}
 
+    def with_status(status: str) -> dict[str, Any]:
+        return {**full_record, "status": status, "diverged_at": trainer.diverged_at, "steps_done": trainer.step}
+
     def save(status: str) -> None:
         if folder is None:
             return
         write_trace(folder / TRACE, trainer.trace())
-        write_json(folder / CONFIG, {**full_record, "status": status, "diverged_at": trainer.diverged_at,
-                                     "steps_done": trainer.step})
+        write_json(folder / CONFIG, with_status(status))
 
     def checkpoint(t: _Trainer) -> None:
         if folder is None:
@@ -286,9 +287,7 @@ def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None
         save(trainer.status)
     if folder is not None and trainer.status in ("finished", "diverged") and (folder / CHECKPOINT).exists():
         (folder / CHECKPOINT).unlink()
-    config_out = {**full_record, "status": trainer.status, "diverged_at": trainer.diverged_at,
-                  "steps_done": trainer.step}
-    return Run(config_out, trainer.trace(), folder)
+    return Run(with_status(trainer.status), trainer.trace(), folder)
 
 
 def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from empirical import RunError, TrainConfig, load_run, synthetic_linear_gaussian
 
 SPEC = VAESpec(model=ModelSpec(data_dim=6, latent_dim=2, encoder_widths=(8,), decoder_widths=(8,)), B=16, n=60,
                optimizer=OptimizerSpec("sgd", C_gamma=0.05))
-CONFIG = TrainConfig(probes=4, full_grad_replicates=2, variance_draws=3, hessian_points=32, eval_points=64,
+CONFIG = TrainConfig(probes=4, full_grad_replicates=3, variance_draws=3, hessian_points=32, eval_points=64,
                      checkpoint_every=10)
 TIMING = ["wall_time", "probe_seconds"]
 
@@ -125,6 +125,7 @@ def test_linear_vae_records_the_exact_full_gradient_norm():
     (lambda: train(SPEC, dataclasses.replace(CONFIG, baseline="loo"), data()), "baseline='loo' needs"),
     (lambda: TrainConfig(steps=0), "steps=0 is invalid"),
     (lambda: TrainConfig(held_out=1.5), "held_out=1.5"),
+    (lambda: TrainConfig(full_grad_replicates=2), "full_grad_replicates=2 is invalid"),
     (lambda: TrainConfig(K_alpha=float("nan")), "K_alpha=nan"),
     (lambda: TrainConfig(device="tpu"), "device='tpu'"),
     (lambda: TrainConfig.from_dict({"stepz": 3}), "train.stepz is not a training setting"),
