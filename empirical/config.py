@@ -14,6 +14,7 @@ from bounds.spec import SpecError, choice, count, finite, invalid, positive
 SCHEDULES = ("per_step", "per_epoch")
 FORMS = ("theory", "torch")
 BASELINES = ("none", "loo")
+BATCHES = ("epochs", "independent")
 DTYPES = ("float32", "float64")
 
 
@@ -28,6 +29,13 @@ class TrainConfig:
     the parameters back into the spec's compact set. K_alpha: the K schedule K_k = ceil(k^K_alpha) (None: the
     spec's K). baseline: `loo` subtracts the leave-one-out mean of the other K draws in the score-function estimator
     (needs K >= 2). probes: number of log-spaced steps at which the expensive quantities are measured.
+    batches: `epochs` draws mini-batches by reshuffling the training set every epoch (the paper's code);
+    `independent` draws each step's B points afresh, uniformly without replacement, which is what the theorems
+    assume (E[ghat_k | past] = grad L(theta_k) holds only then). unbiased_norm: at every step also record
+    grad_norm_sq_unbiased, the inner product of two conditionally independent, unbiased mini-batch gradients at
+    theta_k: an unbiased estimate of ||grad L(theta_k)||^2 whose running mean estimates the theorem's quantity.
+    It costs one extra gradient per step with `independent` batches (the training gradient is one of the two),
+    two with `epochs`.
     """
 
     steps: int | None = None
@@ -36,6 +44,8 @@ class TrainConfig:
     project: bool = False
     K_alpha: float | None = None
     baseline: str = "none"
+    batches: str = "epochs"
+    unbiased_norm: bool = True
     probes: int = 12
     full_grad_replicates: int = 4
     variance_draws: int = 8
@@ -54,8 +64,10 @@ class TrainConfig:
         choice("form", self.form, FORMS)
         choice("baseline", self.baseline, BASELINES)
         choice("dtype", self.dtype, DTYPES)
-        if not isinstance(self.project, bool):
-            invalid("project", self.project, "must be true or false")
+        choice("batches", self.batches, BATCHES)
+        for name in ("project", "unbiased_norm", "lanczos"):
+            if not isinstance(getattr(self, name), bool):
+                invalid(name, getattr(self, name), "must be true or false")
         if self.K_alpha is not None and not 0 < finite("K_alpha", self.K_alpha) <= 1:
             invalid("K_alpha", self.K_alpha, "the K schedule ceil(k^K_alpha) needs 0 < K_alpha <= 1")
         for name in ("probes", "checkpoint_every", "hessian_points", "eval_points"):

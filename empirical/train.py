@@ -41,6 +41,9 @@ TRACE_COLUMNS = {
     "grad_norm_sq": "||ghat_k||^2 of the mini-batch gradient used for the step, per-example mean loss",
     "grad_norm_sq_theta": "the decoder (theta) part of grad_norm_sq",
     "grad_norm_sq_phi": "the encoder (phi) part of grad_norm_sq",
+    "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at theta_k: "
+                             "an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running mean "
+                             "estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
     "inf_norm_theta": "||theta_k||_inf", "inf_norm_phi": "||phi_k||_inf",
     "inf_norm_sum": "||theta_k||_inf + ||phi_k||_inf, the paper's compact-set quantity (bound: a)",
     "wall_time": "seconds since the run started (resumed runs continue the count)",
@@ -100,6 +103,8 @@ class _Trainer:
             P.project(spec, self.flat)
         self.opt = FlatOptimizer(spec.optimizer, config.form, self.flat)
         self.gen = torch.Generator(device=self.device).manual_seed(spec.seed)
+        # Draws for the second gradient of grad_norm_sq_unbiased: its own stream, so training noise is unchanged.
+        self.inner_gen = torch.Generator(device=self.device).manual_seed(spec.seed * 7919 + 17)
         self.step, self.epoch, self.pos, self.perm = 0, 0, 0, None
         self.paper_acc, self.elapsed, self.rows = 0.0, 0.0, []
         self.status, self.diverged_at = "running", None
@@ -107,7 +112,8 @@ class _Trainer:
     # -- checkpoints -------------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "pos": self.pos, "perm": self.perm, "flat": self.flat,
-                "opt": self.opt.state_dict(), "gen": self.gen.get_state(), "paper_acc": self.paper_acc,
+                "opt": self.opt.state_dict(), "gen": self.gen.get_state(),
+                "inner_gen": self.inner_gen.get_state(), "paper_acc": self.paper_acc,
                 "elapsed": self.elapsed, "rows": self.rows}
 
     def load(self, state: dict[str, Any]) -> None:
@@ -115,6 +121,7 @@ class _Trainer:
         self.flat = state["flat"].to(self.device)
         self.opt.load_state_dict(state["opt"])
         self.gen.set_state(state["gen"])
+        self.inner_gen.set_state(state["inner_gen"])
         self.paper_acc, self.elapsed, self.rows = state["paper_acc"], state["elapsed"], state["rows"]
 
     # -- one step ------------------------------------------------------------------------------------------------
@@ -151,23 +158,46 @@ class _Trainer:
         row.update({k_: v for k_, v in P.parameter_norms(spec, self.flat).items() if not k_.startswith("inf_norm")})
         row["probe_seconds"] = time.perf_counter() - start
 
+    def minibatch_gradient(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gradient, objective value) of the mini-batch estimator at theta_k on the points idx, eps drawn from gen."""
+        eps = torch.randn(len(idx), self.K_at(self.step), self.spec.model.latent_dim, generator=gen, dtype=self.dtype,
+                          device=self.device)
+        flat = self.flat.detach().requires_grad_(True)
+        surrogate, value = estimate(self.spec, flat, self.X[idx], eps, self.spec.estimator, self.config.baseline)
+        return torch.autograd.grad(surrogate, flat)[0], value.detach()
+
+    def fresh_gradient(self) -> torch.Tensor:
+        """An unbiased mini-batch gradient at theta_k, independent of training given theta_k."""
+        idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
+        return self.minibatch_gradient(idx, self.inner_gen)[0]
+
+    def unbiased_norm(self, ghat: torch.Tensor | None) -> torch.Tensor:
+        """<g, g'> for two conditionally independent unbiased gradients: the training one only if batches are
+        independent (a reshuffled epoch's batch is not unbiased given the past)."""
+        first = ghat if ghat is not None and self.config.batches == "independent" else self.fresh_gradient()
+        return first @ self.fresh_gradient()
+
     def train_step(self, row: dict[str, Any]) -> bool:
         """One update; False if the objective or the gradient is not finite (the run diverged)."""
         spec, B = self.spec, self.spec.B
-        if self.perm is None:
-            self.perm = torch.randperm(len(self.X), generator=self.gen, device=self.device)
-        idx = self.perm[self.pos:self.pos + B]
+        if self.config.batches == "independent":
+            idx = torch.randperm(len(self.X), generator=self.gen, device=self.device)[:B]
+        else:
+            if self.perm is None:
+                self.perm = torch.randperm(len(self.X), generator=self.gen, device=self.device)
+            idx = self.perm[self.pos:self.pos + B]
         K = self.K_at(self.step)
-        eps = torch.randn(B, K, spec.model.latent_dim, generator=self.gen, dtype=self.dtype, device=self.device)
-        flat = self.flat.detach().requires_grad_(True)
-        surrogate, value = estimate(spec, flat, self.X[idx], eps, spec.estimator, self.config.baseline)
-        ghat = torch.autograd.grad(surrogate, flat)[0]
+        ghat, value = self.minibatch_gradient(idx, self.gen)
         g2 = ghat * ghat
+        extra = [self.unbiased_norm(ghat)] if self.config.unbiased_norm else []
         # One host sync per step for everything recorded.
-        stats = torch.stack([value.detach(), g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors()]).tolist()
+        stats = torch.stack([value, g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors(),
+                             *extra]).tolist()
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
         row.update(K=K, lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1], grad_norm_sq_theta=stats[2],
-                   grad_norm_sq_phi=stats[1] - stats[2], **self.norm_columns(*stats[3:]))
+                   grad_norm_sq_phi=stats[1] - stats[2], **self.norm_columns(*stats[3:5]))
+        if extra:
+            row["grad_norm_sq_unbiased"] = stats[5]
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
@@ -197,6 +227,8 @@ class _Trainer:
                     self.probe(row)
                 if self.step == self.n_steps:
                     row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
+                    if self.config.unbiased_norm and bool(torch.isfinite(self.flat).all()):
+                        row["grad_norm_sq_unbiased"] = float(self.unbiased_norm(None))
                 ok = self.step == self.n_steps or self.train_step(row)
                 row["wall_time"] = self.elapsed = time.perf_counter() - clock
                 self.rows.append(row)
