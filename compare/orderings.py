@@ -1,0 +1,84 @@
+"""Orderings: across runs that differ in one setting (beta, K, B, sharpness s, optimiser), does the measured
+ordering agree with the bound's ordering and with the paper's claims? Spearman rank correlations.
+
+The measured quantity is the theorem's running average at the last step (mean over seeds); the bound is the
+derived bound at the same n (a-posteriori where the derived one does not apply is not used: orderings compare
+the theory as stated).
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .tightness import Assessment
+
+# factor -> (value of a spec, the spec-dict paths it occupies, the paper's claim: sign of d(measured)/d(value)).
+FACTORS: dict[str, tuple[Callable[[Any], Any], tuple[tuple[str, ...], ...], str]] = {
+    "beta": (lambda s: s.objective.beta, (("objective", "beta"),),
+             "smaller beta converges faster (measured increases with beta)"),
+    "K": (lambda s: s.objective.K, (("objective", "K"),), "larger K converges faster (measured decreases with K)"),
+    "B": (lambda s: s.B, (("B",),), "larger B converges faster (measured decreases with B)"),
+    "s": (lambda s: s.model.activation.s, (("model", "activation", "s"),),
+          "soft-clipping s = 5 reaches the lowest gradient norm"),
+    "optimizer": (lambda s: s.optimizer.name, (("optimizer",),), "no claim"),
+}
+EXPECTED_SIGN = {"beta": 1, "K": -1, "B": -1}
+
+
+def _key(a: Assessment, drop: tuple[tuple[str, ...], ...]) -> str:
+    spec = a.spec.to_dict()
+    spec.pop("seed", None)
+    for path in drop:
+        node = spec
+        for part in path[:-1]:
+            node = node.get(part, {})
+        node.pop(path[-1], None)
+    train = dict(a.run.config.get("train", {}))
+    return json.dumps({"spec": spec, "train": train, "data": a.run.config.get("data", {}).get("name")},
+                      sort_keys=True, default=str)
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.spearmanr(x[ok], y[ok]).statistic)
+
+
+def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
+    """One row per family of runs that differ in exactly one factor (seeds averaged)."""
+    rows = []
+    for factor, (get, paths, claim) in FACTORS.items():
+        groups: dict[str, dict[Any, list[Assessment]]] = {}
+        for a in assessments:
+            groups.setdefault(_key(a, paths), {}).setdefault(get(a.spec), []).append(a)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            values = sorted(members, key=lambda v: (isinstance(v, str), v))
+            measured = [float(np.mean([m.average.final()[1] for m in members[v]])) for v in values]
+            bound = [float(np.mean([m.bound_curve[-1] for m in members[v]])) for v in values]
+            numeric = not isinstance(values[0], str)
+            rho_f = _spearman(values, measured) if numeric else math.nan
+            agrees: bool | None = None
+            if factor in EXPECTED_SIGN and math.isfinite(rho_f):
+                agrees = bool(np.sign(rho_f) == EXPECTED_SIGN[factor])
+            elif factor == "s" and 5 in values:
+                agrees = bool(values[int(np.argmin(measured))] == 5)
+            rho_b = _spearman(bound, measured)
+            rows.append({"factor": factor, "values": values, "measured": measured, "bound": bound,
+                         "seeds": [len(members[v]) for v in values], "rank_corr_factor_measured": rho_f,
+                         "paper_claim": claim, "agrees_with_paper": agrees, "rank_corr_bound_measured": rho_b,
+                         "bound_order_agrees": None if math.isnan(rho_b) else bool(rho_b > 0)})
+    return pd.DataFrame(rows, columns=["factor", "values", "measured", "bound", "seeds", "rank_corr_factor_measured",
+                                       "paper_claim", "agrees_with_paper", "rank_corr_bound_measured",
+                                       "bound_order_agrees"])

@@ -1,0 +1,86 @@
+"""Where the slack of a bound is: each constant's theoretical value against its measured one, the a-posteriori
+bound (the same theorem with the measured constants), and each factor's share of the gap.
+
+The gap log10(bound / measured) splits exactly into one part per constant (the Shapley value of replacing that
+constant by its measurement, averaged over every order of replacement, so the split does not depend on an
+arbitrary order) plus the theorem's own slack, log10(a-posteriori bound / measured).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from bounds.bound import Bound
+from .measures import CONSTANTS
+
+THEORY_SLACK = "theorem form"
+
+
+def _present(form: Bound, theory: Mapping[str, float], measured: Mapping[str, float],
+             theory_at_run_a: Mapping[str, float] | None) -> list[str]:
+    names = {s.name for s in form.symbols}
+    factors = [c for c in ("L", "sigma2", "M", "L_star") if c in names and math.isfinite(measured.get(c, math.nan))
+               and math.isfinite(theory.get(c, math.nan))]
+    if theory_at_run_a is not None and math.isfinite(measured.get("a", math.nan)):
+        factors.insert(0, "a")
+    return factors
+
+
+def _settings(subset: tuple[str, ...], theory, measured, theory_at_run_a) -> dict[str, float]:
+    """The constants with those in `subset` replaced by their measurements (a changes the derived L, sigma2, M)."""
+    base = theory_at_run_a if "a" in subset else theory
+    return {c: (measured[c] if c in subset else base[c]) for c in ("L", "sigma2", "M", "L_star") if c in theory}
+
+
+def a_posteriori(form: Bound, values: Mapping[str, float], theory: Mapping[str, float],
+                 measured: Mapping[str, float], n: np.ndarray | float) -> np.ndarray | float:
+    """The theorem with every measured constant put in (those not measured keep their theoretical value)."""
+    consts = {c: (measured[c] if math.isfinite(measured.get(c, math.nan)) else theory[c])
+              for c in ("L", "sigma2", "M", "L_star") if c in theory}
+    return form.evaluate({**values, **consts, "n": n})
+
+
+def decompose(form: Bound, values: Mapping[str, float], theory: Mapping[str, float],
+              measured: Mapping[str, float], measured_value: float, n: int,
+              theory_at_run_a: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One row per factor: theory, measured, their ratio, how much replacing it by its measurement lowers
+    log10(bound) at step n (negative: the measurement makes the bound larger, e.g. a run that left the set), and
+    that as a share of the whole gap log10(bound / measured) in %. The last row is the theorem's own slack.
+
+    theory / measured: constants by name (L, sigma2, M, L_star, a); theory_at_run_a: the derived L, sigma2, M
+    re-evaluated at the run's largest parameter norm (None where the set is not entry-wise).
+    """
+    factors = _present(form, theory, measured, theory_at_run_a)
+    subsets = [s for r in range(len(factors) + 1) for s in itertools.combinations(factors, r)]
+    rows = [{**values, **_settings(s, theory, measured, theory_at_run_a), "n": n} for s in subsets]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(np.asarray(form.evaluate(pd.DataFrame(rows)), dtype=float))
+    v = dict(zip(subsets, logs))
+    m = len(factors)
+    share = {}
+    for f in factors:
+        total = 0.0
+        for s in subsets:
+            if f in s:
+                continue
+            with_f = tuple(x for x in factors if x in s or x == f)
+            total += math.factorial(len(s)) * math.factorial(m - len(s) - 1) / math.factorial(m) * (v[s] - v[with_f])
+        share[f] = total
+    full_gap = v[()] - math.log10(measured_value) if measured_value > 0 else math.nan
+    theorem_part = v[tuple(factors)] - math.log10(measured_value) if measured_value > 0 else math.nan
+    out = []
+    for f in factors:
+        t, mv = theory.get(f, math.nan) if f != "a" else theory["a"], measured[f]
+        out.append({"factor": f, "what is measured": CONSTANTS[f], "theory": t, "measured": mv,
+                    "theory / measured": t / mv if mv else math.inf, "log10 factor": share[f]})
+    out.append({"factor": THEORY_SLACK, "what is measured": "the theorem with every measured constant put in "
+                "(a-posteriori bound) against the measured running average", "theory": 10 ** v[tuple(factors)],
+                "measured": measured_value, "theory / measured": 10 ** theorem_part if math.isfinite(theorem_part)
+                else math.nan, "log10 factor": theorem_part})
+    table = pd.DataFrame(out)
+    table["share of gap %"] = 100 * table["log10 factor"] / full_gap if full_gap else math.nan
+    return table

@@ -1,0 +1,91 @@
+"""Tables as pandas DataFrames, and their text, Markdown, LaTeX and CSV forms."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import pandas as pd
+
+from .rates import RateEstimate, combine
+from .tightness import Assessment
+
+FORMATS = ("text", "json", "markdown", "latex", "csv")
+
+
+def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
+    """One row per run: settings, the bound and the measurement at the last step, verdicts, slope."""
+    rows = []
+    for a in assessments:
+        s = a.summary()
+        rows.append({"run": s["run"], "optimizer": s["optimizer"], "objective": s["objective"], "B": s["B"],
+                     "K": s["K"], "beta": s["beta"], "seed": s["seed"], "n": s["n"], "measured": s["measured"],
+                     "bound": s["bound"], "applicable": s["applicable"],
+                     "broken conditions": ", ".join(s["broken_conditions"]) or "-",
+                     "tightness ratio": s["tightness_ratio"], "sound": _verdict(s["sound"]),
+                     "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
+                     "fitted slope": s["fitted_slope"]})
+    return pd.DataFrame(rows)
+
+
+def _verdict(sound: bool | None) -> str:
+    return "n/a" if sound is None else ("yes" if sound else "NO: VIOLATED")
+
+
+def slack_table(a: Assessment) -> pd.DataFrame:
+    return a.slack.drop(columns=["what is measured"]) if len(a.slack) else a.slack
+
+
+def conditions_table(a: Assessment) -> pd.DataFrame:
+    return pd.DataFrame([{"condition": c.name, "holds": "yes" if c.holds else "NO", "detail": c.detail}
+                         for c in a.conditions])
+
+
+def rates_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
+    """Fitted slopes grouped over seeds (runs whose spec and settings agree but for the seed)."""
+    from .orderings import _key
+    groups: dict[str, list[Assessment]] = {}
+    for a in assessments:
+        if a.slope is not None:
+            groups.setdefault(_key(a, ()), []).append(a)
+    rows = []
+    for members in groups.values():
+        est: RateEstimate = combine([m.slope for m in members])
+        rows.append({"runs": ", ".join(m.label for m in members), "seeds": est.seeds, "fitted slope": est.slope,
+                     "95% CI low": est.ci_low, "95% CI high": est.ci_high, "theory": -0.5, "verdict": est.verdict})
+    return pd.DataFrame(rows)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
+    cells = [[_cell(v).replace("|", "\\|") for v in row] for row in df.itertuples(index=False)]
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    return "\n".join([head, rule] + ["| " + " | ".join(r) + " |" for r in cells])
+
+
+def to_latex(df: pd.DataFrame) -> str:
+    """A booktabs LaTeX tabular."""
+    return df.map(_cell).to_latex(index=False, escape=True)
+
+
+def render(df: pd.DataFrame, fmt: str) -> str:
+    """The table as text, markdown, latex or csv (json is the caller's: it carries more than a table)."""
+    if fmt == "text":
+        return df.map(_cell).to_string(index=False) if len(df) else "(empty)"
+    if fmt == "markdown":
+        return to_markdown(df)
+    if fmt == "latex":
+        return to_latex(df)
+    if fmt == "csv":
+        return df.to_csv(index=False)
+    raise ValueError(f"format={fmt!r} is invalid: must be one of {', '.join(f for f in FORMATS if f != 'json')}")
