@@ -4,6 +4,9 @@
     vaebound bound --K 5 --grid B=16,64,256 --format json
     vaebound bound --which smoothness --model linear --format latex
     vaebound train --out runs/digits       # train the default VAE on the embedded digits, record its trace
+    vaebound compare runs/digits           # how tight is the bound on that run? (--format json|markdown|latex|csv)
+    vaebound report runs -o report.html    # a self-contained HTML report of every run under runs/
+    vaebound demo                          # the main job: derive, train, compare, report on the embedded data
 
 Bad options print one line naming the option and exit with code 2.
 """
@@ -19,7 +22,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from bounds import derive as D
-from . import train_command
+from . import compare_command, demo, train_command
 from bounds.activations import NotSmoothError
 from bounds.spec import (ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, ActivationSpec,
                          ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, SpecError, VAESpec)
@@ -111,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--format", choices=("text", "json", "latex", "csv"), default="text")
     b.add_argument("--show-expression", action="store_true", help="text format: print the full expression")
     train_command.add_parser(sub)
+    compare_command.add_parsers(sub)
+    demo.add_parser(sub)
     return parser
 
 
@@ -233,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"bound": cmd_bound, "train": train_command.cmd_train}
+        commands = {"bound": cmd_bound, "train": train_command.cmd_train, "compare": compare_command.cmd_compare,
+                    "report": compare_command.cmd_report, "demo": demo.cmd_demo}
         return commands[args.command](args)
     except (UsageError, SpecError, NotSmoothError, ValueError) as err:
         print(f"vaebound: error: {err}", file=sys.stderr)

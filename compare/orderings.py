@@ -79,6 +79,8 @@ def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
                          "seeds": [len(members[v]) for v in values], "rank_corr_factor_measured": rho_f,
                          "paper_claim": claim, "agrees_with_paper": agrees, "rank_corr_bound_measured": rho_b,
                          "bound_order_agrees": None if math.isnan(rho_b) else bool(rho_b > 0)})
-    return pd.DataFrame(rows, columns=["factor", "values", "measured", "bound", "seeds", "rank_corr_factor_measured",
-                                       "paper_claim", "agrees_with_paper", "rank_corr_bound_measured",
-                                       "bound_order_agrees"])
+    table = pd.DataFrame(rows, columns=["factor", "values", "measured", "bound", "seeds", "rank_corr_factor_measured",
+                                        "paper_claim", "agrees_with_paper", "rank_corr_bound_measured",
+                                        "bound_order_agrees"])
+    # Verdicts stay Python True / False / None (pandas would make an all-bool column numpy bools).
+    return table.astype({"agrees_with_paper": object, "bound_order_agrees": object})

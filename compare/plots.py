@@ -25,7 +25,7 @@ def save(fig: plt.Figure, stem: Path, formats: Sequence[str] = ("png", "pdf")) -
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
+        path = stem.parent / f"{stem.name}.{fmt}"
         fig.savefig(path, dpi=120, bbox_inches="tight")
         paths.append(path)
     plt.close(fig)

@@ -120,7 +120,7 @@ def _run_section(a: Assessment) -> str:
 
 
 def _varied(assessments: Sequence[Assessment]) -> list[str]:
-    keys = ["beta", "K", "B", "s"]
+    keys = ["beta", "K", "B", "s", "C_gamma"]
     return [k for k in keys if len({a.summary()[k] for a in assessments}) > 1]
 
 

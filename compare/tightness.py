@@ -111,6 +111,7 @@ class Assessment:
             "optimizer": self.spec.optimizer.name, "objective": self.spec.objective.kind,
             "estimator": self.spec.estimator, "B": self.spec.B, "K": self.spec.objective.K,
             "beta": self.spec.objective.beta, "s": self.spec.model.activation.s, "seed": self.spec.seed,
+            "C_gamma": self.spec.optimizer.C_gamma,
             "n": n, "measured": value, "measured_se": se, "measured_source": self.average.source,
             "bound": _num(self.bound_curve[-1]), "bound_status": self.bound.status if self.bound else None,
             "applicable": self.applicable,

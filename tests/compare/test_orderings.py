@@ -1,0 +1,54 @@
+"""Orderings on hand-made runs: agreement with the paper's claims and with the bound, by rank correlation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare.orderings import orderings
+from compare.tightness import assess
+from tests.compare.fakes import fake_run, theory_spec
+
+
+def family(factor, values, measured_of, seeds=(0, 1)):
+    """Runs that differ only in `factor` (one step constant for all, inside every run's condition) and the seed."""
+    C = min(theory_spec(n=100, **{factor: v}).optimizer.C_gamma for v in values)
+    out = []
+    for v in values:
+        for seed in seeds:
+            spec = theory_spec(n=100, seed=seed, C_gamma=C, **{factor: v})
+            level = measured_of(v) * (1 + 0.01 * seed)
+            out.append(assess(fake_run(spec, lambda k, level=level: np.full(len(k), level)), f"{factor}{v}-{seed}"))
+    return out
+
+
+def row(table, factor):
+    rows = table[table["factor"] == factor]
+    assert len(rows) == 1, table
+    return rows.iloc[0]
+
+
+def test_measured_increasing_in_beta_agrees_with_the_paper():
+    r = row(orderings(family("beta", [0.25, 0.5, 1.0], lambda b: 0.1 + b)), "beta")
+    assert r["rank_corr_factor_measured"] == pytest.approx(1.0) and r["agrees_with_paper"] is True
+    assert r["seeds"] == [2, 2, 2]
+
+
+def test_measured_decreasing_in_beta_disagrees_with_the_paper():
+    r = row(orderings(family("beta", [0.25, 0.5, 1.0], lambda b: 2 - b)), "beta")
+    assert r["rank_corr_factor_measured"] == pytest.approx(-1.0) and r["agrees_with_paper"] is False
+
+
+def test_larger_K_measured_smaller_agrees_and_the_bound_ordering_is_compared():
+    runs = family("K", [1, 2, 4], lambda K: 1 / K)
+    r = row(orderings(runs), "K")
+    assert r["agrees_with_paper"] is True
+    # The bound's own ordering over K, against the measured one.
+    bounds = [np.mean([a.bound_curve[-1] for a in runs if a.spec.objective.K == K]) for K in (1, 2, 4)]
+    expected = np.sign(np.corrcoef(np.argsort(np.argsort(bounds)), [2, 1, 0])[0, 1])
+    assert np.sign(r["rank_corr_bound_measured"]) == expected
+
+
+def test_runs_differing_in_two_settings_are_not_a_family():
+    a = family("beta", [0.5], lambda b: 1.0, seeds=(0,))
+    b = [assess(fake_run(theory_spec(n=100, beta=1.0, B=8), lambda k: np.ones(len(k))), "other")]
+    assert len(orderings(a + b)) == 0

@@ -1,0 +1,54 @@
+"""Rates: the fitted slope recovers -1/2 from an n^{-1/2} log n decay and does not pass n^{-1/4} as -1/2."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare.rates import THEORY_SLOPE, combine, fit_slope
+from compare.tightness import assess
+from tests.compare.fakes import fake_run, theory_spec, with_running_average
+
+N = np.arange(0, 100_001)
+
+
+def noisy(target, seed, noise=0.05):
+    rng = np.random.default_rng(seed)
+    return target(N) * np.exp(noise * rng.standard_normal(len(N)))
+
+
+def sqrt_log(n):
+    return (np.log(n + 2)) / np.sqrt(n + 1)
+
+
+def quarter(n):
+    return 1 / (n + 1) ** 0.25
+
+
+def test_n_to_the_minus_half_log_n_fits_a_slope_near_minus_half():
+    est = combine([fit_slope(N, noisy(sqrt_log, seed)) for seed in range(5)])
+    assert abs(est.slope - THEORY_SLOPE) < 0.03
+    assert est.verdict == "as fast as the theory or faster"
+
+
+def test_n_to_the_minus_quarter_does_not_pass_as_minus_half():
+    est = combine([fit_slope(N, noisy(quarter, seed)) for seed in range(5)])
+    assert est.ci_low > THEORY_SLOPE + 0.05
+    assert est.verdict == "slower than the theory"
+
+
+def test_raw_slope_is_the_plain_log_log_slope():
+    fit = fit_slope(N, 3.0 / (N + 1) ** 0.7)
+    assert fit.raw_slope == pytest.approx(-0.7, abs=1e-3)
+
+
+def test_a_single_seed_gets_the_fit_interval_and_too_few_points_are_an_error():
+    est = combine([fit_slope(N, noisy(sqrt_log, 0))])
+    assert est.seeds == 1 and est.ci_low < est.slope < est.ci_high
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_slope([0, 1], [1.0, 0.5])
+
+
+def test_the_assessment_fits_the_running_average_of_a_run():
+    spec = theory_spec(n=20_000)
+    a = assess(fake_run(spec, with_running_average(lambda n: 2 * sqrt_log(n))))
+    assert abs(a.summary()["fitted_slope"] - THEORY_SLOPE) < 0.03

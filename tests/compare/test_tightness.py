@@ -1,0 +1,126 @@
+"""Tightness and soundness: a measurement above the bound is caught; conditions are named; the slack adds up."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from bounds import derive as D
+from compare.tightness import assess
+from empirical import TrainConfig
+from tests.compare.fakes import INSIDE, fake_run, theory_spec, with_running_average
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return theory_spec()
+
+
+def bound_curve(spec):
+    values = D.spec_values(spec)
+    return lambda k: np.asarray(D.convergence(spec).evaluate({**values, "n": k.astype(float)}))
+
+
+def test_a_run_inside_the_conditions_with_a_small_measurement_is_sound(spec):
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3)))
+    assert a.applicable and not [c.name for c in a.conditions if not c.holds]
+    assert a.sound is True and a.tightness_ratio > 1
+
+
+def test_a_measurement_above_the_bound_is_unsound(spec):
+    """Ratio below 1 at some n: sound is False and the violating steps are listed."""
+    above = bound_curve(spec)
+    a = assess(fake_run(spec, lambda k: 3 * above(k)))
+    assert a.applicable
+    assert a.tightness_ratio < 1 and a.sound is False
+    assert len(a.violations) > 0 and (a.violations["measured"] > a.violations["bound"]).all()
+    s = a.summary()
+    assert s["sound"] is False and s["tightness_ratio"] < 1
+
+
+def test_a_measurement_just_below_the_bound_is_sound_and_just_above_is_not(spec):
+    curve = bound_curve(spec)
+    below = assess(fake_run(spec, with_running_average(lambda n: 0.99 * curve(n))))
+    assert below.sound is True and below.tightness_ratio == pytest.approx(1 / 0.99, rel=1e-6)
+    above = assess(fake_run(spec, with_running_average(lambda n: 1.01 * curve(n))))
+    assert above.sound is False and above.tightness_ratio == pytest.approx(1 / 1.01, rel=1e-6)
+
+
+def test_a_constant_measured_above_its_derived_value_is_unsound(spec):
+    values = D.spec_values(spec)
+    sigma2 = float(D.variance(spec).evaluate(values))
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), variance=2 * sigma2))
+    assert a.sound is False and any(not c.holds and c.name == "sigma2" for c in a.constant_checks)
+
+
+@pytest.mark.parametrize("change, broken", [
+    (dict(batches="epochs"), "independent mini-batches"),
+    (dict(schedule="per_epoch"), "step sizes C_gamma k^{-1/2}"),
+    (dict(project=False), "parameters in the compact set"),
+    (dict(K_alpha=0.5), "fixed K"),
+])
+def test_a_broken_condition_makes_the_bound_not_applicable_and_is_named(spec, change, broken):
+    norm = 0.5 if "project" in change else 0.05  # unprojected and outside the set (a = 0.1)
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), dataclasses.replace(INSIDE, **change), norm=norm))
+    names = [c.name for c in a.conditions if not c.holds]
+    assert names == [broken]
+    assert a.sound is None and a.tightness_ratio is None and a.summary()["broken_conditions"] == [broken]
+    assert math.isfinite(a.posterior_ratio)
+
+
+def test_step_size_above_one_over_L_breaks_the_theorem(spec):
+    d = spec.to_dict()
+    d["optimizer"]["C_gamma"] = spec.optimizer.C_gamma * 2
+    from bounds.spec import VAESpec
+    a = assess(fake_run(VAESpec.from_dict(d), lambda k: np.full(len(k), 0.3)))
+    assert [c.name for c in a.conditions if not c.holds] == ["C_gamma * L <= 1"]
+
+
+def test_an_observed_objective_gap_above_L_star_breaks_the_theorem(spec):
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), gap=2 * spec.objective_gap))
+    assert [c.name for c in a.conditions if not c.holds] == ["objective gap"]
+
+
+def test_slack_shares_add_up_to_the_whole_gap(spec):
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), hessian=5.0, variance=2.0, norm=0.05, gap=1.0))
+    n, measured, _ = a.average.final()
+    total = math.log10(a.bound_curve[-1] / measured)
+    assert a.slack["log10 factor"].sum() == pytest.approx(total, rel=1e-9)
+    assert a.slack["share of gap %"].sum() == pytest.approx(100, rel=1e-9)
+    # With every constant measured, the a-posteriori bound is the theorem at the measured constants.
+    form = D.theorem(spec)
+    values = D.spec_values(spec)
+    expected = form.evaluate({**values, "L": 5.0, "sigma2": 2.0, "L_star": 1.0, "n": n})
+    assert a.posterior_curve[-1] == pytest.approx(expected, rel=1e-12)
+    assert set(a.slack["factor"]) == {"a", "L", "sigma2", "L_star", "theorem form"}
+
+
+def test_the_theorem_form_at_the_derived_constants_is_the_derived_bound(spec):
+    values = D.spec_values(spec)
+    L = float(D.smoothness(spec).evaluate(values))
+    sigma2 = float(D.variance(spec).evaluate(values))
+    for n in (1, 100, 10_000):
+        assert D.theorem(spec).evaluate({**values, "L": L, "sigma2": sigma2, "n": n}) == pytest.approx(
+            D.convergence(spec).evaluate({**values, "n": n}), rel=1e-12)
+
+
+def test_the_running_average_without_per_step_estimates_interpolates_the_probes(spec):
+    run = fake_run(spec, lambda k: 1.0 + 0 * k)
+    run = dataclasses.replace(run, trace=run.trace.drop(columns=["grad_norm_sq_unbiased"]))
+    a = assess(run)
+    assert a.average.source == "interpolated probes" and a.average.value[-1] == pytest.approx(1.0)
+    assert any("interpolates" in note for note in a.notes)
+
+
+def test_a_real_run_inside_the_conditions_is_sound(tmp_path):
+    """Train the tiny VAE exactly as the theorem analyses it; the derived bound must hold at every step."""
+    from empirical import synthetic_linear_gaussian, train
+    spec = theory_spec(n=60)
+    data = synthetic_linear_gaussian(6, 2, 200, data_bound=spec.model.data_bound, seed=1)
+    config = TrainConfig(batches="independent", project=True, probes=4, full_grad_replicates=3, variance_draws=3,
+                         hessian_points=32, eval_points=64)
+    a = assess(train(spec, config, data))
+    assert a.applicable, [c for c in a.conditions if not c.holds]
+    assert a.sound is True and a.average.source == "per-step unbiased"
