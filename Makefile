@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   builds .venv and prints the convergence bound of the embedded default VAE
+#   make demo   builds .venv and runs the main job: derive, train, compare and report on the embedded digits
 #   make test   builds .venv and runs the test suite (what CI runs)
 PY ?= python3
 VENV := .venv
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/vaebound bound
+	$(VENV)/bin/vaebound demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
