@@ -115,7 +115,7 @@ def heatmap(assessments: Sequence[Assessment], x: str, y: str, value: str = "a_p
         for j in range(len(xs)):
             if np.isfinite(grid[i, j]):
                 ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
-    ax.set(xlabel=x, ylabel=y, title=f"log10 {value.replace('_', ' ')} (1 = exact; larger = looser)")
+    ax.set(xlabel=x, ylabel=y, title=f"log10 {value.replace('_', ' ')} (0 = exact; larger = looser)")
     fig.colorbar(im, ax=ax, label=f"log10 {value.replace('_', ' ')}")
     return fig
 

@@ -55,7 +55,7 @@ def _png(fig: plt.Figure) -> str:
 def _math_image(latex: str) -> str | None:
     """The formula rendered by matplotlib's mathtext, or None where mathtext cannot parse it."""
     fig = plt.figure(figsize=(0.01, 0.01))
-    fig.text(0, 0, f"${latex}$", fontsize=13)
+    fig.text(0, 0, f"${latex}$", fontsize=18)
     try:
         return _png(fig).replace('alt="plot"', 'alt="formula"')
     except (ValueError, RuntimeError):
