@@ -124,3 +124,24 @@ def test_a_real_run_inside_the_conditions_is_sound(tmp_path):
     a = assess(train(spec, config, data))
     assert a.applicable, [c for c in a.conditions if not c.holds]
     assert a.sound is True and a.average.source == "per-step unbiased"
+
+
+def test_a_run_without_a_derived_bound_is_measured_and_says_why(tmp_path):
+    from bounds.spec import ObjectiveSpec, VAESpec
+    from compare import report
+    spec = VAESpec.from_dict({**theory_spec().to_dict(), "objective": ObjectiveSpec("vr_iwae", K=2, alpha=0.5).__dict__})
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3)), "vr")
+    s = a.summary()
+    assert a.bound is None and s["sound"] is None and "vr_iwae" in s["error"]
+    assert s["measured"] == pytest.approx(0.3) and s["fitted_slope"] is not None
+    text = report.build([a])
+    assert "no bound" in text and "vr_iwae" in text
+
+
+def test_a_diverged_run_is_compared_up_to_its_divergence(spec):
+    def per_step(k):
+        x = np.full(len(k), 0.3)
+        x[150:] = np.nan
+        return x
+    a = assess(fake_run(spec, per_step))
+    assert a.average.n[-1] == 149 and a.sound is True
