@@ -56,6 +56,8 @@ def rates_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         if math.isnan(value):
             return "-"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bounds.spec import SpecError, VAESpec, digits_spec
-from empirical import TrainConfig, digits, load_path, synthetic_linear_gaussian, train
+from empirical import Dataset, TrainConfig, digits, load_path, synthetic_linear_gaussian, train
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +43,16 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def load_data(source: str, spec: VAESpec, held_out: float) -> Dataset:
+    """'digits' (embedded), 'synthetic' (drawn for the spec's dimensions) or a local path; split by the spec's seed."""
+    if source == "digits":
+        return digits(held_out, spec.seed)
+    if source == "synthetic":
+        return synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, data_bound=spec.model.data_bound,
+                                         held_out=held_out, seed=spec.seed)
+    return load_path(source, held_out, spec.seed)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     file = read_config_file(args.config) if args.config else {}
     try:
@@ -56,14 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             train_settings[name] = getattr(args, name)
     config = TrainConfig.from_dict(train_settings)
-    source = args.data or file.get("data") or "digits"
-    if source == "digits":
-        data = digits(config.held_out, spec.seed)
-    elif source == "synthetic":
-        data = synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, data_bound=spec.model.data_bound,
-                                         held_out=config.held_out, seed=spec.seed)
-    else:
-        data = load_path(source, config.held_out, spec.seed)
+    data = load_data(args.data or file.get("data") or "digits", spec, config.held_out)
     try:
         run = train(spec, config, data, out=args.out, progress=not args.no_progress)
     except KeyboardInterrupt:

@@ -1,0 +1,150 @@
+"""Sweep files: a base spec, training settings, data, seeds and a grid; every combination is one point.
+
+    # sweep.toml
+    data = "digits"                 # digits | synthetic | a local path
+    seeds = [0, 1]
+    [spec]                          # the base spec: VAESpec fields over the digits default (nested tables)
+    n = 300
+    [spec.optimizer]
+    C_gamma = 0.2
+    [train]                         # TrainConfig fields
+    probes = 8
+    [grid]                          # dotted path -> values; "train.<field>" sets a training setting
+    "objective.kind" = ["beta"]
+    "objective.beta" = [0.5, 1.0]
+    "model.activation.s" = [1, 5]
+
+A point is keyed by the hash of its full record (spec, training settings, data source): its run folder is
+`<out>/<name>-<hash>`, so a finished point is found again after any interruption, and a changed setting is a new
+point.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bounds.spec import SpecError, VAESpec, digits_spec
+from empirical import TrainConfig
+
+KNOWN = {"data", "seeds", "spec", "train", "grid", "name"}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: its settings by name (for folders and tables) and its full record."""
+    settings: dict[str, Any]
+    spec: dict[str, Any]
+    train: dict[str, Any]
+    data: str
+
+    @property
+    def key(self) -> str:
+        record = json.dumps({"spec": self.spec, "train": self.train, "data": self.data}, sort_keys=True, default=str)
+        return hashlib.sha256(record.encode()).hexdigest()[:12]
+
+    @property
+    def name(self) -> str:
+        parts = [f"{path.split('.')[-1]}={_short(v)}" for path, v in self.settings.items()]
+        return re.sub(r"[^A-Za-z0-9_.=+-]", "-", "_".join(parts) or "base")
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.name}-{self.key}"
+
+
+@dataclass
+class Sweep:
+    name: str
+    points: list[Point] = field(default_factory=list)
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _set(tree: dict[str, Any], path: str, value: Any, where: str) -> None:
+    node = tree
+    parts = path.split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            raise SpecError(f"{where}: {path!r} is not a setting (no section {part!r})")
+        node = node[part]
+    if parts[-1] not in node:
+        raise SpecError(f"{where}: {path!r} is not a setting ({parts[-1]!r} is unknown)")
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in changes.items():
+        if isinstance(v, dict):
+            if not isinstance(out.get(k), dict):
+                raise SpecError(f"{where}: [{k}] is not a section of the spec")
+            out[k] = _merge(out[k], v, f"{where}.{k}")
+        else:
+            _set(out, k, v, where)
+    return out
+
+
+def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
+    """Validate a sweep (a parsed TOML document) and expand its grid; every point is checked before any runs."""
+    unknown = sorted(set(data) - KNOWN)
+    if unknown:
+        raise SpecError(f"{source}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KNOWN))})")
+    base_spec = _merge(digits_spec().to_dict(), data.get("spec", {}), f"{source} [spec]")
+    base_train = {**TrainConfig().to_dict(), **data.get("train", {})}
+    TrainConfig.from_dict(data.get("train", {}))  # unknown or bad training settings fail here, by name
+    grid = data.get("grid", {})
+    for path, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"{source} [grid]: {path!r} must be a non-empty list of values")
+    seeds = data.get("seeds", [base_spec["seed"]])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise SpecError(f"{source}: seeds={seeds!r} is invalid: must be a non-empty list of integers >= 0")
+    source_data = data.get("data", "digits")
+    if not isinstance(source_data, str):
+        raise SpecError(f"{source}: data={source_data!r} is invalid: 'digits', 'synthetic' or a local path")
+    sweep = Sweep(str(data.get("name", Path(source).stem)))
+    paths = list(grid)
+    for combo in itertools.product(*(grid[p] for p in paths), seeds):
+        settings = dict(zip(paths, combo[:-1]))
+        spec, train = copy.deepcopy(base_spec), dict(base_train)
+        for path, value in settings.items():
+            if path.startswith("train."):
+                if path[6:] not in train:
+                    raise SpecError(f"{source} [grid]: {path!r} is not a training setting")
+                train[path[6:]] = value
+            else:
+                _set(spec, path, value, f"{source} [grid]")
+        spec["seed"] = combo[-1]
+        where = ", ".join(f"{k}={v!r}" for k, v in {**settings, "seed": combo[-1]}.items())
+        try:
+            checked_spec = VAESpec.from_dict(spec).to_dict()
+            checked_train = TrainConfig.from_dict(train).to_dict()
+        except (SpecError, TypeError, ValueError) as exc:
+            raise SpecError(f"{source}: the point {where} is invalid: {exc}") from None
+        sweep.points.append(Point({**settings, "seed": combo[-1]}, json.loads(json.dumps(checked_spec)),
+                                  checked_train, source_data))
+    keys = [p.key for p in sweep.points]
+    if len(set(keys)) != len(keys):
+        raise SpecError(f"{source}: two grid points are the same run (a grid value repeats)")
+    return sweep
+
+
+def load(path: str | Path) -> Sweep:
+    """Read and validate a TOML sweep file; errors name the file and the setting."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"sweep file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"sweep file {str(path)!r} is not valid TOML: {exc}") from None
+    return parse(data, str(path))

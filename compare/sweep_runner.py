@@ -1,0 +1,147 @@
+"""Run a sweep's points: in local worker processes (default) or on a Dask cluster, resumably.
+
+Each point is an ordinary run folder (`vaebound compare DIR` reads the sweep folder as it is). The sweep's own
+record, `sweep.json`, lists every point with its status and error; it is rewritten atomically after each point,
+so killing the sweep at any moment (even SIGKILL) leaves only whole files: finished points are skipped when the
+sweep starts again, unfinished ones resume from their checkpoints, and failed ones are tried again.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable
+
+from empirical.runs import CONFIG, RunError, read_config, write_json
+from .sweep import Point, Sweep
+
+MANIFEST = "sweep.json"
+DONE = ("finished", "diverged")
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def point_status(folder: Path) -> str:
+    """The status recorded in a point's run folder ('missing' if it has none yet)."""
+    if not (folder / CONFIG).exists():
+        return "missing"
+    try:
+        return str(read_config(folder).get("status", "unknown"))
+    except RunError:
+        return "corrupt"
+
+
+def clean_temporaries(folder: Path) -> None:
+    """Remove half-written temporary files a killed writer left (the real files were never touched)."""
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def run_point(point: Point, folder: str, threads: int) -> dict[str, Any]:
+    """Train one point into its folder (resuming if unfinished); never raises: errors come back as data."""
+    import torch
+    from bounds.spec import VAESpec
+    from empirical import TrainConfig, train
+    from .train_command import load_data
+    torch.set_num_threads(max(1, threads))
+    start = time.perf_counter()
+    try:
+        spec, config = VAESpec.from_dict(point.spec), TrainConfig.from_dict(point.train)
+        run = train(spec, config, load_data(point.data, spec, config.held_out), out=folder)
+        return {"status": run.status, "error": None, "seconds": time.perf_counter() - start}
+    except Exception as exc:  # a failed point is recorded and the sweep goes on
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start,
+                "traceback": traceback.format_exc(limit=5)}
+
+
+class Manifest:
+    """sweep.json: the sweep's points, statuses and errors, rewritten atomically after every change."""
+
+    def __init__(self, out: Path, sweep: Sweep, backend: str) -> None:
+        self.path = out / MANIFEST
+        self.data = {"name": sweep.name, "backend": backend, "points": {
+            p.folder_name: {"settings": p.settings, "key": p.key, "status": point_status(out / p.folder_name),
+                            "error": None} for p in sweep.points}}
+        self.save()
+
+    def update(self, point: Point, outcome: dict[str, Any]) -> None:
+        self.data["points"][point.folder_name].update(outcome)
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.path, self.data)
+
+
+def run_sweep(sweep: Sweep, out: str | Path, workers: int | None = None, backend: str = "local",
+              address: str | None = None, progress: bool = True,
+              on_done: Callable[[Point, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run every point not yet finished; returns the manifest's data.
+
+    workers: local worker processes (default: one per core, each with one torch thread, since separate
+    single-threaded processes outrun one multi-threaded process on small models). backend: 'local' or 'dask'
+    (address: the scheduler, tcp://HOST:PORT; the workers must see `out`).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for p in sweep.points:
+        if (out / p.folder_name).is_dir():
+            clean_temporaries(out / p.folder_name)
+    manifest = Manifest(out, sweep, backend)
+    todo = [p for p in sweep.points if point_status(out / p.folder_name) not in DONE]
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(sweep.points), initial=len(sweep.points) - len(todo), unit="run", disable=not progress,
+               desc=f"sweep {sweep.name}")
+
+    def done(point: Point, outcome: dict[str, Any]) -> None:
+        manifest.update(point, outcome)
+        bar.update(1)
+        if on_done:
+            on_done(point, outcome)
+
+    try:
+        if backend == "dask":
+            _run_dask(todo, out, address, done)
+        else:
+            _run_local(todo, out, workers or cores(), done)
+    finally:
+        bar.close()
+    return manifest.data
+
+
+def _run_local(todo: list[Point], out: Path, workers: int, done) -> None:
+    if not todo:
+        return
+    workers = max(1, min(workers, len(todo)))
+    threads = max(1, cores() // workers)
+    if workers == 1:  # no pool: simpler to debug, same results
+        for p in todo:
+            done(p, run_point(p, str(out / p.folder_name), threads))
+        return
+    # spawn, not fork: torch's thread pools do not survive a fork safely.
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(run_point, p, str(out / p.folder_name), threads): p for p in todo}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                done(pending.pop(fut), fut.result())
+
+
+def _run_dask(todo: list[Point], out: Path, address: str | None, done) -> None:
+    if not address:
+        raise ValueError("--backend dask needs --address tcp://HOST:PORT (the Dask scheduler)")
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise ValueError("--backend dask needs dask.distributed: pip install 'vaebound[dask]'") from None
+    with Client(address, timeout=30) as client:
+        futures = {client.submit(run_point, p, str(out.resolve() / p.folder_name), 1, pure=False): p for p in todo}
+        for fut in as_completed(list(futures)):
+            done(futures[fut], fut.result())
