@@ -21,6 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--workers", type=int, default=None, help="local worker processes (>= 1; default: one per core)")
     s.add_argument("--backend", choices=("local", "dask"), default="local")
     s.add_argument("--address", default=None, help="Dask scheduler address, tcp://HOST:PORT (with --backend dask)")
+    s.add_argument("--ensemble", choices=("auto", "always", "never"), default="auto",
+                   help="train points that differ only in the seed together (torch.func): auto where it pays (small "
+                        "models), always, or never")
     s.add_argument("--no-progress", action="store_true")
 
 
@@ -32,7 +35,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise SpecError(f"--out {str(args.out)!r} is a file: give a folder")
     sweep = S.load(args.file)
-    result = run_sweep(sweep, args.out, args.workers, args.backend, args.address, progress=not args.no_progress)
+    result = run_sweep(sweep, args.out, args.workers, args.backend, args.address, progress=not args.no_progress,
+                       ensemble=args.ensemble)
     statuses = Counter(p["status"] for p in result["points"].values())
     print(f"sweep {sweep.name}: {len(sweep.points)} points in {args.out}: "
           + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))

@@ -158,10 +158,36 @@ class _Trainer:
         row.update({k_: v for k_, v in P.parameter_norms(spec, self.flat).items() if not k_.startswith("inf_norm")})
         row["probe_seconds"] = time.perf_counter() - start
 
-    def minibatch_gradient(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gradient, objective value) of the mini-batch estimator at theta_k on the points idx, eps drawn from gen."""
-        eps = torch.randn(len(idx), self.K_at(self.step), self.spec.model.latent_dim, generator=gen, dtype=self.dtype,
-                          device=self.device)
+    # The step is split so that `empirical.ensemble` can batch the gradients of several runs and share the rest.
+    def draw_eps(self, size: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.randn(size, self.K_at(self.step), self.spec.model.latent_dim, generator=gen, dtype=self.dtype,
+                           device=self.device)
+
+    def training_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices, eps) of this step's mini-batch, from the training generator."""
+        B = self.spec.B
+        if self.config.batches == "independent":
+            idx = torch.randperm(len(self.X), generator=self.gen, device=self.device)[:B]
+        else:
+            if self.perm is None:
+                self.perm = torch.randperm(len(self.X), generator=self.gen, device=self.device)
+            idx = self.perm[self.pos:self.pos + B]
+        return idx, self.draw_eps(B, self.gen)
+
+    def fresh_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The independent mini-batches grad_norm_sq_unbiased needs at this step: none, one (the training gradient
+        is the other, when batches are independent), or two (a reshuffled epoch's batch is not unbiased given the
+        past)."""
+        if not self.config.unbiased_norm:
+            return []
+        out = []
+        for _ in range(1 if self.config.batches == "independent" else 2):
+            idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
+            out.append((idx, self.draw_eps(self.spec.B, self.inner_gen)))
+        return out
+
+    def minibatch_gradient(self, idx: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gradient, objective value) of the mini-batch estimator at theta_k on the points idx with noise eps."""
         flat = self.flat.detach().requires_grad_(True)
         surrogate, value = estimate(self.spec, flat, self.X[idx], eps, self.spec.estimator, self.config.baseline)
         return torch.autograd.grad(surrogate, flat)[0], value.detach()
@@ -169,34 +195,27 @@ class _Trainer:
     def fresh_gradient(self) -> torch.Tensor:
         """An unbiased mini-batch gradient at theta_k, independent of training given theta_k."""
         idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
-        return self.minibatch_gradient(idx, self.inner_gen)[0]
+        return self.minibatch_gradient(idx, self.draw_eps(self.spec.B, self.inner_gen))[0]
 
     def unbiased_norm(self, ghat: torch.Tensor | None) -> torch.Tensor:
-        """<g, g'> for two conditionally independent unbiased gradients: the training one only if batches are
-        independent (a reshuffled epoch's batch is not unbiased given the past)."""
+        """<g, g'> for two conditionally independent unbiased gradients (see `fresh_batches`)."""
         first = ghat if ghat is not None and self.config.batches == "independent" else self.fresh_gradient()
         return first @ self.fresh_gradient()
 
-    def train_step(self, row: dict[str, Any]) -> bool:
-        """One update; False if the objective or the gradient is not finite (the run diverged)."""
-        spec, B = self.spec, self.spec.B
-        if self.config.batches == "independent":
-            idx = torch.randperm(len(self.X), generator=self.gen, device=self.device)[:B]
-        else:
-            if self.perm is None:
-                self.perm = torch.randperm(len(self.X), generator=self.gen, device=self.device)
-            idx = self.perm[self.pos:self.pos + B]
-        K = self.K_at(self.step)
-        ghat, value = self.minibatch_gradient(idx, self.gen)
+    def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, fresh: list[torch.Tensor]) -> torch.Tensor:
+        """Everything recorded at a step, as one tensor (one host sync): objective, ||ghat||^2, its theta part,
+        ||theta||_inf, ||phi||_inf, and <g, g'> if recorded."""
         g2 = ghat * ghat
-        extra = [self.unbiased_norm(ghat)] if self.config.unbiased_norm else []
-        # One host sync per step for everything recorded.
-        stats = torch.stack([value, g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors(),
-                             *extra]).tolist()
+        extra = [(ghat if len(fresh) == 1 else fresh[0]) @ fresh[-1]] if fresh else []
+        return torch.stack([value, g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors(), *extra])
+
+    def finish_step(self, row: dict[str, Any], stats: list[float], ghat: torch.Tensor) -> bool:
+        """Record the step and update; False if the objective or the gradient is not finite (the run diverged)."""
+        spec, B = self.spec, self.spec.B
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
-        row.update(K=K, lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1], grad_norm_sq_theta=stats[2],
-                   grad_norm_sq_phi=stats[1] - stats[2], **self.norm_columns(*stats[3:5]))
-        if extra:
+        row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
+                   grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2], **self.norm_columns(*stats[3:5]))
+        if len(stats) > 5:
             row["grad_norm_sq_unbiased"] = stats[5]
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
@@ -212,38 +231,59 @@ class _Trainer:
             self.epoch += 1
         return True
 
+    def train_step(self, row: dict[str, Any]) -> bool:
+        """One update of this run alone."""
+        ghat, value = self.minibatch_gradient(*self.training_batch())
+        fresh = [self.minibatch_gradient(idx, eps)[0] for idx, eps in self.fresh_batches()]
+        return self.finish_step(row, self.step_stats(ghat, value, fresh).tolist(), ghat)
+
+    def final_row(self, row: dict[str, Any]) -> None:
+        """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""
+        row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
+        if self.config.unbiased_norm and bool(torch.isfinite(self.flat).all()):
+            row["grad_norm_sq_unbiased"] = float(self.unbiased_norm(None))
+
+    def begin_row(self) -> dict[str, Any]:
+        """The row of theta_k before its update: probes at probe steps, and the last row's own columns."""
+        row: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
+        if self.step in self.probes:
+            self.probe(row)
+        if self.step == self.n_steps:
+            self.final_row(row)
+        return row
+
+    def end_row(self, row: dict[str, Any], ok: bool, clock: float, checkpoint) -> bool:
+        """Append the row and move to the next step; True once the run is over (finished or diverged)."""
+        row["wall_time"] = self.elapsed = time.perf_counter() - clock
+        self.rows.append(row)
+        if not ok:
+            self.status, self.diverged_at = "diverged", self.step
+            return True
+        if self.step == self.n_steps:
+            self.status = "finished"
+            return True
+        self.step += 1
+        if self.step % self.config.checkpoint_every == 0:
+            checkpoint(self)
+        return False
+
     def run(self, checkpoint, stop_after: int | None) -> None:
         from tqdm.auto import tqdm
         bar = tqdm(total=self.n_steps, initial=self.step, disable=not self.progress, unit="step", leave=False)
         clock = time.perf_counter() - self.elapsed
         try:
-            while self.step <= self.n_steps:
+            while True:
                 if stop_after is not None and self.step >= stop_after and self.step < self.n_steps:
                     self.status = "interrupted"
                     checkpoint(self)  # a clean step boundary: resuming continues exactly here
                     break
-                row: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
-                if self.step in self.probes:
-                    self.probe(row)
-                if self.step == self.n_steps:
-                    row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
-                    if self.config.unbiased_norm and bool(torch.isfinite(self.flat).all()):
-                        row["grad_norm_sq_unbiased"] = float(self.unbiased_norm(None))
+                row = self.begin_row()
                 ok = self.step == self.n_steps or self.train_step(row)
-                row["wall_time"] = self.elapsed = time.perf_counter() - clock
-                self.rows.append(row)
-                if not ok:
-                    self.status, self.diverged_at = "diverged", self.step
+                if self.end_row(row, ok, clock, checkpoint):
                     break
-                if self.step == self.n_steps:
-                    self.status = "finished"
-                    break
-                self.step += 1
                 bar.update(1)
                 if self.progress and self.step % 10 == 0:
                     bar.set_postfix(objective=f"{row['objective_batch']:.4g}")
-                if self.step % self.config.checkpoint_every == 0:
-                    checkpoint(self)
         except KeyboardInterrupt:
             # Mid-step state is not saved: resuming starts from the last periodic checkpoint, so the trace is the
             # same as an uninterrupted run's.
@@ -263,6 +303,70 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
     return slice(first, last + 1) if last - first + 1 == len(where) else mask
 
 
+class _Folder:
+    """The folder side of one run: its record, resuming from it, saving the trace and checkpoints atomically."""
+
+    def __init__(self, trainer: _Trainer, data: Dataset, out: str | Path | None) -> None:
+        spec, config = trainer.spec, trainer.config
+        self.trainer, self.folder = trainer, (Path(out) if out is not None else None)
+        self.record = _record(spec, config, data)
+        self.full_record = {**self.record, "seeds": {"spec": spec.seed, "training_generator": spec.seed,
+                                                     "probe_generator": f"{spec.seed} * 1000003 + step + 1"},
+                            "versions": versions(), "n_steps": trainer.n_steps, "n_parameters": spec.n_parameters,
+                            "columns": TRACE_COLUMNS}
+
+    def resume(self) -> Run | None:
+        """Load an unfinished run's checkpoint into the trainer; a finished run is returned as it is; a folder
+        holding a different run is an error (nothing is overwritten)."""
+        folder = self.folder
+        if folder is None or not (folder / CONFIG).exists():
+            return None
+        existing = read_config(folder)
+        if {k: existing.get(k) for k in self.record} != json_roundtrip(self.record):
+            raise RunError(f"run folder {str(folder)!r} holds a different run (its spec, training settings or data "
+                           "differ): choose another --out")
+        if existing.get("status") in ("finished", "diverged"):
+            (folder / CHECKPOINT).unlink(missing_ok=True)  # left if the process died between the two writes
+            return load_run(folder)
+        if (folder / CHECKPOINT).exists():
+            try:
+                self.trainer.load(torch.load(folder / CHECKPOINT, map_location=self.trainer.device,
+                                             weights_only=False))
+            except Exception as exc:
+                raise RunError(f"checkpoint {str(folder / CHECKPOINT)!r} is corrupt: {exc}") from None
+        return None
+
+    def with_status(self, status: str) -> dict[str, Any]:
+        t = self.trainer
+        return {**self.full_record, "status": status, "diverged_at": t.diverged_at, "steps_done": t.step}
+
+    def save(self, status: str) -> None:
+        if self.folder is None:
+            return
+        write_trace(self.folder / TRACE, self.trainer.trace())
+        write_json(self.folder / CONFIG, self.with_status(status))
+
+    def checkpoint(self, t: _Trainer) -> None:
+        if self.folder is None:
+            return
+        atomic_write(self.folder / CHECKPOINT, lambda tmp: torch.save(t.state(), tmp))
+        self.save("interrupted" if t.status == "interrupted" else "running")
+
+    def finish(self) -> Run:
+        """Save the final status; a finished or diverged run needs its checkpoint no more."""
+        status = self.trainer.status
+        self.save(status)
+        if self.folder is not None and status in ("finished", "diverged") and (self.folder / CHECKPOINT).exists():
+            (self.folder / CHECKPOINT).unlink()
+        return Run(self.with_status(status), self.trainer.trace(), self.folder)
+
+
+def default_data(spec: VAESpec, config: TrainConfig) -> Dataset:
+    """Draws from a linear-Gaussian model of the spec's dimensions."""
+    return synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, data_bound=spec.model.data_bound,
+                                     held_out=config.held_out, seed=spec.seed)
+
+
 def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None = None,
           out: str | Path | None = None, progress: bool = False, stop_after: int | None = None) -> Run:
     """Train `spec` and return its Run (config record + trace DataFrame).
@@ -273,53 +377,18 @@ def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None
     before this step; a later call resumes.
     """
     config = config or TrainConfig()
-    data = data or synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim,
-                                             data_bound=spec.model.data_bound, held_out=config.held_out,
-                                             seed=spec.seed)
+    data = data or default_data(spec, config)
     trainer = _Trainer(spec, config, data, progress)
-    record = _record(spec, config, data)
-    folder = Path(out) if out is not None else None
-    if folder is not None and (folder / CONFIG).exists():
-        existing = read_config(folder)
-        if {k: existing.get(k) for k in record} != json_roundtrip(record):
-            raise RunError(f"run folder {str(folder)!r} holds a different run (its spec, training settings or data "
-                           "differ): choose another --out")
-        if existing.get("status") in ("finished", "diverged"):
-            return load_run(folder)
-        if (folder / CHECKPOINT).exists():
-            try:
-                trainer.load(torch.load(folder / CHECKPOINT, map_location=trainer.device, weights_only=False))
-            except Exception as exc:
-                raise RunError(f"checkpoint {str(folder / CHECKPOINT)!r} is corrupt: {exc}") from None
-    full_record = {**record, "seeds": {"spec": spec.seed, "training_generator": spec.seed,
-                                       "probe_generator": f"{spec.seed} * 1000003 + step + 1"},
-                   "versions": versions(), "n_steps": trainer.n_steps, "n_parameters": spec.n_parameters,
-                   "columns": TRACE_COLUMNS}
-
-    def with_status(status: str) -> dict[str, Any]:
-        return {**full_record, "status": status, "diverged_at": trainer.diverged_at, "steps_done": trainer.step}
-
-    def save(status: str) -> None:
-        if folder is None:
-            return
-        write_trace(folder / TRACE, trainer.trace())
-        write_json(folder / CONFIG, with_status(status))
-
-    def checkpoint(t: _Trainer) -> None:
-        if folder is None:
-            return
-        atomic_write(folder / CHECKPOINT, lambda tmp: torch.save(t.state(), tmp))
-        save("interrupted" if t.status == "interrupted" else "running")
-
-    if folder is not None:
-        save("running")
+    folder = _Folder(trainer, data, out)
+    done = folder.resume()
+    if done is not None:
+        return done
+    folder.save("running")
     try:
-        trainer.run(checkpoint, stop_after)
+        trainer.run(folder.checkpoint, stop_after)
     finally:
-        save(trainer.status)
-    if folder is not None and trainer.status in ("finished", "diverged") and (folder / CHECKPOINT).exists():
-        (folder / CHECKPOINT).unlink()
-    return Run(with_status(trainer.status), trainer.trace(), folder)
+        folder.save(trainer.status)
+    return folder.finish()
 
 
 def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:

@@ -114,9 +114,11 @@ def test_sweep_cli_then_compare_and_bad_input(capsys, tmp_path):
     assert "not valid TOML" in capsys.readouterr().err and not Path("x").exists()
 
 
-def test_sigkill_loses_no_finished_run_and_leaves_no_corrupt_file(tmp_path):
+@pytest.mark.parametrize("ensemble,workers", [("never", "2"), ("auto", "1")])
+def test_sigkill_loses_no_finished_run_and_leaves_no_corrupt_file(tmp_path, ensemble, workers):
     """Kill the whole sweep (parent and workers) with SIGKILL mid-way, start it again: finished runs are kept
-    byte for byte, every file reads, and the sweep completes."""
+    byte for byte, every file reads, and the sweep completes. With ensembles (auto: the three seeds of each beta
+    train together) one worker runs one group after the other, so the kill lands between or inside groups."""
     file = tmp_path / "grid.toml"
     data = sweep_data(seeds=[0, 1, 2], spec={**TINY, "n": 150})
     lines = ['name = "kill"', 'data = "synthetic"', "seeds = [0, 1, 2]", "[spec]", "n = 150", "B = 16",
@@ -127,8 +129,8 @@ def test_sigkill_loses_no_finished_run_and_leaves_no_corrupt_file(tmp_path):
     file.write_text("\n".join(lines) + "\n")
     assert len(S.load(file).points) == len(S.parse(data).points) == 6
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "compare.cli", "sweep", str(file), "--out", str(out), "--workers", "2",
-           "--no-progress"]
+    cmd = [sys.executable, "-m", "compare.cli", "sweep", str(file), "--out", str(out), "--workers", workers,
+           "--ensemble", ensemble, "--no-progress"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     finished: list[str] = []
@@ -167,3 +169,29 @@ def test_dask_backend_on_a_local_cluster_gives_the_same_runs(tmp_path):
     for p in sweep.points:
         pd.testing.assert_frame_equal(load_run(tmp_path / "dask" / p.folder_name).trace.drop(columns=TIMING),
                                       load_run(tmp_path / "local" / p.folder_name).trace.drop(columns=TIMING))
+
+
+def test_jobs_batch_the_seeds_of_small_models_only():
+    from compare.sweep_runner import ENSEMBLE_MAX_PARAMETERS, plan_jobs
+    small = S.parse(sweep_data(seeds=[0, 1, 2])).points
+    assert sorted(len(j) for j in plan_jobs(small, "auto")) == [3, 3]
+    assert all(len(j) == 1 for j in plan_jobs(small, "never"))
+    big_model = {**TINY, "model": {**TINY["model"], "data_dim": 400, "encoder_widths": [200],
+                                   "decoder_widths": [200]}}
+    big = S.parse(sweep_data(seeds=[0, 1], spec=big_model, grid={})).points
+    from bounds.spec import VAESpec
+    assert VAESpec.from_dict(big[0].spec).n_parameters > ENSEMBLE_MAX_PARAMETERS
+    assert [len(j) for j in plan_jobs(big, "auto")] == [1, 1] and [len(j) for j in plan_jobs(big, "always")] == [2]
+    with pytest.raises(ValueError, match="ensemble='x'"):
+        plan_jobs(small, "x")
+
+
+def test_ensemble_and_single_sweeps_give_the_same_runs(tmp_path):
+    sweep = S.parse(sweep_data(seeds=[0, 1], grid={}))
+    run_sweep(sweep, tmp_path / "ens", workers=1, progress=False, ensemble="always")
+    run_sweep(sweep, tmp_path / "one", workers=1, progress=False, ensemble="never")
+    import numpy as np
+    for p in sweep.points:
+        a = load_run(tmp_path / "ens" / p.folder_name).trace.drop(columns=TIMING)
+        b = load_run(tmp_path / "one" / p.folder_name).trace.drop(columns=TIMING)
+        np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-4, atol=1e-6, equal_nan=True)

@@ -1,0 +1,137 @@
+"""Train several runs of one architecture together: their gradients in one batched call (torch.func's grad + vmap),
+everything else (randomness, optimiser state, probes, folders) per run, exactly as `train` does.
+
+Each member draws its mini-batches and noise from its own generators in the same order as a run trained alone,
+outside vmap (explicit randomness), so a member's trace equals its separate run's up to floating-point rounding
+(tested). Members must share the spec but for the seed and share the training settings; their data may differ
+(same size). It pays for small models, where a step is dominated by per-call overhead rather than arithmetic:
+`benchmarks/bench_ensemble.py` measures it.
+
+    >>> runs = train_ensemble([spec.with_seed(s) for s in range(8)], config, [data] * 8, outs)
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.func import grad, vmap
+
+from bounds.spec import VAESpec
+from .config import TrainConfig
+from .data import Dataset
+from .estimators import estimate
+from .runs import Run
+from .train import _Folder, _Trainer, default_data
+
+
+def _same_but_seed(specs: Sequence[VAESpec]) -> None:
+    strip = [{**s.to_dict(), "seed": None} for s in specs]
+    if any(d != strip[0] for d in strip[1:]):
+        raise ValueError("an ensemble's specs must be the same but for the seed: train other settings separately")
+
+
+def batched_gradient(spec: VAESpec, config: TrainConfig):
+    """(flats [E, P], x [E, B, d], eps [E, B, K, d_z]) -> (gradients [E, P], values [E])."""
+    def surrogate(flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor):
+        s, value = estimate(spec, flat, x, eps, spec.estimator, config.baseline)
+        return s, value.detach()
+    return vmap(grad(surrogate, has_aux=True))
+
+
+def train_ensemble(specs: Sequence[VAESpec], config: TrainConfig | None = None,
+                   datas: Sequence[Dataset] | None = None, outs: Sequence[str | Path | None] | None = None,
+                   progress: bool = False) -> list[Run]:
+    """Train the runs of `specs` together; returns their Runs in order. Run folders behave as with `train`: a
+    finished member is returned as it is, unfinished ones resume (together if they stopped at the same step, else
+    each alone)."""
+    config = config or TrainConfig()
+    if not specs:
+        return []
+    _same_but_seed(specs)
+    datas = list(datas) if datas is not None else [default_data(s, config) for s in specs]
+    outs = list(outs) if outs is not None else [None] * len(specs)
+    if not len(datas) == len(outs) == len(specs):
+        raise ValueError("specs, datas and outs must have the same length")
+    if config.K_alpha is not None:
+        raise ValueError("an ensemble needs a fixed K (no K schedule): train K-scheduled runs separately")
+    trainers = [_Trainer(s, config, d, progress=False) for s, d in zip(specs, datas)]
+    if len({len(t.X) for t in trainers}) > 1:
+        raise ValueError("an ensemble's data sets must have the same number of training points")
+    folders = [_Folder(t, d, o) for t, d, o in zip(trainers, datas, outs)]
+    results: list[Run | None] = [f.resume() for f in folders]
+    active = [i for i, r in enumerate(results) if r is None]
+    if len({trainers[i].step for i in active}) > 1:  # resumed at different steps: no lockstep
+        from .train import train
+        for i in active:
+            results[i] = train(specs[i], config, datas[i], outs[i])
+        return results  # type: ignore[return-value]
+    for i in active:
+        folders[i].save("running")
+    try:
+        _run_together([trainers[i] for i in active], [folders[i] for i in active], progress)
+    finally:
+        for i in active:
+            folders[i].save(trainers[i].status)
+    for i in active:
+        results[i] = folders[i].finish()
+    return results  # type: ignore[return-value]
+
+
+def _run_together(trainers: list[_Trainer], folders: list[_Folder], progress: bool) -> None:
+    if not trainers:
+        return
+    from tqdm.auto import tqdm
+    lead = trainers[0]
+    gradient = batched_gradient(lead.spec, lead.config)
+    clock = time.perf_counter() - lead.elapsed
+    live = list(range(len(trainers)))
+    bar = tqdm(total=lead.n_steps, initial=lead.step, disable=not progress, unit="step", leave=False,
+               desc=f"ensemble of {len(trainers)}")
+    try:
+        while live:
+            rows = {i: trainers[i].begin_row() for i in live}
+            if lead.step == lead.n_steps or trainers[live[0]].step == trainers[live[0]].n_steps:
+                ok = {i: True for i in live}
+            else:
+                ok = _step_together([trainers[i] for i in live], rows, live, gradient)
+            for i in list(live):
+                if trainers[i].end_row(rows[i], ok[i], clock, folders[i].checkpoint):
+                    live.remove(i)
+            bar.update(1)
+    except KeyboardInterrupt:
+        for t in trainers:
+            t.status = "interrupted"
+        raise
+    finally:
+        bar.close()
+
+
+def _stats(lead: _Trainer, G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
+           fresh: list[torch.Tensor]) -> torch.Tensor:
+    """`_Trainer.step_stats` for every member at once: rows [objective, ||ghat||^2, theta part, ||theta||_inf,
+    ||phi||_inf, (<g, g'>)]."""
+    theta, phi = lead.blocks["theta"], lead.blocks["phi"]
+    G2 = G * G
+    columns = [values, G2.sum(1), G2[:, theta].sum(1), flats[:, theta].abs().amax(1), flats[:, phi].abs().amax(1)]
+    if fresh:
+        columns.append(((G if len(fresh) == 1 else fresh[0]) * fresh[-1]).sum(1))
+    return torch.stack(columns, dim=1)
+
+
+def _step_together(members: list[_Trainer], rows: dict[int, dict[str, Any]], ids: list[int], gradient) -> dict[int, bool]:
+    """One update of every live member: the training gradients and the fresh ones in batched calls."""
+    batches = [m.training_batch() for m in members]
+    fresh_batches = [m.fresh_batches() for m in members]
+    flats = torch.stack([m.flat for m in members])
+    # The training gradient and the fresh ones are all at theta_k: one call over (1 + fresh) x E members.
+    groups = [batches] + [[fb[j] for fb in fresh_batches] for j in range(len(fresh_batches[0]))]
+    x = torch.stack([m.X[idx] for pairs in groups for m, (idx, _) in zip(members, pairs)])
+    eps = torch.stack([e for pairs in groups for _, e in pairs])
+    G_all, values_all = gradient(flats.repeat(len(groups), 1), x, eps)
+    E = len(members)
+    G, values = G_all[:E], values_all[:E]
+    fresh = [G_all[E * j:E * (j + 1)] for j in range(1, len(groups))]
+    table = _stats(members[0], G, values, flats, fresh).tolist()  # one host sync for every member
+    return {i: m.finish_step(rows[i], table[e], G[e]) for e, (i, m) in enumerate(zip(ids, members))}
