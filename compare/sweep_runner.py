@@ -12,6 +12,7 @@ import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
@@ -177,25 +178,43 @@ def _job(points: list[Point], out: Path, threads: int) -> list[dict[str, Any]]:
     return run_group(points, folders, threads)
 
 
-def _run_local(jobs: list[list[Point]], out: Path, workers: int, done) -> None:
+def _run_local(jobs: list[list[Point]], out: Path, workers: int, done, job_fn=_job) -> None:
     if not jobs:
         return
     workers = max(1, min(workers, len(jobs)))
     threads = max(1, cores() // workers)
     if workers == 1:  # no pool: simpler to debug, same results
         for job in jobs:
-            for p, outcome in zip(job, _job(job, out, threads)):
+            for p, outcome in zip(job, job_fn(job, out, threads)):
                 done(p, outcome)
         return
-    # spawn, not fork: torch's thread pools do not survive a fork safely.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(_job, job, out, threads): job for job in jobs}
+    # spawn, not fork: torch's thread pools do not survive a fork safely. A worker that dies (killed, out of
+    # memory) breaks the pool and every job in flight with it: those jobs then run again, each in a pool of its own,
+    # so only the job that kills its worker fails.
+    broken: list[list[Point]] = []
+    context = get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending = {pool.submit(job_fn, job, out, threads): job for job in jobs}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
                 job = pending.pop(fut)
-                for p, outcome in zip(job, fut.result()):
+                try:
+                    outcomes = fut.result()
+                except BrokenProcessPool:
+                    broken.append(job)
+                    continue
+                for p, outcome in zip(job, outcomes):
                     done(p, outcome)
+    for job in broken:
+        with ProcessPoolExecutor(1, mp_context=context) as alone:
+            try:
+                outcomes = alone.submit(job_fn, job, out, cores()).result()
+            except BrokenProcessPool:
+                outcomes = [{"status": "failed", "error": "its worker process died (killed, or out of memory?)",
+                             "seconds": None}] * len(job)
+        for p, outcome in zip(job, outcomes):
+            done(p, outcome)
 
 
 def _run_dask(jobs: list[list[Point]], out: Path, address: str | None, done) -> None:

@@ -195,3 +195,21 @@ def test_ensemble_and_single_sweeps_give_the_same_runs(tmp_path):
         a = load_run(tmp_path / "ens" / p.folder_name).trace.drop(columns=TIMING)
         b = load_run(tmp_path / "one" / p.folder_name).trace.drop(columns=TIMING)
         np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-4, atol=1e-6, equal_nan=True)
+
+
+def die_on_seed_zero(job, out, threads):
+    """A job function whose worker process dies on seed 0 (as if killed for memory)."""
+    from compare.sweep_runner import _job
+    if job[0].settings["seed"] == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _job(job, out, threads)
+
+
+def test_a_worker_that_dies_fails_its_point_and_not_the_others(tmp_path):
+    from compare.sweep_runner import _run_local
+    sweep = S.parse(sweep_data(seeds=[0, 1, 2], grid={}))
+    outcomes = {}
+    _run_local([[p] for p in sweep.points], tmp_path, 2, lambda p, o: outcomes.__setitem__(p.settings["seed"], o),
+               job_fn=die_on_seed_zero)
+    assert outcomes[0]["status"] == "failed" and "died" in outcomes[0]["error"]
+    assert outcomes[1]["status"] == outcomes[2]["status"] == "finished"
