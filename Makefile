@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench bench-sweeps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_bounds.py
 	$(VENV)/bin/python benchmarks/bench_recording.py
+
+bench-sweeps: $(STAMP)
+	$(VENV)/bin/python benchmarks/bench_ensemble.py
+	$(VENV)/bin/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
