@@ -13,6 +13,8 @@
     "objective.kind" = ["beta"]
     "objective.beta" = [0.5, 1.0]
     "model.activation.s" = [1, 5]
+    [[points]]                      # optional extra points, each with every seed (not crossed with the grid)
+    "model.activation.name" = "relu"
 
 A point is keyed by the hash of its full record (spec, training settings, data source): its run folder is
 `<out>/<name>-<hash>`, so a finished point is found again after any interruption, and a changed setting is a new
@@ -33,7 +35,7 @@ from typing import Any
 from bounds.spec import SpecError, VAESpec, digits_spec
 from empirical import TrainConfig
 
-KNOWN = {"data", "seeds", "spec", "train", "grid", "name"}
+KNOWN = {"data", "seeds", "spec", "train", "grid", "points", "name"}
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,17 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     source_data = data.get("data", "digits")
     if not isinstance(source_data, str):
         raise SpecError(f"{source}: data={source_data!r} is invalid: 'digits', 'synthetic' or a local path")
+    extra = data.get("points", [])
+    if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
+        raise SpecError(f"{source}: points must be a list of tables of settings ([[points]])")
     sweep = Sweep(str(data.get("name", Path(source).stem)))
     paths = list(grid)
-    for combo in itertools.product(*(grid[p] for p in paths), seeds):
-        settings = dict(zip(paths, combo[:-1]))
+    # The grid's combinations (just the base point if there is no grid and no extra point), then the extra points.
+    combos = [dict(zip(paths, values)) for values in itertools.product(*(grid[p] for p in paths))]
+    if not grid and extra:
+        combos = []
+    for settings, seed in itertools.product(combos + list(extra), seeds):
+        settings = dict(settings)
         spec, train = copy.deepcopy(base_spec), dict(base_train)
         for path, value in settings.items():
             if path.startswith("train."):
@@ -123,14 +132,14 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
                 train[path[6:]] = value
             else:
                 _set(spec, path, value, f"{source} [grid]")
-        spec["seed"] = combo[-1]
-        where = ", ".join(f"{k}={v!r}" for k, v in {**settings, "seed": combo[-1]}.items())
+        spec["seed"] = seed
+        where = ", ".join(f"{k}={v!r}" for k, v in {**settings, "seed": seed}.items())
         try:
             checked_spec = VAESpec.from_dict(spec).to_dict()
             checked_train = TrainConfig.from_dict(train).to_dict()
         except (SpecError, TypeError, ValueError) as exc:
             raise SpecError(f"{source}: the point {where} is invalid: {exc}") from None
-        sweep.points.append(Point({**settings, "seed": combo[-1]}, json.loads(json.dumps(checked_spec)),
+        sweep.points.append(Point({**settings, "seed": seed}, json.loads(json.dumps(checked_spec)),
                                   checked_train, source_data))
     keys = [p.key for p in sweep.points]
     if len(set(keys)) != len(keys):

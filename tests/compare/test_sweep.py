@@ -213,3 +213,14 @@ def test_a_worker_that_dies_fails_its_point_and_not_the_others(tmp_path):
                job_fn=die_on_seed_zero)
     assert outcomes[0]["status"] == "failed" and "died" in outcomes[0]["error"]
     assert outcomes[1]["status"] == outcomes[2]["status"] == "finished"
+
+
+def test_extra_points_join_the_grid_with_every_seed():
+    sweep = S.parse(sweep_data(grid={"model.activation.s": [1.0, 5.0]},
+                               points=[{"model.activation.name": "relu"}]))
+    names = [p.spec["model"]["activation"]["name"] for p in sweep.points]
+    assert names.count("relu") == 2 and names.count("softclip") == 4
+    only = S.parse(sweep_data(grid={}, points=[{"B": 8}, {"B": 16}], seeds=[0]))
+    assert [p.spec["B"] for p in only.points] == [8, 16]
+    with pytest.raises(SpecError, match="points must be a list"):
+        S.parse(sweep_data(points={"B": 8}))
