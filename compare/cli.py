@@ -8,6 +8,7 @@
     vaebound report runs -o report.html    # a self-contained HTML report of every run under runs/
     vaebound demo                          # the main job: derive, train, compare, report on the embedded data
     vaebound sweep grid.toml --out sweeps/g   # every point of a grid as a run folder, in parallel, resumable
+    vaebound reproduce sharpness           # one of the paper's experiments (reduced scale), compared and reported
 
 Bad options print one line naming the option and exit with code 2.
 """
@@ -23,7 +24,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from bounds import derive as D
-from . import compare_command, demo, sweep_command, train_command
+from . import compare_command, demo, reproduce, sweep_command, train_command
 from bounds.activations import NotSmoothError
 from bounds.spec import (ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, ActivationSpec,
                          ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, SpecError, VAESpec)
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_command.add_parsers(sub)
     demo.add_parser(sub)
     sweep_command.add_parser(sub)
+    reproduce.add_parser(sub)
     return parser
 
 
@@ -242,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"bound": cmd_bound, "train": train_command.cmd_train, "compare": compare_command.cmd_compare,
                     "report": compare_command.cmd_report, "demo": demo.cmd_demo,
-                    "sweep": sweep_command.cmd_sweep}
+                    "sweep": sweep_command.cmd_sweep, "reproduce": reproduce.cmd_reproduce}
         return commands[args.command](args)
     except (UsageError, SpecError, NotSmoothError, ValueError) as err:
         print(f"vaebound: error: {err}", file=sys.stderr)

@@ -134,3 +134,63 @@ def slack_bars(a: Assessment) -> plt.Figure:
     ax.invert_yaxis()
     ax.grid(True, axis="x", alpha=0.3)
     return fig
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def setting_labels(assessments: Sequence[Assessment]) -> list[str]:
+    """For each run, the settings in which the runs differ (the seed aside), e.g. 'activation.s=5'."""
+    flats = [_flat({"spec": a.spec.to_dict(), "train": a.run.config.get("train", {})}) for a in assessments]
+    keys = sorted(k for k in set().union(*flats) if k != "spec.seed" and len({str(f.get(k)) for f in flats}) > 1)
+    short = lambda k: k.split(".", 1)[1].replace("model.", "").replace("objective.", "").replace("optimizer.", "")
+    return [", ".join(f"{short(k)}={f.get(k)}" for k in keys) or "base" for f in flats]
+
+
+def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
+    """The paper's two figures for a family of runs (seeds averaged): its per-epoch gradient statistic beside the
+    theorem's running average, and the negative ELBO on held-out data, against epochs."""
+    labels = setting_labels(assessments)
+    groups: dict[str, list[Assessment]] = {}
+    for label, a in zip(labels, assessments):
+        groups.setdefault(label, []).append(a)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, (label, members) in enumerate(groups.items()):
+        colour = f"C{i % 10}"
+        paper = [m.run.trace.dropna(subset=["paper_grad_stat"])[["epoch", "paper_grad_stat"]] for m in members
+                 if "paper_grad_stat" in m.run.trace]
+        if paper and all(len(p) for p in paper):
+            mean = sum(p["paper_grad_stat"].to_numpy() for p in paper) / len(paper)
+            left.plot(paper[0]["epoch"].to_numpy() + 1, mean, color=colour, lw=1.8, label=f"{label}: paper's statistic")
+        theorem = []
+        for m in members:
+            t = m.run.trace
+            ends = t.dropna(subset=["paper_grad_stat"]) if "paper_grad_stat" in t else t.iloc[:0]
+            steps = ends["step"].to_numpy()
+            theorem.append((ends["epoch"].to_numpy() + 1, np.interp(steps, m.average.n, m.average.value)))
+        if theorem and len(theorem[0][0]):
+            size = min(len(e) for e, _ in theorem)
+            left.plot(theorem[0][0][:size], sum(v[:size] for _, v in theorem) / len(theorem), color=colour, lw=1.2,
+                      ls="--", label=f"{label}: theorem's running average")
+        held = [m.run.trace.dropna(subset=["objective_test"]) for m in members]
+        if held and all(len(h) for h in held):
+            size = min(len(h) for h in held)
+            nelbo = -sum(h["objective_test"].to_numpy()[:size] for h in held) / len(held)
+            steps_per_epoch = max(1, int(members[0].run.config.get("data", {}).get("n_train", 1)) // members[0].spec.B)
+            right.plot(held[0]["step"].to_numpy()[:size] / steps_per_epoch, nelbo, "o-", color=colour, ms=3,
+                       label=label)
+    left.set(yscale="log", xlabel="epoch", ylabel="squared gradient norm")
+    left.set_title("paper's statistic (solid), theorem's quantity (dashed)", fontsize=10)
+    right.set(xlabel="epoch", ylabel="negative objective, held-out (nats / example)")
+    right.set_title("negative ELBO (held-out)", fontsize=10)
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6)
+    return fig

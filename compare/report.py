@@ -138,6 +138,10 @@ def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> 
         body += ["<h2>Orderings</h2>", _table(order)]
     if len(assessments) > 1:
         body += ["<h2>All runs</h2>", _png(plots.family(assessments))]
+    if any("paper_grad_stat" in a.run.trace for a in assessments):
+        body += ["<h2>The paper's figures</h2><p class='note'>The paper plots a per-epoch statistic of the "
+                 "batch-summed loss's gradient (stochastic, scaled by B): it is shown beside the theorem's own "
+                 "running average, not in its place.</p>", _png(plots.paper_figures(assessments))]
     varied = _varied(assessments)
     if len(varied) >= 2:
         body += ["<h2>Tightness over two settings</h2>", _png(plots.heatmap(assessments, varied[0], varied[1]))]

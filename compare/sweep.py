@@ -1,6 +1,7 @@
 """Sweep files: a base spec, training settings, data, seeds and a grid; every combination is one point.
 
     # sweep.toml
+    base = "digits"                 # the base spec: digits (default), cifar100 or celeba (the paper's image nets)
     data = "digits"                 # digits | synthetic | a local path
     seeds = [0, 1]
     [spec]                          # the base spec: VAESpec fields over the digits default (nested tables)
@@ -32,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bounds.spec import SpecError, VAESpec, digits_spec
+from bounds.spec import SpecError, VAESpec, digits_spec, paper_image_spec
 from empirical import TrainConfig
 
-KNOWN = {"data", "seeds", "spec", "train", "grid", "points", "name"}
+KNOWN = {"base", "data", "seeds", "spec", "train", "grid", "points", "name"}
+BASES = ("digits", "cifar100", "celeba")
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,11 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     unknown = sorted(set(data) - KNOWN)
     if unknown:
         raise SpecError(f"{source}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KNOWN))})")
-    base_spec = _merge(digits_spec().to_dict(), data.get("spec", {}), f"{source} [spec]")
+    base = data.get("base", "digits")
+    if base not in BASES:
+        raise SpecError(f"{source}: base={base!r} is invalid: must be one of {', '.join(BASES)}")
+    start = digits_spec() if base == "digits" else paper_image_spec(base)
+    base_spec = _merge(start.to_dict(), data.get("spec", {}), f"{source} [spec]")
     base_train = {**TrainConfig().to_dict(), **data.get("train", {})}
     TrainConfig.from_dict(data.get("train", {}))  # unknown or bad training settings fail here, by name
     grid = data.get("grid", {})

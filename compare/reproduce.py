@@ -1,0 +1,92 @@
+"""`vaebound reproduce NAME`: run one of the paper's experiments (a ready-made sweep), then compare and report.
+
+    vaebound reproduce --list
+    vaebound reproduce sharpness --out repro                      # reduced scale: embedded digits, minutes on a CPU
+    vaebound reproduce all --out repro                            # every reduced experiment
+    vaebound reproduce iwae_k --scale paper --data path/to/cifar-100-python --out repro   # the paper's nets
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tomllib
+from pathlib import Path
+
+from bounds.spec import SpecError
+from empirical.runs import write_json
+from . import experiments as X
+from . import report, tables
+from . import sweep as S
+from .compare_command import assess_all, as_json
+from .orderings import orderings
+from .sweep_runner import run_sweep
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("reproduce", help="run one of the paper's experiments, then compare and report",
+                       description=__doc__.split("\n\n")[0])
+    r.add_argument("name", nargs="?", default=None, help="an experiment (see --list), or 'all'")
+    r.add_argument("--scale", choices=X.SCALES, default="reduced")
+    r.add_argument("--data", default=None, help="the data path (required at --scale paper)")
+    r.add_argument("--out", type=Path, default=Path("vaebound-reproduce"))
+    r.add_argument("--workers", type=int, default=None)
+    r.add_argument("--ensemble", choices=("auto", "always", "never"), default="auto")
+    r.add_argument("--list", action="store_true", help="list the experiments and exit")
+    r.add_argument("--no-progress", action="store_true")
+
+
+def load_experiment(name: str, scale: str, data: str | None) -> S.Sweep:
+    file = X.path(name, scale)
+    spec = tomllib.loads(file.read_text())
+    if scale == "paper":
+        if not data:
+            raise SpecError("--data is required at --scale paper: the local folder of the data set "
+                            f"({spec.get('base')}); nothing is downloaded")
+        spec["data"] = data
+    elif data:
+        spec["data"] = data
+    return S.parse(spec, str(file.name))
+
+
+def run_experiment(name: str, scale: str, data: str | None, out: Path, workers: int | None = None,
+                   ensemble: str = "auto", progress: bool = True) -> dict:
+    """Sweep, assess, and write DIR/report.html, DIR/tables/*, DIR/summary.json; returns the summary."""
+    sweep = load_experiment(name, scale, data)
+    folder = out / name
+    result = run_sweep(sweep, folder / "runs", workers, ensemble=ensemble, progress=progress)
+    assessments = assess_all([folder / "runs"])
+    report.write(assessments, folder / "report.html", f"vaebound: the paper's {name} experiment ({scale} scale)")
+    frames = {"tightness": tables.tightness_table(assessments), "rates": tables.rates_table(assessments),
+              "orderings": orderings(assessments)}
+    (folder / "tables").mkdir(parents=True, exist_ok=True)
+    for key, df in frames.items():
+        (folder / "tables" / f"{key}.md").write_text(tables.render(df, "markdown") + "\n")
+        (folder / "tables" / f"{key}.csv").write_text(tables.render(df, "csv"))
+    summary = {"experiment": name, "scale": scale, "points": result["points"], **json.loads(as_json(assessments))}
+    write_json(folder / "summary.json", summary)
+    return summary
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.list or not args.name:
+        for scale in X.SCALES:
+            print(f"{scale}: {', '.join(X.names(scale))}")
+        return 0
+    names = X.names(args.scale) if args.name == "all" else [args.name]
+    for name in names:
+        X.path(name, args.scale)  # every name checked before any run
+        load_experiment(name, args.scale, args.data)
+    failed = 0
+    for name in names:
+        summary = run_experiment(name, args.scale, args.data, args.out, args.workers, args.ensemble,
+                                 not args.no_progress)
+        failed += sum(p["status"] == "failed" for p in summary["points"].values())
+        print(f"\n{name}: {args.out / name / 'report.html'}")
+        for row in summary["orderings"]:
+            print(f"  ordering over {row['factor']}: values {row['values']}, measured "
+                  f"{[round(v, 4) for v in row['measured']]}; paper: {row['paper_claim']} -> "
+                  f"{ {True: 'agrees', False: 'DISAGREES', None: 'no verdict'}[row['agrees_with_paper']]}")
+        for row in summary["rates"]:
+            print(f"  rate {row['runs'][:60]}: slope {row['fitted slope']:.2f} "
+                  f"[{row['95% CI low']:.2f}, {row['95% CI high']:.2f}] {row['verdict']}")
+    return 1 if failed else 0
