@@ -22,6 +22,9 @@ from .orderings import orderings
 from .sweep_runner import run_sweep
 
 
+VERDICT = {True: "agrees", False: "DISAGREES", None: "no verdict"}
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("reproduce", help="run one of the paper's experiments, then compare and report",
                        description=__doc__.split("\n\n")[0])
@@ -85,7 +88,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for row in summary["orderings"]:
             print(f"  ordering over {row['factor']}: values {row['values']}, measured "
                   f"{[round(v, 4) for v in row['measured']]}; paper: {row['paper_claim']} -> "
-                  f"{ {True: 'agrees', False: 'DISAGREES', None: 'no verdict'}[row['agrees_with_paper']]}")
+                  f"{VERDICT[row['agrees_with_paper']]}")
+            if row["nelbo_claim"] != "no claim":
+                print(f"    held-out negative objective {[round(v, 3) for v in row['nelbo']]}; paper: "
+                      f"{row['nelbo_claim']} -> {VERDICT[row['nelbo_agrees']]}")
         for row in summary["rates"]:
             print(f"  rate {row['runs'][:60]}: slope {row['fitted slope']:.2f} "
                   f"[{row['95% CI low']:.2f}, {row['95% CI high']:.2f}] {row['verdict']}")

@@ -27,7 +27,8 @@ def theory_spec(n: int = 200, beta: float = 1.0, K: int = 1, B: int = 16, seed: 
 
 
 def fake_run(spec: VAESpec, per_step: Callable[[np.ndarray], np.ndarray], config: TrainConfig = INSIDE,
-             hessian: float = 1.0, variance: float = 1.0, norm: float = 0.05, gap: float = 0.5) -> Run:
+             hessian: float = 1.0, variance: float = 1.0, norm: float = 0.05, gap: float = 0.5,
+             nelbo: float = 10.0) -> Run:
     """A finished run whose per-step unbiased estimates are per_step(k), k = 0..n, with the given probe values."""
     k = np.arange(spec.n + 1)
     probes = np.unique(np.geomspace(1, spec.n + 1, 6).astype(int) - 1)
@@ -41,6 +42,7 @@ def fake_run(spec: VAESpec, per_step: Callable[[np.ndarray], np.ndarray], config
         "grad_var_theta": np.where(is_probe, variance / 2, np.nan),
         "grad_var_phi": np.where(is_probe, variance / 2, np.nan),
         "objective_train": np.where(is_probe, -10.0 + gap * (k > 0), np.nan),
+        "objective_test": np.where(is_probe, -nelbo, np.nan),
     })
     config = {"spec": spec.to_dict(), "train": config.to_dict(), "status": "finished",
               "data": {"name": "hand-made", "max_norm": 1.0}}

@@ -9,7 +9,7 @@ from compare.tightness import assess
 from tests.compare.fakes import fake_run, theory_spec
 
 
-def family(factor, values, measured_of, seeds=(0, 1)):
+def family(factor, values, measured_of, seeds=(0, 1), nelbo_of=lambda v: 10.0):
     """Runs that differ only in `factor` (one step constant for all, inside every run's condition) and the seed."""
     C = min(theory_spec(n=100, **{factor: v}).optimizer.C_gamma for v in values)
     out = []
@@ -17,7 +17,8 @@ def family(factor, values, measured_of, seeds=(0, 1)):
         for seed in seeds:
             spec = theory_spec(n=100, seed=seed, C_gamma=C, **{factor: v})
             level = measured_of(v) * (1 + 0.01 * seed)
-            out.append(assess(fake_run(spec, lambda k, level=level: np.full(len(k), level)), f"{factor}{v}-{seed}"))
+            run = fake_run(spec, lambda k, level=level: np.full(len(k), level), nelbo=nelbo_of(v))
+            out.append(assess(run, f"{factor}{v}-{seed}"))
     return out
 
 
@@ -52,3 +53,9 @@ def test_runs_differing_in_two_settings_are_not_a_family():
     a = family("beta", [0.5], lambda b: 1.0, seeds=(0,))
     b = [assess(fake_run(theory_spec(n=100, beta=1.0, B=8), lambda k: np.ones(len(k))), "other")]
     assert len(orderings(a + b)) == 0
+
+
+@pytest.mark.parametrize("nelbo_of,agrees", [(lambda K: 10 - np.log(K), True), (lambda K: 10 + K, False)])
+def test_the_held_out_negative_elbo_ordering_over_K(nelbo_of, agrees):
+    r = row(orderings(family("K", [1, 5, 10], lambda K: 1.0, nelbo_of=nelbo_of)), "K")
+    assert r["nelbo_agrees"] is agrees and r["nelbo"] == pytest.approx([nelbo_of(K) for K in (1, 5, 10)])
