@@ -57,7 +57,8 @@ def run_experiment(name: str, scale: str, data: str | None, out: Path, workers: 
     sweep = load_experiment(name, scale, data)
     folder = out / name
     result = run_sweep(sweep, folder / "runs", workers, ensemble=ensemble, progress=progress)
-    assessments = assess_all([folder / "runs"])
+    # The sweep's own points only: a folder may also hold runs of an earlier version of the sweep file.
+    assessments = assess_all([folder / "runs" / p.folder_name for p in sweep.points])
     report.write(assessments, folder / "report.html", f"vaebound: the paper's {name} experiment ({scale} scale)")
     frames = {"tightness": tables.tightness_table(assessments), "rates": tables.rates_table(assessments),
               "orderings": orderings(assessments)}
