@@ -24,6 +24,7 @@ point.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -47,6 +48,7 @@ class Point:
     spec: dict[str, Any]
     train: dict[str, Any]
     data: str
+    shown: tuple[str, ...] | None = None  # the settings that name the folder (those that vary); None: all
 
     @property
     def key(self) -> str:
@@ -55,7 +57,8 @@ class Point:
 
     @property
     def name(self) -> str:
-        parts = [f"{path.split('.')[-1]}={_short(v)}" for path, v in self.settings.items()]
+        parts = [f"{path.split('.')[-1]}={_short(v)}" for path, v in self.settings.items()
+                 if self.shown is None or path in self.shown]
         return re.sub(r"[^A-Za-z0-9_.=+-]", "-", "_".join(parts) or "base")
 
     @property
@@ -147,6 +150,9 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
             raise SpecError(f"{source}: the point {where} is invalid: {exc}") from None
         sweep.points.append(Point({**settings, "seed": seed}, json.loads(json.dumps(checked_spec)),
                                   checked_train, source_data))
+    varying = tuple(path for path in {k: None for p in sweep.points for k in p.settings}
+                    if len({json.dumps(p.settings.get(path), default=str) for p in sweep.points}) > 1)
+    sweep.points = [dataclasses.replace(p, shown=varying) for p in sweep.points]
     keys = [p.key for p in sweep.points]
     if len(set(keys)) != len(keys):
         raise SpecError(f"{source}: two grid points are the same run (a grid value repeats)")
