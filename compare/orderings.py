@@ -1,4 +1,4 @@
-"""Orderings: across runs that differ in one setting (beta, K, B, sharpness s, optimiser), does the measured
+"""Orderings: across runs that differ in one setting (beta, K, B, sharpness s, optimiser, estimator), does the measured
 ordering agree with the bound's ordering and with the paper's claims? Spearman rank correlations.
 
 The measured quantity is the theorem's running average at the last step (mean over seeds), and beside it the
@@ -28,6 +28,7 @@ FACTORS: dict[str, tuple[Callable[[Any], Any], tuple[tuple[str, ...], ...], str]
     "s": (lambda s: s.model.activation.s, (("model", "activation", "s"),),
           "soft-clipping s = 5 reaches the lowest gradient norm"),
     "optimizer": (lambda s: s.optimizer.name, (("optimizer",),), "no claim"),
+    "estimator": (lambda s: s.estimator, (("estimator",),), "no claim"),
 }
 EXPECTED_SIGN = {"beta": 1, "K": -1, "B": -1}
 # The paper's experimental claims about the held-out negative objective (negative ELBO, or IWAE bound).
