@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from bounds import derive as D
 from bounds.spec import SpecError, VAESpec, count, digits_spec
 from empirical import TrainConfig, digits, train
-from empirical.runs import write_json
-from . import plots, report, tables
-from .orderings import orderings
+from .outputs import write_outputs
 from .tightness import assess
 
 PRACTICAL_C_GAMMA = 0.2
@@ -71,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name, (spec, config) in tqdm(runs.items(), desc="training", unit="run", disable=args.no_progress):
         finished.append(train(spec, config, data, out=out / "runs" / name, progress=False))
     assessments = [assess(run, name) for run, name in zip(finished, runs)]
-    _write_outputs(out, assessments)
+    write_outputs(out, assessments, "vaebound demo: digits, small smooth Gaussian VAE")
     print(f"\nreport: {out / 'report.html'}   (plots in {out / 'plots'}, tables in {out / 'tables'})")
     for a in assessments:
         s = a.summary()
@@ -82,25 +79,3 @@ def cmd_demo(args: argparse.Namespace) -> int:
         slope = f"{s['fitted_slope']:.2f}" if s["fitted_slope"] is not None else "-"
         print(f"  {a.label:<26s} {verdict}; {ratio}; fitted slope {slope} (theory -1/2)")
     return 0 if all(a.sound is not False for a in assessments) else 1
-
-
-def _write_outputs(out: Path, assessments: list) -> None:
-    plot_dir, table_dir = out / "plots", out / "tables"
-    for a in assessments:
-        plots.save(plots.bound_vs_measured(a), plot_dir / f"{a.label}-bound")
-        if a.bound is not None:
-            plots.save(plots.slack_bars(a), plot_dir / f"{a.label}-slack")
-    plots.save(plots.family(assessments), plot_dir / "family")
-    plots.save(plots.heatmap(assessments, "beta", "C_gamma"), plot_dir / "heatmap-beta-C_gamma")
-    frames: dict[str, Any] = {"tightness": tables.tightness_table(assessments),
-                              "rates": tables.rates_table(assessments), "orderings": orderings(assessments)}
-    for a in assessments:
-        if len(a.slack):
-            frames[f"slack-{a.label}"] = tables.slack_table(a)
-    table_dir.mkdir(parents=True, exist_ok=True)
-    for name, df in frames.items():
-        (table_dir / f"{name}.md").write_text(tables.render(df, "markdown") + "\n")
-        (table_dir / f"{name}.tex").write_text(tables.render(df, "latex"))
-        (table_dir / f"{name}.csv").write_text(tables.render(df, "csv"))
-    write_json(out / "summary.json", {"runs": [a.summary() for a in assessments]})
-    report.write(assessments, out / "report.html", "vaebound demo: digits, small smooth Gaussian VAE")

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 from .measures import probe_series  # noqa: E402
 from .rates import fit_points  # noqa: E402
+from .slack import THEORY_SLACK  # noqa: E402
 from .tightness import Assessment  # noqa: E402
 
 Y_LABEL = r"$\frac{1}{n+1}\sum_{k\leq n}\|\nabla \mathcal{L}(\theta_k)\|^2$ (per-example objective)"
@@ -124,7 +125,7 @@ def slack_bars(a: Assessment) -> plt.Figure:
     """How many decades of the gap log10(bound / measured) each factor explains."""
     t = a.slack
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(t) + 1.8))
-    colours = ["C1" if f == "theorem form" else ("C0" if v >= 0 else "C3") for f, v in zip(t["factor"],
+    colours = ["C1" if f == THEORY_SLACK else ("C0" if v >= 0 else "C3") for f, v in zip(t["factor"],
                                                                                          t["log10 factor"])]
     ax.barh(t["factor"], t["log10 factor"], color=colours)
     ax.axvline(0, color="k", lw=0.8)

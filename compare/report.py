@@ -119,7 +119,8 @@ def _run_section(a: Assessment) -> str:
     return "\n".join(parts)
 
 
-def _varied(assessments: Sequence[Assessment]) -> list[str]:
+def varied_settings(assessments: Sequence[Assessment]) -> list[str]:
+    """The summary keys among beta, K, B, s, C_gamma whose values differ across the runs."""
     keys = ["beta", "K", "B", "s", "C_gamma"]
     return [k for k in keys if len({a.summary()[k] for a in assessments}) > 1]
 
@@ -142,7 +143,7 @@ def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> 
         body += ["<h2>The paper's figures</h2><p class='note'>The paper plots a per-epoch statistic of the "
                  "batch-summed loss's gradient (stochastic, scaled by B): it is shown beside the theorem's own "
                  "running average, not in its place.</p>", _png(plots.paper_figures(assessments))]
-    varied = _varied(assessments)
+    varied = varied_settings(assessments)
     if len(varied) >= 2:
         body += ["<h2>Tightness over two settings</h2>", _png(plots.heatmap(assessments, varied[0], varied[1]))]
     body += [_run_section(a) for a in assessments]

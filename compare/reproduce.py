@@ -8,17 +8,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import tomllib
 from pathlib import Path
 
 from bounds.spec import SpecError
-from empirical.runs import write_json
 from . import experiments as X
-from . import report, tables
 from . import sweep as S
-from .compare_command import assess_all, as_json
-from .orderings import orderings
+from .compare_command import assess_all
+from .outputs import write_outputs
 from .sweep_runner import run_sweep
 
 
@@ -53,22 +50,14 @@ def load_experiment(name: str, scale: str, data: str | None) -> S.Sweep:
 
 def run_experiment(name: str, scale: str, data: str | None, out: Path, workers: int | None = None,
                    ensemble: str = "auto", progress: bool = True) -> dict:
-    """Sweep, assess, and write DIR/report.html, DIR/tables/*, DIR/summary.json; returns the summary."""
+    """Sweep, assess, and write DIR/NAME/{report.html, plots/, tables/, summary.json}; returns the summary."""
     sweep = load_experiment(name, scale, data)
     folder = out / name
     result = run_sweep(sweep, folder / "runs", workers, ensemble=ensemble, progress=progress)
     # The sweep's own points only: a folder may also hold runs of an earlier version of the sweep file.
     assessments = assess_all([folder / "runs" / p.folder_name for p in sweep.points])
-    report.write(assessments, folder / "report.html", f"vaebound: the paper's {name} experiment ({scale} scale)")
-    frames = {"tightness": tables.tightness_table(assessments), "rates": tables.rates_table(assessments),
-              "orderings": orderings(assessments)}
-    (folder / "tables").mkdir(parents=True, exist_ok=True)
-    for key, df in frames.items():
-        (folder / "tables" / f"{key}.md").write_text(tables.render(df, "markdown") + "\n")
-        (folder / "tables" / f"{key}.csv").write_text(tables.render(df, "csv"))
-    summary = {"experiment": name, "scale": scale, "points": result["points"], **json.loads(as_json(assessments))}
-    write_json(folder / "summary.json", summary)
-    return summary
+    return write_outputs(folder, assessments, f"vaebound: the paper's {name} experiment ({scale} scale)",
+                         {"experiment": name, "scale": scale, "points": result["points"]})
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from empirical.runs import Run
 from . import conditions as C
 from .measures import RunningAverage, measured_constants, running_average
 from .rates import SlopeFit, fit_slope
-from .slack import THEORY_SLACK, a_posteriori, decompose
+from .slack import a_posteriori, decompose
 
 
 @dataclass
@@ -173,14 +173,13 @@ def assess(run: Run, label: str = "") -> Assessment:
         error = str(exc)
         return Assessment(run, spec, None, None, error, average, nan_curve, nan_curve, [], [], {}, measured,
                           pd.DataFrame(), _slope(average), label, notes + [f"no bound: {error}"])
-    theory_M = theory.get("M")
-    conds = C.check(run, spec, bound, values, measured, theory_M, theory)
+    conds = C.check(run, spec, bound, values, measured, theory)
     bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
     posterior = np.asarray(a_posteriori(form, values, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),
               ConstantCheck("L", theory["L"], measured["L"], False)]
-    if theory_M is not None:
-        checks.append(ConstantCheck("M", theory_M, measured["M"], False))
+    if "M" in theory:
+        checks.append(ConstantCheck("M", theory["M"], measured["M"], False))
     at_run_a = None
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
         at_run_a = theory_constants(spec, values, a=measured["a"])
@@ -198,4 +197,4 @@ def _slope(average: RunningAverage) -> SlopeFit | None:
         return None
 
 
-__all__ = ["Assessment", "ConstantCheck", "THEORY_SLACK", "assess", "theory_constants"]
+__all__ = ["Assessment", "ConstantCheck", "assess", "theory_constants"]

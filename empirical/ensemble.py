@@ -92,7 +92,7 @@ def _run_together(trainers: list[_Trainer], folders: list[_Folder], progress: bo
     try:
         while live:
             rows = {i: trainers[i].begin_row() for i in live}
-            if lead.step == lead.n_steps or trainers[live[0]].step == trainers[live[0]].n_steps:
+            if trainers[live[0]].step == lead.n_steps:  # members move in lockstep: the last row has no update
                 ok = {i: True for i in live}
             else:
                 ok = _step_together([trainers[i] for i in live], rows, live, gradient)

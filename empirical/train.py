@@ -180,11 +180,12 @@ class _Trainer:
         past)."""
         if not self.config.unbiased_norm:
             return []
-        out = []
-        for _ in range(1 if self.config.batches == "independent" else 2):
-            idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
-            out.append((idx, self.draw_eps(self.spec.B, self.inner_gen)))
-        return out
+        return [self.fresh_batch() for _ in range(1 if self.config.batches == "independent" else 2)]
+
+    def fresh_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices, eps) from the second generator, independent of training given theta_k."""
+        idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
+        return idx, self.draw_eps(self.spec.B, self.inner_gen)
 
     def minibatch_gradient(self, idx: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(gradient, objective value) of the mini-batch estimator at theta_k on the points idx with noise eps."""
@@ -194,8 +195,7 @@ class _Trainer:
 
     def fresh_gradient(self) -> torch.Tensor:
         """An unbiased mini-batch gradient at theta_k, independent of training given theta_k."""
-        idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
-        return self.minibatch_gradient(idx, self.draw_eps(self.spec.B, self.inner_gen))[0]
+        return self.minibatch_gradient(*self.fresh_batch())[0]
 
     def unbiased_norm(self, ghat: torch.Tensor | None) -> torch.Tensor:
         """<g, g'> for two conditionally independent unbiased gradients (see `fresh_batches`)."""
