@@ -54,13 +54,22 @@ def clean_temporaries(folder: Path) -> None:
         (folder / CHECKPOINT).unlink(missing_ok=True)
 
 
+def _limit_threads(threads: int) -> None:
+    """One worker, `threads` torch threads (intra-op, and inter-op where it is still settable)."""
+    import torch
+    torch.set_num_threads(max(1, threads))
+    try:
+        torch.set_num_interop_threads(max(1, threads))
+    except RuntimeError:  # only settable before the first parallel work in this process
+        pass
+
+
 def run_point(point: Point, folder: str, threads: int) -> dict[str, Any]:
     """Train one point into its folder (resuming if unfinished); never raises: errors come back as data."""
-    import torch
     from bounds.spec import VAESpec
     from empirical import TrainConfig, train
     from .train_command import load_data
-    torch.set_num_threads(max(1, threads))
+    _limit_threads(threads)
     start = time.perf_counter()
     try:
         spec, config = VAESpec.from_dict(point.spec), TrainConfig.from_dict(point.train)
@@ -74,12 +83,11 @@ def run_point(point: Point, folder: str, threads: int) -> dict[str, Any]:
 def run_group(points: list[Point], folders: list[str], threads: int) -> list[dict[str, Any]]:
     """Train points that differ only in their seed together (an ensemble); if that fails, each alone, so that
     every point gets its own outcome and error."""
-    import torch
     from bounds.spec import VAESpec
     from empirical import TrainConfig
     from empirical.ensemble import train_ensemble
     from .train_command import load_data
-    torch.set_num_threads(max(1, threads))
+    _limit_threads(threads)
     start = time.perf_counter()
     try:
         specs = [VAESpec.from_dict(p.spec) for p in points]
