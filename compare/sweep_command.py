@@ -22,8 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--backend", choices=("local", "dask"), default="local")
     s.add_argument("--address", default=None, help="Dask scheduler address, tcp://HOST:PORT (with --backend dask)")
     s.add_argument("--ensemble", choices=("auto", "always", "never"), default="auto",
-                   help="train points that differ only in the seed together (torch.func): auto where it pays (small "
-                        "models), always, or never")
+                   help="train points that differ only in seed or optimiser settings together (torch.func): auto "
+                        "where it pays (small models), always, or never")
     s.add_argument("--no-progress", action="store_true")
 
 

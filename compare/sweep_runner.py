@@ -81,7 +81,7 @@ def run_point(point: Point, folder: str, threads: int) -> dict[str, Any]:
 
 
 def run_group(points: list[Point], folders: list[str], threads: int) -> list[dict[str, Any]]:
-    """Train points that differ only in their seed together (an ensemble); if that fails, each alone, so that
+    """Train points whose gradients can be batched together (an ensemble); if that fails, each alone, so that
     every point gets its own outcome and error."""
     from bounds.spec import VAESpec
     from empirical import TrainConfig
@@ -101,15 +101,19 @@ def run_group(points: list[Point], folders: list[str], threads: int) -> list[dic
 
 
 def plan_jobs(points: list[Point], ensemble: str) -> list[list[Point]]:
-    """Jobs: groups of points the same but for the seed (ensembles) where they pay, single points otherwise."""
+    """Jobs: groups of points whose gradients can be batched (the same model, objective, estimator, B, n, training
+    settings and data; seeds and optimiser settings may differ) as ensembles where they pay, single points
+    otherwise."""
     if ensemble not in ENSEMBLE_MODES:
         raise ValueError(f"ensemble={ensemble!r} is invalid: must be one of {', '.join(ENSEMBLE_MODES)}")
     if ensemble == "never":
         return [[p] for p in points]
     from bounds.spec import VAESpec
+    from empirical.ensemble import gradient_key
     groups: dict[str, list[Point]] = {}
     for p in points:
-        key = json.dumps({"spec": {**p.spec, "seed": None}, "train": p.train, "data": p.data}, sort_keys=True)
+        key = json.dumps({"gradient": gradient_key(VAESpec.from_dict(p.spec)), "train": p.train, "data": p.data},
+                         sort_keys=True, default=str)
         groups.setdefault(key, []).append(p)
     jobs = []
     for members in groups.values():
@@ -148,7 +152,7 @@ def run_sweep(sweep: Sweep, out: str | Path, workers: int | None = None, backend
     workers: local worker processes (default: one per core, each with one torch thread, since separate
     single-threaded processes outrun one multi-threaded process on small models). backend: 'local' or 'dask'
     (address: the scheduler, tcp://HOST:PORT; the workers must see `out`). ensemble: `auto` trains points that
-    differ only in their seed together (torch.func) when the model is small enough for that to pay, `always`
+    differ only in seed or optimiser settings together (torch.func) when the model is small enough for that to pay, `always`
     whenever they can, `never` one by one.
     """
     out = Path(out)

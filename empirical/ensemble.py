@@ -3,8 +3,9 @@ everything else (randomness, optimiser state, probes, folders) per run, exactly 
 
 Each member draws its mini-batches and noise from its own generators in the same order as a run trained alone,
 outside vmap (explicit randomness), so a member's trace equals its separate run's up to floating-point rounding
-(tested). Members must share the spec but for the seed and share the training settings; their data may differ
-(same size). It pays for small models, where a step is dominated by per-call overhead rather than arithmetic:
+(tested). Members must agree on what the gradient depends on (model, objective, estimator, B, n) and share the
+training settings; they may differ in seed, optimiser settings (each keeps its own optimiser) and parameter set,
+and their data may differ (same size). It pays for small models, where a step is dominated by per-call overhead rather than arithmetic:
 `benchmarks/bench_ensemble.py` measures it.
 
     >>> runs = train_ensemble([spec.with_seed(s) for s in range(8)], config, [data] * 8, outs)
@@ -26,10 +27,21 @@ from .runs import Run
 from .train import _Folder, _Trainer, default_data
 
 
-def _same_but_seed(specs: Sequence[VAESpec]) -> None:
-    strip = [{**s.to_dict(), "seed": None} for s in specs]
-    if any(d != strip[0] for d in strip[1:]):
-        raise ValueError("an ensemble's specs must be the same but for the seed: train other settings separately")
+# What the batched gradient depends on: members must agree on these. The seed, the optimiser (each member keeps its
+# own), the parameter set (projection is per member) and the bounds' settings may differ.
+GRADIENT_FIELDS = ("model", "objective", "estimator", "B", "n")
+
+
+def gradient_key(spec: VAESpec) -> dict:
+    d = spec.to_dict()
+    return {k: d[k] for k in GRADIENT_FIELDS}
+
+
+def _compatible(specs: Sequence[VAESpec]) -> None:
+    keys = [gradient_key(s) for s in specs]
+    if any(k != keys[0] for k in keys[1:]):
+        raise ValueError("an ensemble's specs must agree on the model, objective, estimator, B and n (they may "
+                         "differ in seed, optimiser and parameter set): train other settings separately")
 
 
 def batched_gradient(spec: VAESpec, config: TrainConfig):
@@ -49,7 +61,7 @@ def train_ensemble(specs: Sequence[VAESpec], config: TrainConfig | None = None,
     config = config or TrainConfig()
     if not specs:
         return []
-    _same_but_seed(specs)
+    _compatible(specs)
     datas = list(datas) if datas is not None else [default_data(s, config) for s in specs]
     outs = list(outs) if outs is not None else [None] * len(specs)
     if not len(datas) == len(outs) == len(specs):

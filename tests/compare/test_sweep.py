@@ -224,3 +224,9 @@ def test_extra_points_join_the_grid_with_every_seed():
     assert [p.spec["B"] for p in only.points] == [8, 16]
     with pytest.raises(SpecError, match="points must be a list"):
         S.parse(sweep_data(points={"B": 8}))
+
+
+def test_seeds_and_step_constants_of_one_model_form_one_ensemble():
+    from compare.sweep_runner import plan_jobs
+    points = S.parse(sweep_data(seeds=[0, 1], grid={"optimizer.C_gamma": [0.01, 0.05, 0.1]})).points
+    assert [len(j) for j in plan_jobs(points, "auto")] == [6]

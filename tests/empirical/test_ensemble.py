@@ -70,10 +70,19 @@ def test_an_ensemble_resumes_runs_stopped_at_the_same_step(tmp_path):
         close(run.trace, train(s, config, data_for(s)).trace)
 
 
+def test_members_may_differ_in_their_optimiser():
+    spec, config = CASES["sgd pathwise, epochs"]
+    specs = [dataclasses.replace(spec, seed=0), dataclasses.replace(spec, seed=1, optimizer=OptimizerSpec("sgd", 0.2)),
+             dataclasses.replace(spec, seed=2, optimizer=OptimizerSpec("adam", C_gamma=0.01))]
+    for s, run in zip(specs, train_ensemble(specs, config, [data_for(s) for s in specs])):
+        close(run.trace, train(s, config, data_for(s)).trace)
+
+
 @pytest.mark.parametrize("make,needle", [
-    (lambda s: [s, dataclasses.replace(s, B=8)], "same but for the seed"),
+    (lambda s: [s, dataclasses.replace(s, B=8)], "must agree on the model, objective, estimator, B and n"),
+    (lambda s: [s, dataclasses.replace(s, objective=ObjectiveSpec("beta", beta=0.5))], "must agree"),
 ])
-def test_members_must_differ_only_in_the_seed(make, needle):
+def test_members_must_agree_on_what_the_gradient_depends_on(make, needle):
     spec, config = CASES["sgd pathwise, epochs"]
     specs = make(spec)
     with pytest.raises(ValueError, match=needle):
