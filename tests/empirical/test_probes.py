@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from bounds.spec import ModelSpec, OptimizerSpec, ParameterBound, VAESpec
+from bounds.spec import OptimizerSpec, ParameterBound
 from empirical import probes as P
-from empirical.functional import initial_parameters, layer_slices
+from empirical.functional import layer_slices
 from empirical.optimizers import FlatOptimizer
 from tests.empirical.test_estimators import DT, LINEAR, TINY, setup
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bounds.spec import ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, SpecError, VAESpec
+from bounds.spec import ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, VAESpec
 from empirical import RunError, TrainConfig, load_run, synthetic_linear_gaussian, train
 
 SPEC = VAESpec(model=ModelSpec(data_dim=6, latent_dim=2, encoder_widths=(8,), decoder_widths=(8,)), B=16, n=60,
