@@ -40,7 +40,9 @@ def _final_nelbo(a: Assessment) -> float:
     return -float(held.iloc[-1]) if len(held) else math.nan
 
 
-def _key(a: Assessment, drop: tuple[tuple[str, ...], ...]) -> str:
+def setting_key(a: Assessment, drop: tuple[tuple[str, ...], ...]) -> str:
+    """What identifies a run's setting apart from its seed and the spec paths in `drop` (runs sharing it are
+    seeds of one setting, or members of one family)."""
     spec = a.spec.to_dict()
     spec.pop("seed", None)
     for path in drop:
@@ -69,7 +71,7 @@ def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
     for factor, (get, paths, claim) in FACTORS.items():
         groups: dict[str, dict[Any, list[Assessment]]] = {}
         for a in assessments:
-            groups.setdefault(_key(a, paths), {}).setdefault(get(a.spec), []).append(a)
+            groups.setdefault(setting_key(a, paths), {}).setdefault(get(a.spec), []).append(a)
         for members in groups.values():
             if len(members) < 2:
                 continue

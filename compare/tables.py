@@ -42,11 +42,11 @@ def conditions_table(a: Assessment) -> pd.DataFrame:
 
 def rates_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
     """Fitted slopes grouped over seeds (runs whose spec and settings agree but for the seed)."""
-    from .orderings import _key
+    from .orderings import setting_key
     groups: dict[str, list[Assessment]] = {}
     for a in assessments:
         if a.slope is not None:
-            groups.setdefault(_key(a, ()), []).append(a)
+            groups.setdefault(setting_key(a, ()), []).append(a)
     rows = []
     for members in groups.values():
         est: RateEstimate = combine([m.slope for m in members])

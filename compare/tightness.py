@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,9 +66,10 @@ class Assessment:
     def applicable(self) -> bool:
         return self.bound is not None and not C.broken(self.conditions)
 
-    @property
+    @cached_property
     def ratios(self) -> np.ndarray:
-        """bound / measured at every recorded n (inf where the measured value is <= 0)."""
+        """bound / measured at every recorded n (inf where the measured value is <= 0); computed once, since every
+        verdict and table reads it."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.average.value > 0, self.bound_curve / self.average.value, np.inf)
 
