@@ -19,7 +19,8 @@ from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
                                     pathwise_pointwise, score_pointwise)
 from .spec import VAESpec
-from .theorems import adam, adaptive, sgd
+from .support import NotDerivedError, require_bounded
+from .theorems import adam, adaptive, projected_sgd, sgd
 
 REF = "docs/derivations.md"
 M_SYMBOL = sp.Symbol("M", positive=True, real=True)
@@ -52,7 +53,7 @@ def _assumptions(spec: VAESpec) -> list[str]:
 @lru_cache(maxsize=64)
 def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
     if spec.model.architecture == "conv":
-        raise ValueError("architecture='conv' has no derived bound yet (the network recursion covers MLPs): conv "
+        raise NotDerivedError("architecture='conv' has no derived bound yet (the network recursion covers MLPs): conv "
                          "networks can be trained and measured; use architecture='mlp' for a bound")
     return linear_pieces(spec) if spec.model.kind == "linear" else vae_pieces(spec, allow_outside_theory)
 
@@ -60,9 +61,7 @@ def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
 def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """L_P (pathwise) or L_S (score function): a bound on ||hess L|| of the expected objective over the compact set."""
     estimator = estimator or spec.estimator
-    if spec.objective.kind == "vr_iwae":
-        raise ValueError("objective='vr_iwae' has no derived bound (the paper's first open question): it can be "
-                         "trained and measured, not bounded; use elbo, beta or iwae for a bound")
+    require_bounded(spec.objective.kind, estimator)
     p = _pieces(spec, allow_outside_theory)
     beta, d_z = S.beta, spec.model.latent_dim
     name = "L_P" if estimator == "pathwise" else "L_S"
@@ -80,8 +79,6 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
             terms = {"expected hessian": pw.hessian.expectation(d_z)}
         desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"
     else:
-        if iwae:
-            raise ValueError("estimator='score' with objective='iwae' is not derived: use estimator='pathwise'")
         sb = score_pointwise(p, beta)
         terms = {"block norm": block_norm(sb.theta_theta.expectation(d_z), sb.theta_phi.expectation(d_z),
                                           sb.phi_phi.expectation(d_z))}
@@ -102,6 +99,7 @@ def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outsi
 def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """sigma^2_{B,K} >= E||ghat - E ghat||^2 for the mini-batch estimator (B points, K draws each)."""
     estimator = estimator or spec.estimator
+    require_bounded(spec.objective.kind, estimator)
     g = gradient_polynomial(spec, estimator, allow_outside_theory)
     d_z = spec.model.latent_dim
     if spec.objective.kind == "iwae":
@@ -128,10 +126,15 @@ L_SYMBOL = sp.Symbol("L", positive=True, real=True)            # smoothness cons
 SIGMA2_SYMBOL = sp.Symbol("sigma2", positive=True, real=True)  # variance bound of the mini-batch estimator
 
 
-def theorem(spec: VAESpec, estimator: str | None = None) -> Bound:
+PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
+
+
+def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False) -> Bound:
     """The convergence theorem of the spec's optimiser, in its constants: L (smoothness), sigma2 (variance, SGD),
     M (almost-sure gradient bound, adaptive methods), L_star, and the optimiser's settings.
 
+    projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
+    t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
     (the a-posteriori bound).
     """
@@ -141,6 +144,16 @@ def theorem(spec: VAESpec, estimator: str | None = None) -> Bound:
                    "unbiased mini-batch gradients, drawn independently at each step given the past",
                    "L_star = sup L - L(theta_0), the objective gap (user-supplied)"]
     conditions: dict[str, sp.Basic] = {}
+    if projected:
+        if opt != "sgd":
+            raise NotDerivedError(f"optimizer={opt!r} with projection onto the compact set has no derived bound: "
+                                  "only projected SGD is analysed")
+        terms, conditions = projected_sgd(L_SYMBOL, SIGMA2_SYMBOL)
+        assumptions += ["Euclidean projection onto the closed convex compact set after every step",
+                        "L-smooth on the compact set (the Moreau envelope argument stays inside it)"]
+        return Bound(PROJECTED_NAME, terms, "derived", f"{REF}#projected-sgd", assumptions, conditions,
+                     description=f"projected sgd with the {estimator} estimator on the {spec.objective.kind} "
+                                 "objective, measured by the gradient mapping at t = C_gamma")
     if opt == "sgd":
         terms, conditions = sgd(L_SYMBOL, SIGMA2_SYMBOL)
         ref = f"{REF}#sgd"
@@ -158,11 +171,13 @@ def theorem(spec: VAESpec, estimator: str | None = None) -> Bound:
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
 
 
-def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
-    """The bound on E||grad L(theta_R)||^2 for the spec's optimiser: `theorem` with the derived L and sigma2."""
+def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False,
+                projected: bool = False) -> Bound:
+    """The bound on E||grad L(theta_R)||^2 for the spec's optimiser (or, projected, on the gradient mapping's
+    average): `theorem` with the derived L and sigma2."""
     L = smoothness(spec, estimator, allow_outside_theory)
     sig = variance(spec, estimator, allow_outside_theory)
-    form = theorem(spec, estimator)
+    form = theorem(spec, estimator, projected)
     derived = form.subs({L_SYMBOL.name: L.expr, SIGMA2_SYMBOL.name: sig.expr})
     return Bound(form.name, derived.terms, L.status, form.reference, list(L.assumptions) + list(form.assumptions),
                  derived.conditions, form.description)

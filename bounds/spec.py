@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .support import NEUTRAL, READS, refuse_untrained
+
 MODELS = ("linear", "gaussian", "bernoulli")
 ACTIVATIONS = ("softclip", "tanh", "sigmoid", "softplus", "silu", "elu", "gelu", "identity", "relu", "leaky_relu")
 OBJECTIVES = ("elbo", "beta", "iwae", "vr_iwae")
@@ -219,10 +221,15 @@ class ObjectiveSpec:
         if finite("beta", self.beta) < 0:
             invalid("beta", self.beta, "must be >= 0")
         object.__setattr__(self, "K", count("K", self.K))
-        if self.kind == "elbo" and self.beta != 1.0:
-            invalid("beta", self.beta, "the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE")
         if not 0 <= finite("alpha", self.alpha) < 1:
             invalid("alpha", self.alpha, "the VR-IWAE parameter must lie in [0, 1)")
+        # A setting the objective does not read would be used by the bound and ignored by training: refuse it.
+        for name, neutral in NEUTRAL.items():
+            if name not in READS[self.kind] and getattr(self, name) != neutral:
+                hint = ("the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE" if self.kind == "elbo"
+                        else f"objective={self.kind!r} does not read {name} (training would ignore it); "
+                             f"leave {name} = {neutral:g}")
+                invalid(name, getattr(self, name), hint)
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,9 @@ class VAESpec:
 
     def __post_init__(self) -> None:
         choice("estimator", self.estimator, ESTIMATORS)
+        why = refuse_untrained(self.objective.kind, self.estimator)
+        if why:
+            invalid("estimator", self.estimator, why.split(": ", 1)[1] + f" (objective={self.objective.kind!r})")
         object.__setattr__(self, "B", count("B", self.B))
         object.__setattr__(self, "n", count("n", self.n))
         positive("objective_gap", self.objective_gap)

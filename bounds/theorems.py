@@ -40,6 +40,33 @@ def sgd(L: sp.Expr, sigma2: sp.Expr, *, L_star: sp.Expr = S.L_star, C: sp.Expr =
     return terms, {"C_gamma * L <= 1": sp.Le(C * L, 1)}
 
 
+def mapping_factor(u: sp.Expr) -> sp.Expr:
+    """rho(u), u = t L: ||G_t(theta)|| <= rho(t L) ||grad phi_{1/(2L)}(theta)|| for the gradient mapping G_t of an
+    L-smooth objective on a closed convex set and the gradient of its Moreau envelope with parameter 1/(2L)
+    (docs/derivations.md, "Projected SGD"). rho decreases from infinity (u -> 0) to 3/2 (u -> infinity);
+    rho(1/2) = (5 + sqrt 17)/4 ~ 2.28."""
+    return ((3 * u + 1) + sp.sqrt((3 * u + 1) ** 2 - 4 * u)) / (4 * u)
+
+
+def projected_sgd(L: sp.Expr, sigma2: sp.Expr, *, L_star: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
+                  n: sp.Expr = S.n, t: sp.Expr | None = None) -> tuple[Terms, dict[str, sp.Basic]]:
+    """Projected SGD theta_{k+1} = Pi(theta_k + gamma_{k+1} ghat_k) on a closed convex set X (Pi the Euclidean
+    projection), unbiased ghat of variance <= sigma2, L-smooth objective on X, C_gamma L <= 1/2. The gradient
+    mapping G_t(theta) = (Pi(theta + t grad L) - theta) / t at t (default: C_gamma) satisfies
+
+        (1/(n+1)) sum_{k<=n} E||G_t(theta_k)||^2 <= rho(t L)^2 4 [L* + L C^2 sigma2 (1 + log(n+1))] / (C sqrt(n+1)).
+
+    The Moreau envelope of -L + indicator(X) with parameter 1/(2L) decreases in expectation by gamma/4 times its
+    squared gradient per step, up to L gamma^2 sigma2; `mapping_factor` turns that into the gradient mapping.
+    """
+    t = C if t is None else t
+    root = sp.sqrt(n + 1)
+    factor = 4 * mapping_factor(t * L) ** 2
+    terms = {"initial gap": factor * L_star / (C * root),
+             "noise": factor * L * C * sigma2 * harmonic_bound(n + 1) / root}
+    return terms, {"C_gamma * L <= 1/2": sp.Le(C * L, sp.Rational(1, 2))}
+
+
 def biased_adaptive(L: sp.Expr, lam: sp.Expr, sigma_A2: sp.Expr, r_terms: Sequence[tuple[str, sp.Expr, sp.Expr]],
                     *, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
     """BASA's general form: theta_{k+1} = theta_k - gamma_{k+1} A_k H_k on V = -L (L-smooth), with
@@ -66,7 +93,9 @@ def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, bias: tuple[sp.Expr, sp.Expr]
 
     lam = 1 / (2 sqrt(delta + M^2)), sigma_A2 = M^2 / delta. The preconditioner uses the current H_k; the
     gap to its F_k-measurable version costs M^4 sqrt(delta + M^2) / delta^{3/2} times 1/(k+1) (AdaGrad)
-    or times (1 - beta2) / 2 (RMSProp, a term that does not vanish).
+    or times (1 - beta2) (RMSProp, a term that does not vanish): the gap t between the two preconditioners' second
+    moments is M^2/(k+1) or (1 - beta2) M^2, each costing M^2 t / (2 delta^{3/2}) in <grad V, A_k H_k>, which is
+    lam r: r = M^2 t sqrt(delta + M^2) / delta^{3/2}.
     """
     lam = 1 / (2 * sp.sqrt(delta + M**2))
     sigma_A2 = M**2 / delta
@@ -74,7 +103,7 @@ def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, bias: tuple[sp.Expr, sp.Expr]
     if kind == "adagrad":
         r_terms = [("preconditioner dependence", dep, 1)]
     elif kind == "rmsprop":
-        r_terms = [("preconditioner dependence", dep * (1 - beta2) / 2, 0)]
+        r_terms = [("preconditioner dependence", dep * (1 - beta2), 0)]
     else:
         raise ValueError(f"kind={kind!r} is invalid: must be 'adagrad' or 'rmsprop'")
     if bias is not None:

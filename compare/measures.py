@@ -22,28 +22,51 @@ class RunningAverage:
     value: np.ndarray
     se: np.ndarray
     source: str
+    lower: np.ndarray | None = None   # where the estimate is biased: a band that holds the theorem's quantity
+    upper: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.lower is None:
+            object.__setattr__(self, "lower", self.value)
+        if self.upper is None:
+            object.__setattr__(self, "upper", self.value)
 
     def final(self) -> tuple[int, float, float]:
         return int(self.n[-1]), float(self.value[-1]), float(self.se[-1])
 
+    def with_bias_band(self, half_width: float) -> "RunningAverage":
+        """The band for a running mean of squares whose root is off by at most `half_width` at every step:
+        (1/(n+1)) sum x_k^2 with |x_k - m_k| <= h lies in [(sqrt(avg m^2) - h)_+^2, (sqrt(avg m^2) + h)^2]
+        (Minkowski's inequality)."""
+        root = np.sqrt(np.maximum(self.value, 0.0))
+        return RunningAverage(self.n, self.value, self.se, f"{self.source} (bias band +-{half_width:.3g})",
+                              np.maximum(root - half_width, 0.0) ** 2, (root + half_width) ** 2)
 
-def running_average(trace: pd.DataFrame) -> RunningAverage:
-    """The theorem's quantity along the run; rows after a divergence (non-finite values) are left out."""
+
+GRADIENT_MAPPING = "grad_mapping_sq"
+
+
+def running_average(trace: pd.DataFrame, column: str = "grad_norm_sq_unbiased") -> RunningAverage:
+    """The theorem's quantity along the run (the running mean of `column`, by default the per-step unbiased
+    ||grad L||^2; `grad_mapping_sq` for the projected theorem); rows after a divergence (non-finite values) are
+    left out."""
     steps = trace["step"].to_numpy()
-    if "grad_norm_sq_unbiased" in trace and trace["grad_norm_sq_unbiased"].notna().any():
-        x = trace["grad_norm_sq_unbiased"].to_numpy(dtype=float)
+    if column in trace and trace[column].notna().any():
+        x = trace[column].to_numpy(dtype=float)
         ok = np.isfinite(x)
         last = int(np.argmin(ok)) if not ok.all() else len(x)  # stop at the first missing or non-finite value
         x, n = x[:last], steps[:last]
         if len(x) == 0:
-            raise ValueError("the run recorded no finite grad_norm_sq_unbiased")
+            raise ValueError(f"the run recorded no finite {column}")
         count = np.arange(1, len(x) + 1)
         value = np.cumsum(x) / count
         # Var(x_k | theta_k) from half the squared successive differences (||grad L|| changes slowly in k).
         diffs = np.concatenate([[0.0], np.diff(x) ** 2 / 2])
         diffs[0] = diffs[1] if len(diffs) > 1 else 0.0
         se = np.sqrt(np.cumsum(diffs)) / count
-        return RunningAverage(n, value, se, "per-step unbiased")
+        return RunningAverage(n, value, se, "per-step unbiased" if column != GRADIENT_MAPPING else "gradient mapping")
+    if column == GRADIENT_MAPPING:
+        raise ValueError("the projected run recorded no grad_mapping_sq (recorded before the projected theorem)")
     probes = trace.dropna(subset=["full_grad_norm_sq"])
     probes = probes[np.isfinite(probes["full_grad_norm_sq"])]
     if len(probes) < 2:
@@ -61,8 +84,15 @@ CONSTANTS = {
     "sigma2": "variance: largest E||ghat - E ghat||^2 of the mini-batch estimator at the probes",
     "M": "gradient bound: largest ||ghat_k|| along the run",
     "L_star": "objective gap: largest observed objective_train minus its value at step 0 (a lower bound)",
-    "a": "parameter bound: largest ||theta||_inf or ||phi||_inf along the run",
+    "a": "parameter bound: largest ||theta||_inf or ||phi||_inf along the run (entries bounded by a)",
 }
+
+
+def projection_acted(trace: pd.DataFrame) -> bool | None:
+    """Whether the projection ever moved an iterate (None: the run did not record it)."""
+    if "projection_distance" not in trace or not trace["projection_distance"].notna().any():
+        return None
+    return bool(np.nanmax(trace["projection_distance"].to_numpy(dtype=float)) > 0)
 
 
 def measured_constants(run: Run) -> dict[str, float]:

@@ -3,7 +3,14 @@ bound (the same theorem with the measured constants), and each factor's share of
 
 The gap log10(bound / measured) splits exactly into one part per constant (the Shapley value of replacing that
 constant by its measurement, averaged over every order of replacement, so the split does not depend on an
-arbitrary order) plus the theorem's own slack, log10(a-posteriori bound / measured).
+arbitrary order) plus the theorem's own slack.
+
+Convention for the step constant: when the run's C_gamma met the theorem's cap C_gamma L <= c for the derived L
+(the step was chosen from that L), C_gamma follows L when L is replaced: it becomes C_gamma L_theory / L_used, the
+same fraction of the cap at the L in use. A loose L then carries both of its costs, the noise term and the small
+step it forced, and the last row ("theorem form") is the theorem at the measured constants with the step they
+would allow. Where the step was not tied (the cap did not hold), C_gamma stays as trained and the last row equals
+the a-posteriori bound's ratio.
 """
 from __future__ import annotations
 
@@ -30,10 +37,15 @@ def _present(form: Bound, theory: Mapping[str, float], measured: Mapping[str, fl
     return factors
 
 
-def _settings(subset: tuple[str, ...], theory, measured, theory_at_run_a) -> dict[str, float]:
-    """The constants with those in `subset` replaced by their measurements (a changes the derived L, sigma2, M)."""
+def _settings(subset: tuple[str, ...], theory, measured, theory_at_run_a, values: Mapping[str, float] | None = None,
+              tied_step: bool = False) -> dict[str, float]:
+    """The constants with those in `subset` replaced by their measurements (a changes the derived L, sigma2, M);
+    a tied step constant follows the L in use (module docstring)."""
     base = theory_at_run_a if "a" in subset else theory
-    return {c: (measured[c] if c in subset else base[c]) for c in ("L", "sigma2", "M", "L_star") if c in theory}
+    out = {c: (measured[c] if c in subset else base[c]) for c in ("L", "sigma2", "M", "L_star") if c in theory}
+    if tied_step and values is not None:
+        out["C_gamma"] = values["C_gamma"] * theory["L"] / out["L"]
+    return out
 
 
 def a_posteriori(form: Bound, values: Mapping[str, float], theory: Mapping[str, float],
@@ -46,17 +58,18 @@ def a_posteriori(form: Bound, values: Mapping[str, float], theory: Mapping[str, 
 
 def decompose(form: Bound, values: Mapping[str, float], theory: Mapping[str, float],
               measured: Mapping[str, float], measured_value: float, n: int,
-              theory_at_run_a: Mapping[str, float] | None = None) -> pd.DataFrame:
+              theory_at_run_a: Mapping[str, float] | None = None, tied_step: bool = False) -> pd.DataFrame:
     """One row per factor: theory, measured, their ratio, how much replacing it by its measurement lowers
     log10(bound) at step n (negative: the measurement makes the bound larger, e.g. a run that left the set), and
     that as a share of the whole gap log10(bound / measured) in %. The last row is the theorem's own slack.
 
     theory / measured: constants by name (L, sigma2, M, L_star, a); theory_at_run_a: the derived L, sigma2, M
-    re-evaluated at the run's largest parameter norm (None where the set is not entry-wise).
+    re-evaluated at the run's largest parameter norm (None where the set is not entry-wise); tied_step: C_gamma was
+    set from the derived L (module docstring).
     """
     factors = _present(form, theory, measured, theory_at_run_a)
     subsets = [s for r in range(len(factors) + 1) for s in itertools.combinations(factors, r)]
-    rows = [{**values, **_settings(s, theory, measured, theory_at_run_a), "n": n} for s in subsets]
+    rows = [{**values, **_settings(s, theory, measured, theory_at_run_a, values, tied_step), "n": n} for s in subsets]
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(np.asarray(form.evaluate(pd.DataFrame(rows)), dtype=float))
     v = dict(zip(subsets, logs))

@@ -21,10 +21,12 @@ import pandas as pd
 
 from bounds import derive as D
 from bounds.bound import Bound
+from bounds.support import NotDerivedError
 from bounds.spec import VAESpec
 from empirical.runs import Run
 from . import conditions as C
-from .measures import RunningAverage, measured_constants, running_average
+from empirical.estimators import has_exact_objective
+from .measures import GRADIENT_MAPPING, RunningAverage, measured_constants, projection_acted, running_average
 from .rates import SlopeFit, fit_slope
 from .slack import a_posteriori, decompose
 
@@ -68,26 +70,41 @@ class Assessment:
 
     @cached_property
     def ratios(self) -> np.ndarray:
-        """bound / measured at every recorded n (inf where the measured value is <= 0); computed once, since every
-        verdict and table reads it."""
+        """bound / measured at every recorded n (inf where the measured value is <= 0), against the upper end of
+        the measurement's bias band (the value itself where it is unbiased); computed once, since every verdict and
+        table reads it."""
+        upper = self.average.upper
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.average.value > 0, self.bound_curve / self.average.value, np.inf)
+            return np.where(upper > 0, self.bound_curve / upper, np.inf)
+
+    @cached_property
+    def _exceeded(self) -> np.ndarray:
+        """Where even the lower end of the measurement's band is above the bound."""
+        return self.average.lower > self.bound_curve
 
     @property
     def violations(self) -> pd.DataFrame:
         """Recorded n where the measurement exceeded the bound, with the margin in standard errors."""
-        bad = self.ratios < 1
+        bad = self._exceeded
         avg = self.average
         with np.errstate(divide="ignore", invalid="ignore"):
-            margin = (avg.value - self.bound_curve) / avg.se
+            margin = (avg.lower - self.bound_curve) / avg.se
         return pd.DataFrame({"n": avg.n[bad], "measured": avg.value[bad], "bound": self.bound_curve[bad],
                              "margin_in_se": margin[bad]})
 
     @property
     def sound(self) -> bool | None:
+        """True: the bound held at every n (and every constant check); False: violated; None: not applicable, or
+        inconclusive (a biased measurement's band straddles the bound)."""
         if not self.applicable:
             return None
-        return bool(np.all(self.ratios >= 1)) and all(c.holds for c in self.constant_checks)
+        if bool(self._exceeded.any()) or not all(c.holds for c in self.constant_checks):
+            return False
+        return True if bool(np.all(self.ratios >= 1)) else None
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.applicable and self.sound is None
 
     @property
     def tightness_ratio(self) -> float | None:
@@ -115,13 +132,17 @@ class Assessment:
             "beta": self.spec.objective.beta, "s": self.spec.model.activation.s, "seed": self.spec.seed,
             "C_gamma": self.spec.optimizer.C_gamma,
             "n": n, "measured": value, "measured_se": se, "measured_source": self.average.source,
+            "measured_band": [_num(self.average.lower[-1]), _num(self.average.upper[-1])],
+            "theorem": self.form.name if self.form is not None else None,
+            "theorem_reference": self.form.reference if self.form is not None else None,
+            "inconclusive": self.inconclusive,
             "bound": _num(self.bound_curve[-1]), "bound_status": self.bound.status if self.bound else None,
             "applicable": self.applicable,
             "broken_conditions": [c.name for c in C.broken(self.conditions)],
             "conditions": [c.to_dict() for c in self.conditions],
             "tightness_ratio": _num(self.tightness_ratio), "final_ratio": _num(self.final_ratio),
             "sound": self.sound,
-            "violations": int((self.ratios < 1).sum()) if self.bound is not None else 0,
+            "violations": int(self._exceeded.sum()) if self.bound is not None else 0,
             "constant_checks": [{"name": c.name, "theory": _num(c.theory), "measured": _num(c.measured),
                                  "holds": c.holds, "exact": c.exact} for c in self.constant_checks],
             "a_posteriori_bound": _num(self.posterior_curve[-1]), "a_posteriori_ratio": _num(self.posterior_ratio),
@@ -152,30 +173,43 @@ def theory_constants(spec: VAESpec, values: dict[str, float], a: float | None = 
     return out
 
 
+def uses_projected_theorem(run: Run) -> bool:
+    """A run projected every step is judged by the projected-SGD theorem unless its projection provably never
+    acted (then the run is an unprojected one and the unprojected theorem covers it)."""
+    return bool(run.config["train"].get("project")) and projection_acted(run.trace) is not False
+
+
 def assess(run: Run, label: str = "") -> Assessment:
-    """Compare a run with the bound of its own spec."""
+    """Compare a run with the bound of its own spec (the theorem that covers how it was trained)."""
     spec = run.spec
-    average = running_average(run.trace)
+    projected = uses_projected_theorem(run)
+    average = _average(run, projected)
     measured = measured_constants(run)
     n = average.n.astype(float)
     nan_curve = np.full(len(n), np.nan)
     notes: list[str] = []
-    if average.source != "per-step unbiased":
+    if average.source == "interpolated probes":
         notes.append("no per-step unbiased estimate: the running average interpolates the probes' "
                      "full_grad_norm_sq (an approximation)")
     if run.status != "finished":
         notes.append(f"run status {run.status!r}: compared up to step {int(n[-1])}")
     try:
-        bound = D.convergence(spec, allow_outside_theory=True)
-        form = D.theorem(spec)
+        bound = D.convergence(spec, allow_outside_theory=True, projected=projected)
+        form = D.theorem(spec, projected=projected)
         values = D.spec_values(spec, allow_outside_theory=True)
         theory = theory_constants(spec, values)
         error = None
-    except (ValueError, ArithmeticError) as exc:  # no derived bound for this spec (vr_iwae, conv, ...)
+    except NotDerivedError as exc:  # a declared refusal (vr_iwae, conv); any other error is a bug and propagates
         error = str(exc)
         return Assessment(run, spec, None, None, error, average, nan_curve, nan_curve, [], [], {}, measured,
                           pd.DataFrame(), _slope(average), label, notes + [f"no bound: {error}"])
-    conds = C.check(run, spec, bound, values, measured, theory)
+    conds = C.check(run, spec, bound, values, measured, theory, projected)
+    if projected and average.source.startswith("gradient mapping") and not has_exact_objective(spec):
+        # <G(g), G(g')> estimates ||E G(ghat)||^2, within sqrt(sigma^2) of ||G(grad L)|| (G is 1-Lipschitz in g).
+        sigma2 = measured["sigma2"] if math.isfinite(measured["sigma2"]) else theory["sigma2"]
+        average = average.with_bias_band(math.sqrt(sigma2))
+        notes.append(f"gradient mapping estimated from mini-batch gradients: bias band +-sqrt(sigma^2) = "
+                     f"{math.sqrt(sigma2):.3g} around its root")
     bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
     posterior = np.asarray(a_posteriori(form, values, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),
@@ -186,10 +220,27 @@ def assess(run: Run, label: str = "") -> Assessment:
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
         at_run_a = theory_constants(spec, values, a=measured["a"])
     final_n, final_value, _ = average.final()
-    slack = decompose(form, values, theory, measured, final_value, final_n, at_run_a)
+    slack = decompose(form, values, theory, measured, final_value, final_n, at_run_a, step_tied_to_L(form, values, theory))
     return Assessment(run, spec, bound, form, None, average, bound_curve, posterior, conds,
                       [c for c in checks if math.isfinite(c.measured)], theory, measured, slack, _slope(average),
                       label, notes)
+
+
+def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, float]) -> bool:
+    """Whether the run's step constant met the theorem's cap C_gamma L <= c for the derived L: then C_gamma was
+    chosen from that L, and a looser L also cost a smaller step (the slack convention in `compare.slack`)."""
+    caps = [c for c in form.conditions if c.startswith("C_gamma * L")]
+    checked = form.check_conditions({**values, **{k: theory[k] for k in ("L", "sigma2", "M", "L_star") if k in theory}})
+    return bool(caps) and all(checked.get(c, False) for c in caps)
+
+
+def _average(run: Run, projected: bool) -> RunningAverage:
+    """The running average of the quantity the covering theorem bounds: ||grad L||^2, or the gradient mapping's
+    squared norm for projected runs (falling back to ||grad L||^2 where the run did not record it; a condition then
+    says so)."""
+    if projected and GRADIENT_MAPPING in run.trace:
+        return running_average(run.trace, GRADIENT_MAPPING)
+    return running_average(run.trace)
 
 
 def _slope(average: RunningAverage) -> SlopeFit | None:

@@ -124,7 +124,7 @@ def _stats(lead: _Trainer, G: torch.Tensor, values: torch.Tensor, flats: torch.T
            fresh: list[torch.Tensor]) -> torch.Tensor:
     """`_Trainer.step_stats` for every member at once: rows [objective, ||ghat||^2, theta part, ||theta||_inf,
     ||phi||_inf, (<g, g'>)]."""
-    theta, phi = lead.blocks["theta"], lead.blocks["phi"]
+    theta, phi = lead.box["theta"], lead.box["phi"]
     G2 = G * G
     columns = [values, G2.sum(1), G2[:, theta].sum(1), flats[:, theta].abs().amax(1), flats[:, phi].abs().amax(1)]
     if fresh:
@@ -146,4 +146,5 @@ def _step_together(members: list[_Trainer], rows: dict[int, dict[str, Any]], ids
     G, values = G_all[:E], values_all[:E]
     fresh = [G_all[E * j:E * (j + 1)] for j in range(1, len(groups))]
     table = _stats(members[0], G, values, flats, fresh).tolist()  # one host sync for every member
-    return {i: m.finish_step(rows[i], table[e], G[e]) for e, (i, m) in enumerate(zip(ids, members))}
+    pairs = [((G[e] if len(fresh) == 1 else fresh[0][e]), fresh[-1][e]) if fresh else None for e in range(E)]
+    return {i: m.finish_step(rows[i], table[e], G[e], pairs[e]) for e, (i, m) in enumerate(zip(ids, members))}

@@ -16,14 +16,16 @@ import math
 import torch
 
 from bounds.spec import VAESpec
+from bounds.support import refuse_untrained
 from .functional import latent_parts, linear_elbo
 
 
 def check_supported(spec: VAESpec, estimator: str) -> None:
-    """Raise for the combination this module does not estimate (the score-function IWAE)."""
-    if estimator == "score" and spec.objective.kind not in ("elbo", "beta"):
-        raise ValueError(f"estimator='score' with objective={spec.objective.kind!r} is not implemented: "
-                         "use estimator='pathwise'")
+    """Raise for a combination that does not train (the table in `bounds.support`), e.g. the score-function IWAE
+    asked for through `estimate(..., estimator='score')` on an IWAE spec."""
+    why = refuse_untrained(spec.objective.kind, estimator)
+    if why:
+        raise ValueError(why)
 
 
 def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, estimator: str | None = None,

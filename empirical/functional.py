@@ -196,6 +196,15 @@ def block_masks(spec: VAESpec) -> dict[str, torch.Tensor]:
     return {"theta": theta, "phi": ~theta}
 
 
+def box_masks(spec: VAESpec) -> dict[str, torch.Tensor]:
+    """`block_masks` restricted to the entries the entry-wise bound a applies to (all but the linear VAE's
+    log-variances v, which lie in [logvar_min, logvar_max])."""
+    masks = block_masks(spec)
+    if spec.model.kind == "linear":
+        masks["phi"][-spec.model.latent_dim:] = False
+    return masks
+
+
 def initial_parameters(spec: VAESpec, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """PyTorch's default initialisation (uniform in +-1/sqrt(fan_in)) as a flat vector; the linear VAE's
     log-variances start at 0 (clamped into [logvar_min, logvar_max])."""

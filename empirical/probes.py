@@ -13,7 +13,7 @@ import torch
 
 from bounds.spec import VAESpec
 from .estimators import estimate, exact_objective, has_exact_objective
-from .functional import block_masks, layer_slices
+from .functional import block_masks, box_masks, layer_slices
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
@@ -71,7 +71,8 @@ def gradient_noise(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, B: int, K
     flat = flat.detach().requires_grad_(True)
     samples = []
     for _ in range(draws):
-        idx = torch.randint(0, len(X), (B,), generator=generator, device=X.device)
+        # Without replacement, as training draws its batches: the variance of the estimator that trains.
+        idx = torch.randperm(len(X), generator=generator, device=X.device)[:B]
         eps = draw_eps(spec, B, K, generator, flat)
         surrogate, _ = estimate(spec, flat, X[idx], eps, estimator, baseline)
         samples.append(torch.autograd.grad(surrogate, flat)[0])
@@ -130,7 +131,7 @@ def parameter_norms(spec: VAESpec, flat: torch.Tensor) -> dict[str, float]:
     """||theta||_inf, ||phi||_inf, their sum (the paper's compact-set quantity), and per-layer spectral and
     Frobenius norms of the weight matrices and Euclidean norms of the biases."""
     flat = flat.detach()
-    out = {f"inf_norm_{name}": float(flat[mask.to(flat.device)].abs().max()) for name, mask in block_masks(spec).items()}
+    out = {f"inf_norm_{name}": float(flat[mask.to(flat.device)].abs().max()) for name, mask in box_masks(spec).items()}
     out["inf_norm_sum"] = out["inf_norm_theta"] + out["inf_norm_phi"]
     for name, w, shape, b in layer_slices(spec):
         W = flat[w].reshape(shape).double()
@@ -138,6 +139,15 @@ def parameter_norms(spec: VAESpec, flat: torch.Tensor) -> dict[str, float]:
         out[f"frobenius_norm.{name}"] = float(torch.linalg.matrix_norm(W))
         out[f"bias_norm.{name}"] = float(flat[b].norm())
     return out
+
+
+@torch.no_grad()
+def gradient_mapping(spec: VAESpec, flat: torch.Tensor, g: torch.Tensor, t: float) -> torch.Tensor:
+    """G_t(theta, g) = (Pi(theta + t g) - theta) / t, the projected-ascent step per unit step size: the stationarity
+    measure of projected SGD (equal to g where the projection does not act)."""
+    target = flat + t * g
+    project(spec, target)
+    return (target - flat) / t
 
 
 @torch.no_grad()

@@ -25,8 +25,8 @@ import torch
 from bounds.spec import VAESpec
 from .config import TrainConfig
 from .data import Dataset, synthetic_linear_gaussian
-from .estimators import check_supported, estimate, exact_objective
-from .functional import block_masks, initial_parameters
+from .estimators import check_supported, estimate, exact_objective, has_exact_objective
+from .functional import block_masks, box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
 from .runs import CHECKPOINT, CONFIG, TRACE, Run, RunError, atomic_write, load_run, read_config, versions, \
@@ -44,8 +44,17 @@ TRACE_COLUMNS = {
     "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at theta_k: "
                              "an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running mean "
                              "estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
-    "inf_norm_theta": "||theta_k||_inf", "inf_norm_phi": "||phi_k||_inf",
+    "inf_norm_theta": "||theta_k||_inf over the entries bounded by a", "inf_norm_phi": "the same for phi (the linear "
+                      "VAE's log-variances v are bounded by [logvar_min, logvar_max] instead: logvar_low/high)",
     "inf_norm_sum": "||theta_k||_inf + ||phi_k||_inf, the paper's compact-set quantity (bound: a)",
+    "logvar_low": "linear VAE: smallest log-variance parameter v_j (bound: logvar_min)",
+    "logvar_high": "linear VAE: largest log-variance parameter v_j (bound: logvar_max)",
+    "projection_distance": "projected runs: ||Pi(y) - y|| for the unprojected update y of theta_k (0: the projection "
+                           "did not act)",
+    "grad_mapping_sq": "projected runs: ||G_t(theta_k)||^2, the gradient mapping G_t = (Pi(theta + t grad L) - "
+                       "theta) / t at t = C_gamma; exact for the linear ELBO, else <G_t(g), G_t(g')> of two "
+                       "conditionally independent mini-batch gradients (unbiased for ||E G_t(ghat)||^2, within "
+                       "sqrt(sigma^2) of ||G_t(grad L)||)",
     "wall_time": "seconds since the run started (resumed runs continue the count)",
     "full_grad_norm_sq": "probe: ||grad L(theta_k)||^2 of the whole training objective (per-example mean), unbiased: "
                          "exact for the linear ELBO, else a U-statistic of independent full-data estimates",
@@ -97,6 +106,7 @@ class _Trainer:
         self.n_steps = config.steps or spec.n
         self.probes = set(probe_steps(self.n_steps, config.probes))
         self.blocks = {k: _as_index(v.to(self.device)) for k, v in block_masks(spec).items()}
+        self.box = {k: _as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
         gen = torch.Generator().manual_seed(spec.seed)
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
         if config.project:
@@ -130,11 +140,14 @@ class _Trainer:
         return self.spec.objective.K if alpha is None else max(1, math.ceil((k + 1) ** alpha - 1e-12))
 
     def norm_tensors(self) -> list[torch.Tensor]:
-        return [self.flat[self.blocks["theta"]].abs().max(), self.flat[self.blocks["phi"]].abs().max()]
+        return [self.flat[self.box["theta"]].abs().max(), self.flat[self.box["phi"]].abs().max()]
 
-    @staticmethod
-    def norm_columns(theta: float, phi: float) -> dict[str, float]:
-        return {"inf_norm_theta": theta, "inf_norm_phi": phi, "inf_norm_sum": theta + phi}
+    def norm_columns(self, theta: float, phi: float) -> dict[str, float]:
+        out = {"inf_norm_theta": theta, "inf_norm_phi": phi, "inf_norm_sum": theta + phi}
+        if self.spec.model.kind == "linear":  # the log-variances have their own range (not a)
+            v = self.flat[-self.spec.model.latent_dim:]
+            out.update(logvar_low=float(v.min()), logvar_high=float(v.max()))
+        return out
 
     def probe(self, row: dict[str, Any]) -> None:
         spec, cfg, k = self.spec, self.config, self.step
@@ -178,7 +191,7 @@ class _Trainer:
         """The independent mini-batches grad_norm_sq_unbiased needs at this step: none, one (the training gradient
         is the other, when batches are independent), or two (a reshuffled epoch's batch is not unbiased given the
         past)."""
-        if not self.config.unbiased_norm:
+        if not (self.config.unbiased_norm or self.config.project):  # the gradient mapping needs the pair too
             return []
         return [self.fresh_batch() for _ in range(1 if self.config.batches == "independent" else 2)]
 
@@ -209,8 +222,31 @@ class _Trainer:
         extra = [(ghat if len(fresh) == 1 else fresh[0]) @ fresh[-1]] if fresh else []
         return torch.stack([value, g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors(), *extra])
 
-    def finish_step(self, row: dict[str, Any], stats: list[float], ghat: torch.Tensor) -> bool:
-        """Record the step and update; False if the objective or the gradient is not finite (the run diverged)."""
+    def mapping_sq(self, pair: tuple[torch.Tensor, torch.Tensor]) -> float:
+        """||G_t(theta_k)||^2 at t = C_gamma: exact where the objective has a closed form, else <G_t(g), G_t(g')>."""
+        t = self.spec.optimizer.C_gamma
+        if has_exact_objective(self.spec):
+            with torch.enable_grad():  # called from the update, under no_grad
+                g = P.full_gradient(self.spec, self.flat, self.X, self.gen)
+            G = P.gradient_mapping(self.spec, self.flat, g, t)
+            return float(G @ G)
+        return float(P.gradient_mapping(self.spec, self.flat, pair[0], t) @
+                     P.gradient_mapping(self.spec, self.flat, pair[1], t))
+
+    def projected_update(self, row: dict[str, Any], target: torch.Tensor,
+                         pair: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """Pi(target), recording how far the projection moved it and the gradient mapping at theta_k."""
+        moved = target.clone()
+        P.project(self.spec, moved)
+        row["projection_distance"] = float((moved - target).norm())
+        if pair is not None:
+            row["grad_mapping_sq"] = self.mapping_sq(pair)
+        return moved
+
+    def finish_step(self, row: dict[str, Any], stats: list[float], ghat: torch.Tensor,
+                    pair: tuple[torch.Tensor, torch.Tensor] | None = None) -> bool:
+        """Record the step and update; False if the objective or the gradient is not finite (the run diverged).
+        pair: two conditionally independent unbiased gradients at theta_k (for the gradient mapping)."""
         spec, B = self.spec, self.spec.B
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
         row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
@@ -220,9 +256,8 @@ class _Trainer:
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
-            self.flat = self.flat + lr * self.opt.direction(ghat)
-            if self.config.project:
-                P.project(spec, self.flat)
+            target = self.flat + lr * self.opt.direction(ghat)
+            self.flat = self.projected_update(row, target, pair) if self.config.project else target
         self.paper_acc += B * B * stats[1]  # ||grad of the batch-summed loss||^2 = B^2 ||mean gradient||^2
         self.pos += B
         if self.pos + B > len(self.X):
@@ -235,13 +270,18 @@ class _Trainer:
         """One update of this run alone."""
         ghat, value = self.minibatch_gradient(*self.training_batch())
         fresh = [self.minibatch_gradient(idx, eps)[0] for idx, eps in self.fresh_batches()]
-        return self.finish_step(row, self.step_stats(ghat, value, fresh).tolist(), ghat)
+        pair = ((ghat if len(fresh) == 1 else fresh[0]), fresh[-1]) if fresh else None
+        return self.finish_step(row, self.step_stats(ghat, value, fresh).tolist(), ghat, pair)
 
     def final_row(self, row: dict[str, Any]) -> None:
         """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""
         row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
-        if self.config.unbiased_norm and bool(torch.isfinite(self.flat).all()):
+        if not bool(torch.isfinite(self.flat).all()):
+            return
+        if self.config.unbiased_norm:
             row["grad_norm_sq_unbiased"] = float(self.unbiased_norm(None))
+        if self.config.project:
+            row["grad_mapping_sq"] = self.mapping_sq((self.fresh_gradient(), self.fresh_gradient()))
 
     def begin_row(self) -> dict[str, Any]:
         """The row of theta_k before its update: probes at probe steps, and the last row's own columns."""

@@ -68,7 +68,8 @@ def score_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> ScoreBlocks:
         theta_theta=p.A1 * Gt.S + p.A2 * Gt.J2,
         theta_phi=grad_theta * s_norm,
         phi_phi=f_abs * (hess_logq + s_norm * s_norm) + beta * s_norm * s_norm,
-        gradient=grad_theta + f_abs * s_norm,
+        # The trained estimator's encoder block is (f - beta) s: grad_phi of f at fixed z adds -beta s.
+        gradient=grad_theta + (f_abs + beta) * s_norm,
     )
 
 

@@ -1,0 +1,50 @@
+"""What is supported, in one table: which (objective, estimator) pairs train, which have a derived bound, and which
+settings each objective reads.
+
+Both sides read this table: `VAESpec` refuses a combination that does not train or a setting the objective would
+ignore (so a bound is never derived for a setting training does not use), `bounds.derive` raises `NotDerivedError`
+for a combination that trains but has no derived bound, and `compare` reads only that error as "no bound".
+"""
+from __future__ import annotations
+
+
+class NotDerivedError(ValueError):
+    """A declared refusal: the combination trains and is measured, but no bound is derived for it (yet).
+
+    Any other exception raised while deriving a bound is a bug, never "no bound".
+    """
+
+
+TRAINED = frozenset({("elbo", "pathwise"), ("elbo", "score"), ("beta", "pathwise"), ("beta", "score"),
+                     ("iwae", "pathwise"), ("vr_iwae", "pathwise")})
+BOUNDED = frozenset({("elbo", "pathwise"), ("elbo", "score"), ("beta", "pathwise"), ("beta", "score"),
+                     ("iwae", "pathwise")})
+
+# The objective settings each objective reads; any other must keep its neutral value (beta = 1, alpha = 0).
+READS = {"elbo": ("K",), "beta": ("K", "beta"), "iwae": ("K",), "vr_iwae": ("K", "alpha")}
+NEUTRAL = {"beta": 1.0, "alpha": 0.0}
+
+NOT_DERIVED_WHY = {
+    ("vr_iwae", "pathwise"): "objective='vr_iwae' has no derived bound (the paper's first open question): it can be "
+                             "trained and measured, not bounded; use elbo, beta or iwae for a bound",
+}
+
+
+def trains(objective: str, estimator: str) -> bool:
+    return (objective, estimator) in TRAINED
+
+
+def refuse_untrained(objective: str, estimator: str) -> str | None:
+    """Why this pair cannot be trained (None if it can)."""
+    if trains(objective, estimator):
+        return None
+    usable = sorted(e for o, e in TRAINED if o == objective)
+    return f"estimator={estimator!r} with objective={objective!r} is not supported: use {' or '.join(usable)}"
+
+
+def require_bounded(objective: str, estimator: str) -> None:
+    """Raise `NotDerivedError` for a trained pair without a derived bound."""
+    if (objective, estimator) not in BOUNDED:
+        raise NotDerivedError(NOT_DERIVED_WHY.get((objective, estimator),
+                                                  f"estimator={estimator!r} with objective={objective!r} is not "
+                                                  "derived"))
