@@ -226,7 +226,8 @@ class ObjectiveSpec:
         # A setting the objective does not read would be used by the bound and ignored by training: refuse it.
         for name, neutral in NEUTRAL.items():
             if name not in READS[self.kind] and getattr(self, name) != neutral:
-                hint = ("the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE" if self.kind == "elbo"
+                hint = ("the plain ELBO has beta = 1; use objective 'beta' for a beta-VAE"
+                        if self.kind == "elbo" and name == "beta"
                         else f"objective={self.kind!r} does not read {name} (training would ignore it); "
                              f"leave {name} = {neutral:g}")
                 invalid(name, getattr(self, name), hint)

@@ -21,6 +21,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                    "is a run folder or a folder of run folders. Writes nothing.")
     c.add_argument("dirs", nargs="+", metavar="DIR")
     c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument("--check", action="store_true",
+                   help="exit 1 if any run is VIOLATED (the measurement exceeded a bound whose theorem covers the "
+                        "run), so soundness can gate a CI job; 0 otherwise")
     r = sub.add_parser("report", help="write a self-contained HTML report of runs",
                        description="Plots, tables, each run's spec, bound (LaTeX) and verdict, in one HTML file.")
     r.add_argument("dirs", nargs="+", metavar="DIR")
@@ -81,6 +84,12 @@ def as_text(assessments: Sequence[Assessment], fmt: str) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     assessments = assess_all(args.dirs)
     print(as_json(assessments) if args.format == "json" else as_text(assessments, args.format))
+    if args.check:
+        violated = [a.label for a in assessments if a.sound is False]
+        if violated:
+            import sys
+            print(f"check failed: VIOLATED in {', '.join(violated)}", file=sys.stderr)
+            return 1
     return 0
 
 

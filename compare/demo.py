@@ -75,6 +75,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         s = a.summary()
         verdict = {True: "sound", False: "VIOLATED", None: "not applicable (" + ", ".join(s["broken_conditions"])
                    + ")"}[s["sound"]]
+        if s["theorem_reference"] and s["applicable"]:
+            verdict += f" by {s['theorem_reference']}"
         ratio = f"tightness ratio {s['tightness_ratio']:.3g}" if s["tightness_ratio"] is not None else \
             f"a-posteriori ratio {s['a_posteriori_ratio']:.3g}"
         slope = f"{s['fitted_slope']:.2f}" if s["fitted_slope"] is not None else "-"

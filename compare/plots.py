@@ -73,7 +73,8 @@ def bound_vs_measured(a: Assessment) -> plt.Figure:
 
 def _title(a: Assessment) -> str:
     s = a.spec
-    verdict = {None: "bound not applicable", True: "sound", False: "VIOLATED"}[a.sound]
+    verdict = "inconclusive" if a.inconclusive else {None: "bound not applicable", True: "sound",
+                                                     False: "VIOLATED"}[a.sound]
     return (f"{a.label}: {s.optimizer.name}, {s.objective.kind}, B={s.B}, K={s.objective.K}, "
             f"beta={s.objective.beta:g} ({verdict})")
 

@@ -72,6 +72,14 @@ def _table(df: pd.DataFrame) -> str:
 def _verdict(a: Assessment) -> str:
     if a.bound is None:
         return f"<span class='verdict na'>no bound: {html.escape(a.error or '')}</span>"
+    return _verdict_text(a) + (f" <span class='note'>Theorem: {html.escape(a.form.description)} "
+                               f"({html.escape(a.form.reference)}).</span>" if a.form is not None else "")
+
+
+def _verdict_text(a: Assessment) -> str:
+    if a.inconclusive:
+        return ("<span class='verdict na'>inconclusive: the measurement is a biased estimate whose band straddles "
+                "the bound at some step</span>")
     if a.sound is None:
         names = ", ".join(c.name for c in a.conditions if not c.holds)
         return (f"<span class='verdict na'>bound not applicable: the run broke {html.escape(names)}; only the "

@@ -17,18 +17,31 @@ def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
     rows = []
     for a in assessments:
         s = a.summary()
-        rows.append({"run": s["run"], "optimizer": s["optimizer"], "objective": s["objective"], "B": s["B"],
+        rows.append({"run": s["run"], "status": _status(s["status"]), "theorem": _theorem(a),
+                     "optimizer": s["optimizer"], "objective": s["objective"], "B": s["B"],
                      "K": s["K"], "beta": s["beta"], "seed": s["seed"], "n": s["n"], "measured": s["measured"],
                      "bound": s["bound"], "applicable": s["applicable"],
                      "broken conditions": ", ".join(s["broken_conditions"]) or "-",
-                     "tightness ratio": s["tightness_ratio"], "sound": _verdict(s["sound"]),
+                     "tightness ratio": s["tightness_ratio"], "sound": _verdict(s["sound"], s["inconclusive"]),
                      "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
                      "fitted slope": s["fitted_slope"]})
     return pd.DataFrame(rows)
 
 
-def _verdict(sound: bool | None) -> str:
+def _verdict(sound: bool | None, inconclusive: bool = False) -> str:
+    if inconclusive:
+        return "inconclusive"
     return "n/a" if sound is None else ("yes" if sound else "NO: VIOLATED")
+
+
+def _status(status: str | None) -> str:
+    """finished, diverged, or unfinished (interrupted or still running): a reader must see a cut-short run."""
+    return status if status in ("finished", "diverged") else "unfinished"
+
+
+def _theorem(a: Assessment) -> str:
+    """Which theorem judged the run: its section in the derivations."""
+    return a.form.reference.split("#")[-1] if a.form is not None else "-"
 
 
 def slack_table(a: Assessment) -> pd.DataFrame:

@@ -1,27 +1,70 @@
-"""Shared fixtures. `tightness` collects the worst measured/bound ratio of each bound test and prints a
-table at the end of the run: 1.0 would be a tight bound, > 1.0 a violation (and a failing test)."""
+"""Shared fixtures. `tightness` is the two tiers every bound test has (PEPit's habit):
+
+- valid: the test itself asserts bound >= measurement;
+- tight: the worst measured/bound ratio a test records for a bound must stay above that bound's floor in
+  `tests/floors.py` (recorded from the measured ratios with a margin), so a bound made 10x looser fails.
+
+The worst ratio of each bound over the run is printed at the end: 1.0 would be a tight bound, > 1.0 a violation.
+Set VAEBOUND_RATIOS_OUT=file.json to write every test's worst ratios (to re-record the floors).
+"""
 from __future__ import annotations
+
+import json
+import os
 
 import pytest
 
+from tests.floors import floor_for
+
 _RATIOS: dict[str, tuple[float, int]] = {}
+_PER_TEST: list[dict] = []
 
 
 class Tightness:
+    def __init__(self) -> None:
+        self.local: dict[str, float] = {}
+
     def record(self, name: str, measured: float, bound: float) -> None:
-        ratio = measured / bound if bound > 0 else (0.0 if measured == 0 else float("inf"))
+        if bound > 0:
+            ratio = measured / bound
+        else:  # a zero bound is exact only if the measurement is zero too
+            ratio = 1.0 if measured == 0 else float("inf")
         worst, count = _RATIOS.get(name, (0.0, 0))
         _RATIOS[name] = (max(worst, ratio), count + 1)
+        self.local[name] = max(self.local.get(name, 0.0), ratio)
+
+    def check_tight(self) -> list[str]:
+        """The bounds whose worst ratio in this test fell below their floor."""
+        out = []
+        for name, worst in self.local.items():
+            floor = floor_for(name)
+            if floor is None:
+                out.append(f"{name}: no floor recorded in tests/floors.py (every bound needs a tight test)")
+            elif worst < floor:
+                out.append(f"{name}: worst measured/bound {worst:.3e} is below its floor {floor:.3e} "
+                           "(the bound got looser)")
+        return out
 
 
 @pytest.fixture
-def tightness() -> Tightness:
-    return Tightness()
+def tightness(request) -> Tightness:
+    t = Tightness()
+    yield t
+    _PER_TEST.extend({"test": request.node.nodeid, "name": k, "worst": v} for k, v in t.local.items())
+    problems = t.check_tight()
+    if problems:
+        pytest.fail("tight tier: " + "; ".join(problems), pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter):
+    out = os.environ.get("VAEBOUND_RATIOS_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump(_PER_TEST, f, indent=1)
     if not _RATIOS:
         return
-    terminalreporter.section("bound tightness: worst measured / bound (<= 1 is sound)")
+    terminalreporter.section("bound tightness: worst measured / bound (valid: <= 1; tight: >= its floor)")
     for name, (worst, count) in sorted(_RATIOS.items()):
-        terminalreporter.write_line(f"{name:<55s} worst ratio {worst:9.3e} over {count} measurements")
+        floor = floor_for(name)
+        floor_text = f"floor {floor:9.3e}" if floor is not None else "no floor"
+        terminalreporter.write_line(f"{name:<58s} worst {worst:9.3e}  {floor_text}  ({count} measurements)")

@@ -43,3 +43,31 @@ def test_c_sigma_is_exp_logvar_min_and_spec_round_trips():
     spec = default_spec()
     assert spec.model.c_sigma == pytest.approx(math.exp(spec.model.logvar_min))
     assert VAESpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("make,field,allowed", [
+    (lambda: ObjectiveSpec("iwae", beta=0.5, K=3), "beta=0.5", "does not read beta"),
+    (lambda: ObjectiveSpec("elbo", alpha=0.5), "alpha=0.5", "does not read alpha"),
+    (lambda: VAESpec(objective=ObjectiveSpec("iwae", K=3), estimator="score"), "estimator='score'", "pathwise"),
+    (lambda: VAESpec(objective=ObjectiveSpec("vr_iwae", K=3, alpha=0.5), estimator="score"), "estimator='score'",
+     "pathwise"),
+])
+def test_a_setting_training_would_ignore_is_refused_on_both_sides(make, field, allowed):
+    """One table (bounds.support) of what trains and what is bounded: a bound is never derived for a setting the
+    trainer ignores (iwae with beta = 0.5 once got a beta = 0.5 bound)."""
+    with pytest.raises(SpecError) as err:
+        make()
+    assert field in str(err.value) and allowed in str(err.value)
+
+
+def test_every_trained_pair_is_bounded_or_declared_not_derived():
+    from bounds import NotDerivedError, derive as D
+    from bounds.support import BOUNDED, TRAINED
+    for objective, estimator in sorted(TRAINED):
+        obj = ObjectiveSpec(objective, K=2, alpha=0.5 if objective == "vr_iwae" else 0.0)
+        spec = VAESpec(objective=obj, estimator=estimator)
+        if (objective, estimator) in BOUNDED:
+            assert D.smoothness(spec).evaluate(D.spec_values(spec)) > 0
+        else:
+            with pytest.raises(NotDerivedError):
+                D.smoothness(spec)

@@ -72,3 +72,85 @@ def test_adam_bound_grows_like_one_over_one_minus_beta1():
     at = [float(total.subs(S.beta1, b)) for b in (0.0, 0.9, 0.99)]
     assert at[0] < at[1] < at[2]
     assert at[2] / at[1] >= 10 * 0.999
+
+
+# ---- each term of SGD alone, and projected SGD -----------------------------------------------------------------
+
+def simulate_sgd(C: float, rho: float, start: float, box: float | None = None, shift: float = 0.0,
+                 t: float | None = None) -> float:
+    """(1/(n+1)) sum_k E||.||^2 for SGD on V = A sum (1 - cos(theta - shift)), exactly: ||grad V||^2 unprojected,
+    ||G_t||^2 (the gradient mapping at t) when projected onto [-box, box]^D."""
+    rng = np.random.default_rng(1)
+    theta = np.full((SEEDS, D), start)
+    total = np.zeros(SEEDS)
+    for k in range(N_STEPS + 1):
+        g = A * np.sin(theta - shift)
+        if box is None:
+            total += (g**2).sum(1)
+        else:
+            G = (theta - np.clip(theta - t * g, -box, box)) / t
+            total += (G**2).sum(1)
+        xi = rng.standard_normal(theta.shape)
+        H = g + rho * xi / np.linalg.norm(xi, axis=1, keepdims=True)
+        theta = theta - C / np.sqrt(k + 1) * H
+        if box is not None:
+            theta = np.clip(theta, -box, box)
+    return float(total.mean() / (N_STEPS + 1))
+
+
+def evaluate(terms, **values) -> dict[str, float]:
+    table = {S.n: N_STEPS, S.C_gamma: values["C"], S.L_star: values["gap"]}
+    return {k: float(v.subs(table)) for k, v in terms.items()}
+
+
+@pytest.mark.parametrize("regime", ["gap only (no noise)", "noise only (start at the optimum)"])
+def test_each_sgd_term_alone_bounds_its_regime(regime, tightness):
+    """The initial-gap term alone (rho = 0) and the noise term alone (L* = 0): each is tested where it is the whole
+    bound, so inflating either one fails the tight tier."""
+    C = 1.0
+    if regime.startswith("gap"):
+        measured = simulate_sgd(C, rho=0.0, start=np.pi / 2)
+        value = evaluate(T.sgd(sp.Float(A), sp.Float(0.0))[0], C=C, gap=A * D)["initial gap"]
+    else:
+        measured = simulate_sgd(C, rho=RHO, start=0.0)
+        value = evaluate(T.sgd(sp.Float(A), sp.Float(RHO**2))[0], C=C, gap=0.0)["noise"]
+    tightness.record(f"theorem sgd, {regime} (simulated)", measured, value)
+    assert measured <= value
+
+
+BOX, SHIFT = 0.5, np.pi / 2  # the minimiser of V over the box sits on its boundary, where grad V != 0
+
+
+@pytest.mark.parametrize("regime", ["gap only (no noise)", "noise only (start at the optimum)", "both"])
+def test_projected_sgd_bounds_the_gradient_mapping(regime, tightness):
+    """Projected SGD on a box whose minimiser lies on the boundary: ||grad V||^2 stays away from 0 (the unprojected
+    theorem does not apply), the gradient mapping's average obeys `projected_sgd`."""
+    C = 0.5 / A
+    rho = 0.0 if regime.startswith("gap") else RHO
+    # noise only: the minimiser at 0 inside the box, started there (L* = 0); the noise still meets the boundary
+    shift, start = (0.0, 0.0) if regime.startswith("noise") else (SHIFT, -BOX)
+    V = lambda th: A * D * (1 - np.cos(th - shift))
+    gap = V(start) - V(min(shift, BOX))
+    measured = simulate_sgd(C, rho=rho, start=start, box=BOX, shift=shift, t=C)
+    terms = evaluate(T.projected_sgd(sp.Float(A), sp.Float(rho**2))[0], C=C, gap=gap)
+    value = sum(terms.values())
+    tightness.record(f"theorem projected sgd, {regime} (simulated)", measured, value)
+    assert measured <= value
+
+
+@pytest.mark.parametrize("kind", ["adagrad", "rmsprop"])
+def test_preconditioner_term_bounds_the_worst_first_step(kind, tightness):
+    """The preconditioner-dependence term r against its worst case, measured: at the first step (no history) with
+    ||grad V|| = ||H|| = M on one coordinate and (1 - beta2) M^2 << delta, |<grad V, (A_k - At_k) H_k>| / lambda is
+    r's coefficient up to o(1). The RMSProp coefficient was once halved, which this test catches."""
+    M_, delta, beta2 = 1.0, 1.0, 0.9999
+    t = M_**2 if kind == "adagrad" else (1 - beta2) * M_**2
+    gap = M_**2 * (delta**-0.5 - (delta + t) ** -0.5)      # |<g, (A - At) H>| with At = delta^{-1/2}
+    lam = 1 / (2 * np.sqrt(delta + M_**2))
+    measured = gap / lam
+    M_sym = sp.Symbol("M", positive=True)
+    term = T.adaptive(kind, sp.Float(1.0), M_sym)["preconditioner dependence"]
+    coefficient = float(term.subs({S.n: 0, S.C_gamma: 1.0, S.L_star: 0.0, S.beta2: beta2, S.delta: delta,
+                                   M_sym: M_}))  # at n = 0 the term is its coefficient C_r
+    tightness.record(f"theorem {kind} preconditioner term (worst first step)", measured, coefficient)
+    assert measured <= coefficient

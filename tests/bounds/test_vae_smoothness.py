@@ -138,3 +138,34 @@ def test_minibatch_variance_bound(B, K, tightness):
     measured = float(((g - g.mean(0)) ** 2).sum(1).mean())
     tightness.record("mini-batch variance sigma^2_{B,K}", measured, bound)
     assert measured <= bound
+
+
+def score_spec(beta: float) -> VAESpec:
+    """A spec where |f| is small (x = 0, 2 pi c^2 = 1, narrow heads) so beta s dominates the encoder block."""
+    model = ModelSpec(kind="gaussian", data_dim=2, latent_dim=2, encoder_widths=(2,), decoder_widths=(2,),
+                      data_bound=0.0, decoder_std=(2 * 3.141592653589793) ** -0.5, mean_clip=0.05, logvar_min=-0.05,
+                      logvar_max=0.05, head_s=1.0, activation=ActivationSpec("softclip", 1.0, -0.1, 0.1),
+                      decoder_output="identity")
+    return VAESpec(model=model, objective=ObjectiveSpec("beta", beta), estimator="score",
+                   weight_bound=ParameterBound(a=0.05))
+
+
+@pytest.mark.parametrize("beta", [1.0, 100.0])
+def test_score_gradient_bound_covers_the_estimator_that_trains(beta, tightness):
+    """The trained score-function estimator's encoder block is (f - beta) s, not f s: at beta = 100 a bound
+    written with |f| ||s|| is exceeded 2.6x; the derived g(r) uses (|f| + beta) ||s||."""
+    from bounds.objectives.smoothness import score_pointwise
+    from empirical.estimators import estimate
+    spec = score_spec(beta)
+    values = D.spec_values(spec)
+    g = poly_at(score_pointwise(D._pieces(spec, False), spec.objective.beta).gradient, values)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(1, 2, dtype=torch.float64)
+    for trial in range(100):
+        flat = random_parameters(spec, gen, corners=trial % 2 == 0).requires_grad_(True)
+        eps = torch.randn(1, 1, 2, generator=gen, dtype=torch.float64) * 0.05
+        surrogate, _ = estimate(spec, flat, x, eps, "score")
+        norm = float(torch.autograd.grad(surrogate, flat)[0].norm())
+        bound = g(float(eps.norm()))
+        tightness.record("score-function estimator gradient g(r)", norm, bound)
+        assert norm <= bound

@@ -116,3 +116,24 @@ def test_demo_runs_end_to_end_and_reuses_its_runs(capsys, tmp_path):
     traces = {p: p.read_bytes() for p in out_dir.rglob("trace.parquet")}
     code, _, _ = run(capsys, "demo", "--out", out_dir, "--steps", "30", "--seeds", "1", "--no-progress")
     assert code == 0 and all(p.read_bytes() == b for p, b in traces.items())
+
+
+def test_check_exits_1_on_a_violated_run_and_0_otherwise(capsys, run_dirs, tmp_path):
+    """`compare --check` gates a CI job on soundness; the text table says which theorem judged each run."""
+    import numpy as np
+    from bounds import derive as D
+    from empirical.runs import CONFIG, TRACE, write_json, write_trace
+    from tests.compare.fakes import fake_run, theory_spec
+    code, out, _ = run(capsys, "compare", run_dirs, "--check")
+    assert code == 0 and "projected-sgd" in out and "finished" in out
+    spec = theory_spec()
+    values = D.spec_values(spec)
+    above = fake_run(spec, lambda k: 3 * np.asarray(D.convergence(spec).evaluate({**values, "n": k + 1.0})))
+    folder = tmp_path / "violated"
+    folder.mkdir()
+    write_json(folder / CONFIG, above.config)
+    write_trace(folder / TRACE, above.trace)
+    code, out, err = run(capsys, "compare", folder, "--check")
+    assert code == 1 and "VIOLATED" in err
+    code, _, _ = run(capsys, "compare", folder)
+    assert code == 0

@@ -158,3 +158,42 @@ def test_an_L_star_the_run_cannot_certify_is_not_taken_on_trust(spec):
     broken = [c for c in a.conditions if not c.holds]
     assert [c.name for c in broken] == ["objective gap"] and "cannot confirm" in broken[0].detail
     assert a.sound is None
+
+
+def test_a_derivation_bug_is_an_error_not_no_bound(spec, monkeypatch):
+    """Only the declared NotDerivedError reads as "no bound"; any other error inside a derivation propagates."""
+    def broken(*args, **kwargs):
+        raise ValueError("a bug inside a derivation")
+    monkeypatch.setattr(D, "smoothness", broken)
+    with pytest.raises(ValueError, match="a bug inside"):
+        assess(fake_run(spec, lambda k: np.full(len(k), 0.3)))
+
+
+def test_a_tied_step_puts_the_cost_of_a_loose_L_on_L(spec):
+    """C_gamma = 0.49 / L_derived: replacing L by its measurement also rescales the step it forced, so the theorem
+    form's own slack is the theorem at measured constants with the step they allow (not the cost of a small step)."""
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), hessian=1.0))
+    table = a.slack.set_index("factor")
+    s = a.summary()
+    assert table.loc["theorem form", "log10 factor"] < math.log10(s["a_posteriori_ratio"]) - 1
+    assert table.loc["L", "log10 factor"] > 1
+    total = table["log10 factor"].sum()
+    assert total == pytest.approx(math.log10(s["bound"] / s["measured"]), rel=1e-6)
+
+
+def test_linear_vae_parameter_bound_leaves_out_the_log_variances():
+    """The linear VAE's log-variances lie in [logvar_min, logvar_max], not [-a, a]: the measured a (and the slack's
+    re-derivation at it) counts only the entries bounded by a, and the log-variances get their own condition."""
+    from bounds.spec import ModelSpec, OptimizerSpec, ParameterBound, VAESpec
+    from empirical import synthetic_linear_gaussian, train
+    model = ModelSpec(kind="linear", data_dim=2, latent_dim=1, data_bound=1.0, logvar_min=-6.0, logvar_max=-3.0)
+    spec = VAESpec(model=model, weight_bound=ParameterBound(a=0.9), B=8, n=20,
+                   optimizer=OptimizerSpec("sgd", C_gamma=1e-3))
+    data = synthetic_linear_gaussian(2, 1, 64, data_bound=1.0, seed=0)
+    run = train(spec, TrainConfig(batches="independent", probes=3, variance_draws=2, hessian_points=8), data)
+    a = assess(run)
+    assert a.measured["a"] < 0.9  # counted |v| >= 3 before
+    names = {c.name: c.holds for c in a.conditions}
+    # v starts at logvar_max = -3 and the unprojected steps push it above: that condition, and only that, breaks
+    assert run.trace["logvar_high"].max() > -3.0
+    assert names["parameters in the compact set"] and not names["log-variances in [logvar_min, logvar_max]"]

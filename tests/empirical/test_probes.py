@@ -112,3 +112,20 @@ def test_theory_form_adam_is_basa_adam_without_bias_correction():
     m = 0.5 * (0.5 * g1) + 0.5 * g2
     v = 0.9 * (0.1 * g1**2) + 0.1 * g2**2
     assert torch.allclose(d2, m / torch.sqrt(0.1 + v))
+
+
+def test_the_variance_probe_draws_batches_without_replacement_as_training_does():
+    """With B = the whole training set and (almost) no eps noise, the estimator that trains has no variance; a probe
+    drawing its batches with replacement would report the data variance instead."""
+    from bounds.spec import ModelSpec, ParameterBound, VAESpec
+    from empirical.functional import random_parameters
+    from empirical.probes import gradient_noise
+    model = ModelSpec(kind="linear", data_dim=3, latent_dim=2, logvar_min=-40.0, logvar_max=-39.0)
+    spec = VAESpec(model=model, weight_bound=ParameterBound(a=0.5), B=20)
+    gen = torch.Generator().manual_seed(0)
+    flat = random_parameters(spec, gen)
+    X = torch.randn(20, 3, generator=gen, dtype=torch.float64)
+    whole = gradient_noise(spec, flat, X, 20, 1, 16, gen, "pathwise", "none")
+    single = gradient_noise(spec, flat, X, 1, 1, 16, gen, "pathwise", "none")
+    whole_var = whole["grad_var_theta"] + whole["grad_var_phi"]
+    assert whole_var < 1e-9 * (single["grad_var_theta"] + single["grad_var_phi"])
