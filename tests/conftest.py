@@ -27,8 +27,10 @@ class Tightness:
     def record(self, name: str, measured: float, bound: float) -> None:
         if bound > 0:
             ratio = measured / bound
-        else:  # a zero bound is exact only if the measurement is zero too
-            ratio = 1.0 if measured == 0 else float("inf")
+        elif measured == 0:  # 0 <= 0: valid, but says nothing of tightness (it would mask a looser bound elsewhere)
+            return
+        else:
+            ratio = float("inf")
         worst, count = _RATIOS.get(name, (0.0, 0))
         _RATIOS[name] = (max(worst, ratio), count + 1)
         self.local[name] = max(self.local.get(name, 0.0), ratio)
