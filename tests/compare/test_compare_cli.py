@@ -36,7 +36,7 @@ def test_json_has_the_required_keys_per_run(capsys, run_dirs):
 
 
 @pytest.mark.parametrize("fmt,needle", [("text", "Tightness"), ("markdown", "| run |"), ("latex", "\\begin{tabular}"),
-                                        ("csv", "run,optimizer")])
+                                        ("csv", "run,status,theorem,optimizer")])
 def test_formats(capsys, run_dirs, fmt, needle):
     code, out, _ = run(capsys, "compare", run_dirs / "inside", run_dirs / "practical", "--format", fmt)
     assert code == 0 and needle in out and "inside" in out
