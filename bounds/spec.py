@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .support import NEUTRAL, READS, refuse_untrained
+from .support import NEUTRAL, READS, trained_estimators, trains
 
 MODELS = ("linear", "gaussian", "bernoulli")
 ACTIVATIONS = ("softclip", "tanh", "sigmoid", "softplus", "silu", "elu", "gelu", "identity", "relu", "leaky_relu")
@@ -272,9 +272,9 @@ class VAESpec:
 
     def __post_init__(self) -> None:
         choice("estimator", self.estimator, ESTIMATORS)
-        why = refuse_untrained(self.objective.kind, self.estimator)
-        if why:
-            invalid("estimator", self.estimator, why.split(": ", 1)[1] + f" (objective={self.objective.kind!r})")
+        if not trains(self.objective.kind, self.estimator):
+            invalid("estimator", self.estimator, f"objective={self.objective.kind!r} trains with "
+                    f"{trained_estimators(self.objective.kind)} only")
         object.__setattr__(self, "B", count("B", self.B))
         object.__setattr__(self, "n", count("n", self.n))
         positive("objective_gap", self.objective_gap)

@@ -34,12 +34,17 @@ def trains(objective: str, estimator: str) -> bool:
     return (objective, estimator) in TRAINED
 
 
+def trained_estimators(objective: str) -> str:
+    """The estimators that train with this objective, as 'a or b'."""
+    return " or ".join(sorted(e for o, e in TRAINED if o == objective))
+
+
 def refuse_untrained(objective: str, estimator: str) -> str | None:
     """Why this pair cannot be trained (None if it can)."""
     if trains(objective, estimator):
         return None
-    usable = sorted(e for o, e in TRAINED if o == objective)
-    return f"estimator={estimator!r} with objective={objective!r} is not supported: use {' or '.join(usable)}"
+    return (f"estimator={estimator!r} with objective={objective!r} is not supported: "
+            f"use {trained_estimators(objective)}")
 
 
 def require_bounded(objective: str, estimator: str) -> None:

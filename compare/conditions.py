@@ -124,7 +124,7 @@ def _objective_gap(run: Run, spec: VAESpec, measured: dict[str, float], add) -> 
             f"{spec.objective_gap:g} (the objective's upper bound minus its start; {where})")
     else:
         add("objective gap", False, f"L_star = {spec.objective_gap:g} is an assumption the run cannot confirm: the "
-            f"certified sup L - L(theta_0) <= {certified:.4g} exceeds it (observed gain {measured['L_star']:.4g}, "
+            f"certified sup L - L(theta_0) <= {certified:.4g} exceeds it (observed gain {observed:.4g}, "
             f"a lower bound); set objective_gap >= {certified:.4g} for a verdict")
 
 

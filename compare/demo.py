@@ -73,9 +73,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nreport: {out / 'report.html'}   (plots in {out / 'plots'}, tables in {out / 'tables'})")
     for a in assessments:
         s = a.summary()
-        verdict = {True: "sound", False: "VIOLATED", None: "not applicable (" + ", ".join(s["broken_conditions"])
-                   + ")"}[s["sound"]]
-        if s["theorem_reference"] and s["applicable"]:
+        verdict = a.verdict
+        if not s["applicable"]:
+            verdict += " (" + ", ".join(s["broken_conditions"]) + ")"
+        elif s["theorem_reference"]:
             verdict += f" by {s['theorem_reference']}"
         ratio = f"tightness ratio {s['tightness_ratio']:.3g}" if s["tightness_ratio"] is not None else \
             f"a-posteriori ratio {s['a_posteriori_ratio']:.3g}"

@@ -73,8 +73,7 @@ def bound_vs_measured(a: Assessment) -> plt.Figure:
 
 def _title(a: Assessment) -> str:
     s = a.spec
-    verdict = "inconclusive" if a.inconclusive else {None: "bound not applicable", True: "sound",
-                                                     False: "VIOLATED"}[a.sound]
+    verdict = a.verdict
     return (f"{a.label}: {s.optimizer.name}, {s.objective.kind}, B={s.B}, K={s.objective.K}, "
             f"beta={s.objective.beta:g} ({verdict})")
 

@@ -22,16 +22,10 @@ def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
                      "K": s["K"], "beta": s["beta"], "seed": s["seed"], "n": s["n"], "measured": s["measured"],
                      "bound": s["bound"], "applicable": s["applicable"],
                      "broken conditions": ", ".join(s["broken_conditions"]) or "-",
-                     "tightness ratio": s["tightness_ratio"], "sound": _verdict(s["sound"], s["inconclusive"]),
+                     "tightness ratio": s["tightness_ratio"], "sound": a.verdict,
                      "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
                      "fitted slope": s["fitted_slope"]})
     return pd.DataFrame(rows)
-
-
-def _verdict(sound: bool | None, inconclusive: bool = False) -> str:
-    if inconclusive:
-        return "inconclusive"
-    return "n/a" if sound is None else ("yes" if sound else "NO: VIOLATED")
 
 
 def _status(status: str | None) -> str:

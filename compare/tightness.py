@@ -107,6 +107,13 @@ class Assessment:
         return self.applicable and self.sound is None
 
     @property
+    def verdict(self) -> str:
+        """The verdict in one word, as every table, plot and summary prints it."""
+        if self.inconclusive:
+            return "inconclusive"
+        return {True: "sound", False: "VIOLATED", None: "not applicable"}[self.sound]
+
+    @property
     def tightness_ratio(self) -> float | None:
         return float(np.min(self.ratios)) if self.applicable else None
 

@@ -227,6 +227,7 @@ class _Trainer:
         t = self.spec.optimizer.C_gamma
         if has_exact_objective(self.spec):
             with torch.enable_grad():  # called from the update, under no_grad
+                # the closed form draws no noise: the generator is not consumed, training noise is unchanged
                 g = P.full_gradient(self.spec, self.flat, self.X, self.gen)
             G = P.gradient_mapping(self.spec, self.flat, g, t)
             return float(G @ G)
