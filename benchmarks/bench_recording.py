@@ -23,10 +23,10 @@ from bounds.spec import digits_spec
 from empirical import TrainConfig, digits
 from empirical import probes as P
 from empirical.estimators import estimate
-from empirical.train import _Trainer
+from empirical.trainer import Trainer
 
 
-def plain_steps(trainer: _Trainer, steps: int) -> float:
+def plain_steps(trainer: Trainer, steps: int) -> float:
     """The same model and update without any recording: the baseline."""
     spec, X, gen = trainer.spec, trainer.X, torch.Generator().manual_seed(0)
     flat = trainer.flat.clone()
@@ -42,7 +42,7 @@ def plain_steps(trainer: _Trainer, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def recorded_steps(trainer: _Trainer, steps: int) -> float:
+def recorded_steps(trainer: Trainer, steps: int) -> float:
     t0 = time.perf_counter()
     for _ in range(steps):
         row = {"step": trainer.step, "epoch": trainer.epoch}
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     spec, data = digits_spec(), digits()
-    trainer = _Trainer(spec, TrainConfig(unbiased_norm=False), data, progress=False)
+    trainer = Trainer(spec, TrainConfig(unbiased_norm=False), data, progress=False)
     plain_steps(trainer, 20), recorded_steps(trainer, 20)  # warm-up
     ratios, plain_times = [], []
     for _ in range(args.rounds):
@@ -74,7 +74,7 @@ def main() -> None:
           f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}); goal <= 1.05")
 
     for batches in ("independent", "epochs"):
-        other = _Trainer(spec, TrainConfig(batches=batches), data, progress=False)
+        other = Trainer(spec, TrainConfig(batches=batches), data, progress=False)
         recorded_steps(other, 20)
         rounds = [recorded_steps(other, args.steps) / plain_steps(trainer, args.steps) for _ in range(3)]
         print(f"with unbiased_norm, batches={batches}: median ratio to plain = {statistics.median(rounds):.2f}")

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare import sweep as S
-from compare.sweep_runner import cores, run_sweep
+from compare.sweeps import plan as S
+from compare.sweeps.runner import cores, run_sweep
 
 TRAIN = {"probes": 2, "lanczos": False}
 

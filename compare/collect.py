@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from empirical.runs import CONFIG, Run, RunError, load_run
+from .tightness import Assessment, assess
 
 
 def run_folders(paths: Iterable[str | Path]) -> list[Path]:
@@ -47,3 +48,9 @@ def run_label(run: Run, runs: list[Run]) -> str:
     parents = [r.path.resolve() for r in runs if r.path is not None]
     common = Path(os.path.commonpath(parents)) if len(parents) > 1 else run.path.resolve().parent
     return str(run.path.resolve().relative_to(common))
+
+
+def assess_all(dirs: Sequence[str | Path]) -> list[Assessment]:
+    """Load every run first (a missing or corrupt one is an error before any work), then assess each."""
+    runs = load_runs(dirs)
+    return [assess(run, run_label(run, runs)) for run in runs]

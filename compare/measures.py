@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from empirical.quantities import constants
 from empirical.runs import Run
 
 
@@ -78,14 +79,9 @@ def running_average(trace: pd.DataFrame, column: str = "grad_norm_sq_unbiased") 
     return RunningAverage(n, np.cumsum(x) / count, np.cumsum(se_k) / count, "interpolated probes")
 
 
-# The constants of the theorem, and what the run measured for each.
-CONSTANTS = {
-    "L": "smoothness: largest top Hessian eigenvalue at the probes (noise frozen)",
-    "sigma2": "variance: largest E||ghat - E ghat||^2 of the mini-batch estimator at the probes",
-    "M": "gradient bound: largest ||ghat_k|| along the run",
-    "L_star": "objective gap: largest observed objective_train minus its value at step 0 (a lower bound)",
-    "a": "parameter bound: largest ||theta||_inf or ||phi||_inf along the run (entries bounded by a)",
-}
+def constant_descriptions() -> dict[str, str]:
+    """The constants of the theorem a run measures, each with how it is measured (declared by the quantities)."""
+    return {name: c.description for name, c in constants().items()}
 
 
 def projection_acted(trace: pd.DataFrame) -> bool | None:
@@ -96,24 +92,10 @@ def projection_acted(trace: pd.DataFrame) -> bool | None:
 
 
 def measured_constants(run: Run) -> dict[str, float]:
-    """The measured counterpart of each constant in `CONSTANTS` (NaN where the run did not record it)."""
-    t = run.trace
-
-    def top(column: str) -> float:
-        if column not in t:
-            return float("nan")
-        v = t[column].to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
-        return float(v.max()) if len(v) else float("nan")
-
-    variance = (t["grad_var_theta"] + t["grad_var_phi"]) if "grad_var_theta" in t else pd.Series(dtype=float)
-    objective = t["objective_train"].dropna() if "objective_train" in t else pd.Series(dtype=float)
-    gap = float(max(objective.max() - objective.iloc[0], 0.0)) if len(objective) else float("nan")
-    return {"L": top("hessian_top_eig"),
-            "sigma2": float(variance.max()) if variance.notna().any() else float("nan"),
-            "M": float(np.sqrt(top("grad_norm_sq"))),
-            "L_star": gap,
-            "a": max(top("inf_norm_theta"), top("inf_norm_phi"))}
+    """The measured counterpart of each constant (L, sigma2, M, L_star, a), read from the trace as the quantity that
+    measures it declares (NaN where the run did not record it)."""
+    declared = constants()
+    return {name: declared[name].from_trace(run.trace) for name in ("L", "sigma2", "M", "L_star", "a")}
 
 
 def probe_series(run: Run, column: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bounds.bound import Bound
-from .measures import CONSTANTS
+from .measures import constant_descriptions
 
 THEORY_SLACK = "theorem form"
 
@@ -85,10 +85,10 @@ def decompose(form: Bound, values: Mapping[str, float], theory: Mapping[str, flo
         share[f] = total
     full_gap = v[()] - math.log10(measured_value) if measured_value > 0 else math.nan
     theorem_part = v[tuple(factors)] - math.log10(measured_value) if measured_value > 0 else math.nan
-    out = []
+    out, described = [], constant_descriptions()
     for f in factors:
         t, mv = theory.get(f, math.nan) if f != "a" else theory["a"], measured[f]
-        out.append({"factor": f, "what is measured": CONSTANTS[f], "theory": t, "measured": mv,
+        out.append({"factor": f, "what is measured": described[f], "theory": t, "measured": mv,
                     "theory / measured": t / mv if mv else math.inf, "log10 factor": share[f]})
     out.append({"factor": THEORY_SLACK, "what is measured": "the theorem with every measured constant put in "
                 "(a-posteriori bound) against the measured running average", "theory": 10 ** v[tuple(factors)],

@@ -1,8 +1,23 @@
-"""Measurement: train the VAE of a spec in PyTorch and record what the theorems bound (torch, never sympy)."""
-from .config import TrainConfig, paper_train_config
-from .data import DataError, Dataset, digits, load_path, synthetic_linear_gaussian
-from .runs import Run, RunError, load_run
-from .train import TRACE_COLUMNS, train
+"""Measurement: train the VAE of a spec and record what the theorems bound (torch, never sympy).
 
-__all__ = ["TrainConfig", "paper_train_config", "DataError", "Dataset", "digits", "load_path", "synthetic_linear_gaussian", "Run",
-           "RunError", "load_run", "TRACE_COLUMNS", "train"]
+Names are loaded on first use (PEP 562), so that importing one module of the package does not load torch.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "TrainConfig": "config", "paper_train_config": "config",
+    "DataError": "data", "Dataset": "data", "digits": "data", "load_path": "data",
+    "synthetic_linear_gaussian": "data",
+    "Run": "runs", "RunError": "runs", "load_run": "runs",
+    "TRACE_COLUMNS": "training", "train": "training",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'empirical' has no attribute {name!r}")
+    return getattr(import_module(f".{_WHERE[name]}", __name__), name)

@@ -29,6 +29,8 @@ class TrainConfig:
     the parameters back into the spec's compact set. K_alpha: the K schedule K_k = ceil(k^K_alpha) (None: the
     spec's K). baseline: `loo` subtracts the leave-one-out mean of the other K draws in the score-function estimator
     (needs K >= 2). probes: number of log-spaced steps at which the expensive quantities are measured.
+    quantities: opt-in probe quantities measured besides the default ones (names in `empirical.quantities`, e.g.
+    "hessian_trace").
     batches: `epochs` draws mini-batches by reshuffling the training set every epoch (the paper's code);
     `independent` draws each step's B points afresh, uniformly without replacement, which is what the theorems
     assume (E[ghat_k | past] = grad L(theta_k) holds only then). unbiased_norm: at every step also record
@@ -56,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     device: str = "cpu"
     dtype: str = "float32"
+    quantities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.steps is not None:
@@ -76,6 +79,13 @@ class TrainConfig:
         object.__setattr__(self, "variance_draws", count("variance_draws", self.variance_draws, 2))
         if not 0 < positive("held_out", self.held_out) < 1:
             invalid("held_out", self.held_out, "the held-out fraction must lie in (0, 1)")
+        object.__setattr__(self, "quantities", tuple(self.quantities))
+        from .quantities import by_name
+        known = by_name()
+        for name in self.quantities:
+            if name not in known or known[name].when != "probe":
+                invalid("quantities", name, "must name a probe quantity: "
+                        + ", ".join(q.name for q in known.values() if q.when == "probe"))
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             invalid("device", self.device, "must be cpu, cuda or cuda:N")
 

@@ -191,3 +191,20 @@ def load_path(path: str | Path, held_out: float = 0.2, seed: int = 0) -> Dataset
         return mnist(path)
     raise DataError(f"data path {str(path)!r} is not a recognised data set folder (MNIST idx files, CIFAR-100 "
                     "python release, CelebA) and not a .npy/.npz file")
+
+
+def load_source(source: str, data_dim: int, latent_dim: int, data_bound: float, held_out: float = 0.2,
+                seed: int = 0) -> Dataset:
+    """A data set named the way run files and the command line name it: 'digits' (embedded), 'synthetic' (drawn
+    from a linear-Gaussian model of the given dimensions) or a local path; split by `seed`."""
+    if source == "digits":
+        return digits(held_out, seed)
+    if source == "synthetic":
+        return synthetic_linear_gaussian(data_dim, latent_dim, data_bound=data_bound, held_out=held_out, seed=seed)
+    return load_path(source, held_out, seed)
+
+
+def load_for_spec(source: str, spec: Any, held_out: float = 0.2) -> Dataset:
+    """`load_source` with the dimensions and the seed of a `VAESpec`."""
+    m = spec.model
+    return load_source(source, m.data_dim, m.latent_dim, m.data_bound, held_out, spec.seed)

@@ -23,8 +23,9 @@ from bounds.spec import VAESpec
 from .config import TrainConfig
 from .data import Dataset
 from .estimators import estimate
-from .runs import Run
-from .train import _Folder, _Trainer, default_data
+from .runs import Run, RunFolder
+from .trainer import Trainer, step_statistics
+from .training import default_data
 
 
 # What the batched gradient depends on: members must agree on these. The seed, the optimiser (each member keeps its
@@ -68,14 +69,14 @@ def train_ensemble(specs: Sequence[VAESpec], config: TrainConfig | None = None,
         raise ValueError("specs, datas and outs must have the same length")
     if config.K_alpha is not None:
         raise ValueError("an ensemble needs a fixed K (no K schedule): train K-scheduled runs separately")
-    trainers = [_Trainer(s, config, d, progress=False) for s, d in zip(specs, datas)]
+    trainers = [Trainer(s, config, d, progress=False) for s, d in zip(specs, datas)]
     if len({len(t.X) for t in trainers}) > 1:
         raise ValueError("an ensemble's data sets must have the same number of training points")
-    folders = [_Folder(t, d, o) for t, d, o in zip(trainers, datas, outs)]
+    folders = [RunFolder(t, d, o) for t, d, o in zip(trainers, datas, outs)]
     results: list[Run | None] = [f.resume() for f in folders]
     active = [i for i, r in enumerate(results) if r is None]
     if len({trainers[i].step for i in active}) > 1:  # resumed at different steps: no lockstep
-        from .train import train
+        from .training import train
         for i in active:
             results[i] = train(specs[i], config, datas[i], outs[i])
         return results  # type: ignore[return-value]
@@ -91,7 +92,7 @@ def train_ensemble(specs: Sequence[VAESpec], config: TrainConfig | None = None,
     return results  # type: ignore[return-value]
 
 
-def _run_together(trainers: list[_Trainer], folders: list[_Folder], progress: bool) -> None:
+def _run_together(trainers: list[Trainer], folders: list[RunFolder], progress: bool) -> None:
     if not trainers:
         return
     from tqdm.auto import tqdm
@@ -120,19 +121,7 @@ def _run_together(trainers: list[_Trainer], folders: list[_Folder], progress: bo
         bar.close()
 
 
-def _stats(lead: _Trainer, G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
-           fresh: list[torch.Tensor]) -> torch.Tensor:
-    """`_Trainer.step_stats` for every member at once: rows [objective, ||ghat||^2, theta part, ||theta||_inf,
-    ||phi||_inf, (<g, g'>)]."""
-    theta, phi = lead.box["theta"], lead.box["phi"]
-    G2 = G * G
-    columns = [values, G2.sum(1), G2[:, theta].sum(1), flats[:, theta].abs().amax(1), flats[:, phi].abs().amax(1)]
-    if fresh:
-        columns.append(((G if len(fresh) == 1 else fresh[0]) * fresh[-1]).sum(1))
-    return torch.stack(columns, dim=1)
-
-
-def _step_together(members: list[_Trainer], rows: dict[int, dict[str, Any]], ids: list[int], gradient) -> dict[int, bool]:
+def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids: list[int], gradient) -> dict[int, bool]:
     """One update of every live member: the training gradients and the fresh ones in batched calls."""
     batches = [m.training_batch() for m in members]
     fresh_batches = [m.fresh_batches() for m in members]
@@ -145,6 +134,6 @@ def _step_together(members: list[_Trainer], rows: dict[int, dict[str, Any]], ids
     E = len(members)
     G, values = G_all[:E], values_all[:E]
     fresh = [G_all[E * j:E * (j + 1)] for j in range(1, len(groups))]
-    table = _stats(members[0], G, values, flats, fresh).tolist()  # one host sync for every member
+    table = step_statistics(members[0].box, G, values, flats, fresh).tolist()  # one host sync for every member
     pairs = [((G[e] if len(fresh) == 1 else fresh[0][e]), fresh[-1][e]) if fresh else None for e in range(E)]
     return {i: m.finish_step(rows[i], table[e], G[e], pairs[e]) for e, (i, m) in enumerate(zip(ids, members))}

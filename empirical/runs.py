@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .quantities import trace_columns
+
 CONFIG, TRACE, CHECKPOINT = "config.json", "trace.parquet", "checkpoint.pt"
 
 
@@ -101,3 +103,88 @@ def load_run(folder: str | Path) -> Run:
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise RunError(f"{str(file)!r} is corrupt: {exc}") from None
     return Run(config, trace, folder)
+
+
+def run_record(spec: Any, config: Any, data: Any) -> dict[str, Any]:
+    """What identifies a run (spec, training settings, data): a folder holding another record is a different run."""
+    return {"spec": spec.to_dict(), "train": config.to_dict(), "data": data.describe()}
+
+
+def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
+    """The record as it reads back from config.json (tuples become lists)."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def comparable(existing: dict[str, Any]) -> dict[str, Any]:
+    """A stored record in today's form: training settings added since it was written take their defaults, so a run
+    folder from an earlier version still resumes."""
+    from .config import TrainConfig
+    out = {k: existing.get(k) for k in ("spec", "train", "data")}
+    try:
+        out["train"] = json_roundtrip(TrainConfig.from_dict(existing.get("train", {})).to_dict())
+    except (TypeError, ValueError):
+        pass  # left as stored: it differs, and the caller says so
+    return out
+
+
+class RunFolder:
+    """The folder side of one run: its record, resuming from it, saving the trace and checkpoints atomically.
+
+    trainer: a `Trainer` (anything with spec, config, step, status, diverged_at, n_steps, device, state(),
+    load(state) and trace())."""
+
+    def __init__(self, trainer: Any, data: Any, out: str | Path | None) -> None:
+        spec, config = trainer.spec, trainer.config
+        self.trainer, self.folder = trainer, (Path(out) if out is not None else None)
+        self.record = run_record(spec, config, data)
+        self.full_record = {**self.record, "seeds": {"spec": spec.seed, "training_generator": spec.seed,
+                                                     "probe_generator": f"{spec.seed} * 1000003 + step + 1"},
+                            "versions": versions(), "n_steps": trainer.n_steps, "n_parameters": spec.n_parameters,
+                            "columns": trace_columns()}
+
+    def resume(self) -> Run | None:
+        """Load an unfinished run's checkpoint into the trainer; a finished run is returned as it is; a folder
+        holding a different run is an error (nothing is overwritten)."""
+        folder = self.folder
+        if folder is None or not (folder / CONFIG).exists():
+            return None
+        existing = read_config(folder)
+        if comparable(existing) != json_roundtrip(self.record):
+            raise RunError(f"run folder {str(folder)!r} holds a different run (its spec, training settings or data "
+                           "differ): choose another --out")
+        if existing.get("status") in ("finished", "diverged"):
+            (folder / CHECKPOINT).unlink(missing_ok=True)  # left if the process died between the two writes
+            return load_run(folder)
+        if (folder / CHECKPOINT).exists():
+            try:
+                import torch
+                self.trainer.load(torch.load(folder / CHECKPOINT, map_location=self.trainer.device,
+                                             weights_only=False))
+            except Exception as exc:
+                raise RunError(f"checkpoint {str(folder / CHECKPOINT)!r} is corrupt: {exc}") from None
+        return None
+
+    def with_status(self, status: str) -> dict[str, Any]:
+        t = self.trainer
+        return {**self.full_record, "status": status, "diverged_at": t.diverged_at, "steps_done": t.step}
+
+    def save(self, status: str) -> None:
+        if self.folder is None:
+            return
+        write_trace(self.folder / TRACE, self.trainer.trace())
+        write_json(self.folder / CONFIG, self.with_status(status))
+
+    def checkpoint(self, t: Any) -> None:
+        if self.folder is None:
+            return
+        import torch
+        atomic_write(self.folder / CHECKPOINT, lambda tmp: torch.save(t.state(), tmp))
+        self.save("interrupted" if t.status == "interrupted" else "running")
+
+    def finish(self) -> Run:
+        """Save the final status; a finished or diverged run needs its checkpoint no more."""
+        status = self.trainer.status
+        self.save(status)
+        if self.folder is not None and status in ("finished", "diverged") and (self.folder / CHECKPOINT).exists():
+            (self.folder / CHECKPOINT).unlink()
+        return Run(self.with_status(status), self.trainer.trace(), self.folder)

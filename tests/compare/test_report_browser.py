@@ -10,8 +10,8 @@ import subprocess
 import matplotlib.image as mpimg
 import pytest
 
-from compare import report
-from compare.compare_command import assess_all
+from compare.present import report
+from compare.collect import assess_all
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]

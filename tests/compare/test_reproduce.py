@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from compare import experiments as X
+from compare.sweeps import experiments as X
 from compare.cli import main
-from compare.reproduce import load_experiment, run_experiment
+from compare.sweeps.reproduce import load_experiment, run_experiment
 
 
 @pytest.mark.parametrize("scale", X.SCALES)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from bounds.spec import SpecError
-from compare import sweep as S
+from compare.sweeps import plan as S
 from compare.cli import main
-from compare.sweep_runner import MANIFEST, run_sweep
+from compare.sweeps.runner import MANIFEST, run_sweep
 from empirical import load_run
 
 TINY = {"model": {"data_dim": 6, "latent_dim": 2, "encoder_widths": [8], "decoder_widths": [8], "data_bound": 10.0},
@@ -172,7 +172,7 @@ def test_dask_backend_on_a_local_cluster_gives_the_same_runs(tmp_path):
 
 
 def test_jobs_batch_the_seeds_of_small_models_only():
-    from compare.sweep_runner import ENSEMBLE_MAX_PARAMETERS, plan_jobs
+    from compare.sweeps.runner import ENSEMBLE_MAX_PARAMETERS, plan_jobs
     small = S.parse(sweep_data(seeds=[0, 1, 2])).points
     assert sorted(len(j) for j in plan_jobs(small, "auto")) == [3, 3]
     assert all(len(j) == 1 for j in plan_jobs(small, "never"))
@@ -199,14 +199,14 @@ def test_ensemble_and_single_sweeps_give_the_same_runs(tmp_path):
 
 def die_on_seed_zero(job, out, threads):
     """A job function whose worker process dies on seed 0 (as if killed for memory)."""
-    from compare.sweep_runner import _job
+    from compare.sweeps.runner import _job
     if job[0].settings["seed"] == 0:
         os.kill(os.getpid(), signal.SIGKILL)
     return _job(job, out, threads)
 
 
 def test_a_worker_that_dies_fails_its_point_and_not_the_others(tmp_path):
-    from compare.sweep_runner import _run_local
+    from compare.sweeps.runner import _run_local
     sweep = S.parse(sweep_data(seeds=[0, 1, 2], grid={}))
     outcomes = {}
     _run_local([[p] for p in sweep.points], tmp_path, 2, lambda p, o: outcomes.__setitem__(p.settings["seed"], o),
@@ -227,6 +227,6 @@ def test_extra_points_join_the_grid_with_every_seed():
 
 
 def test_seeds_and_step_constants_of_one_model_form_one_ensemble():
-    from compare.sweep_runner import plan_jobs
+    from compare.sweeps.runner import plan_jobs
     points = S.parse(sweep_data(seeds=[0, 1], grid={"optimizer.C_gamma": [0.01, 0.05, 0.1]})).points
     assert [len(j) for j in plan_jobs(points, "auto")] == [6]

@@ -131,7 +131,7 @@ def test_a_real_run_inside_the_conditions_is_sound(tmp_path):
 
 def test_a_run_without_a_derived_bound_is_measured_and_says_why(tmp_path):
     from bounds.spec import ObjectiveSpec, VAESpec
-    from compare import report
+    from compare.present import report
     spec = VAESpec.from_dict({**theory_spec().to_dict(), "objective": ObjectiveSpec("vr_iwae", K=2, alpha=0.5).__dict__})
     a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3)), "vr")
     s = a.summary()

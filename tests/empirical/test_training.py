@@ -153,9 +153,9 @@ def test_per_step_unbiased_norm_averages_to_the_exact_gradient_norm(batches):
     """<g, g'> at a fixed theta averages to the exact ||grad L||^2 of the linear VAE; ||ghat||^2 does not."""
     import torch
     from empirical import probes as P
-    from empirical.train import _Trainer
+    from empirical.trainer import Trainer
     spec = VAESpec(model=ModelSpec(kind="linear", data_dim=4, latent_dim=2), B=8, n=10)
-    trainer = _Trainer(spec, TrainConfig(batches=batches), data(spec, 64), progress=False)
+    trainer = Trainer(spec, TrainConfig(batches=batches), data(spec, 64), progress=False)
     exact, se0 = P.full_grad_norm_sq(spec, trainer.flat, trainer.X, torch.Generator().manual_seed(0))
     assert se0 == 0.0
     draws = np.array([float(trainer.unbiased_norm(trainer.fresh_gradient())) for _ in range(3000)])

@@ -1,40 +1,18 @@
-"""The `vaebound` command line.
-
-    vaebound bound                         # the convergence bound of the embedded default VAE
-    vaebound bound --K 5 --grid B=16,64,256 --format json
-    vaebound bound --which smoothness --model linear --format latex
-    vaebound train --out runs/digits       # train the default VAE on the embedded digits, record its trace
-    vaebound compare runs/digits           # how tight is the bound on that run? (--format json|markdown|latex|csv)
-    vaebound report runs -o report.html    # a self-contained HTML report of every run under runs/
-    vaebound demo                          # the main job: derive, train, compare, report on the embedded data
-    vaebound sweep grid.toml --out sweeps/g   # every point of a grid as a run folder, in parallel, resumable
-    vaebound reproduce sharpness           # one of the paper's experiments (reduced scale), compared and reported
-
-Bad options print one line naming the option and exit with code 2.
-"""
+"""`vaebound bound`: derive a bound symbolically and evaluate it at the given settings, or over a grid."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import itertools
 import json
-import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-import pandas as pd
-
-from bounds import derive as D
-from . import compare_command, demo, reproduce, sweep_command, train_command
-from bounds.activations import NotSmoothError
 from bounds.spec import (ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, ActivationSpec,
                          ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, SpecError, VAESpec)
+from .usage import UsageError
 
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A command-line mistake: reported in one line, exit code 2."""
-
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Grid names -> (spec section, field). The section is replaced with the new value, which re-runs validation.
 GRID_FIELDS: dict[str, tuple[str, str]] = {
@@ -63,9 +41,7 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaebound", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("bound", help="derive and evaluate a convergence bound",
                        description="Derive a bound symbolically and evaluate it at the given settings.")
     d = ModelSpec()
@@ -115,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"evaluate over a grid; NAME one of {', '.join(GRID_FIELDS)} (repeatable: product)")
     b.add_argument("--format", choices=("text", "json", "latex", "csv"), default="text")
     b.add_argument("--show-expression", action="store_true", help="text format: print the full expression")
-    train_command.add_parser(sub)
-    compare_command.add_parsers(sub)
-    demo.add_parser(sub)
-    sweep_command.add_parser(sub)
-    reproduce.add_parser(sub)
-    return parser
+    b.set_defaults(handler=cmd_bound)
 
 
 def spec_from_args(args: argparse.Namespace) -> VAESpec:
@@ -170,6 +141,8 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
 def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
                    allow_outside_theory: bool) -> pd.DataFrame:
     """One row of symbol values per grid point; each point is validated as a spec."""
+    import pandas as pd
+    from bounds import derive as D
     rows = []
     names = list(grid)
     for combo in itertools.product(*(grid[k] for k in names)) if names else [()]:
@@ -184,6 +157,7 @@ def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
 
 
 def select_bound(spec: VAESpec, which: str, allow_outside_theory: bool):
+    from bounds import derive as D
     makers: dict[str, Callable] = {"convergence": D.convergence, "smoothness": D.smoothness, "variance": D.variance}
     return makers[which](spec, None, allow_outside_theory)
 
@@ -238,18 +212,3 @@ def cmd_bound(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        commands = {"bound": cmd_bound, "train": train_command.cmd_train, "compare": compare_command.cmd_compare,
-                    "report": compare_command.cmd_report, "demo": demo.cmd_demo,
-                    "sweep": sweep_command.cmd_sweep, "reproduce": reproduce.cmd_reproduce}
-        return commands[args.command](args)
-    except (UsageError, SpecError, NotSmoothError, ValueError) as err:
-        print(f"vaebound: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

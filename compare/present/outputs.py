@@ -8,9 +8,9 @@ from typing import Any, Sequence
 
 from empirical.runs import write_json
 from . import plots, report, tables
-from .compare_command import as_json
-from .orderings import orderings
-from .tightness import Assessment
+from .summary import as_json
+from ..orderings import orderings
+from ..tightness import Assessment
 
 
 def write_outputs(out: Path, assessments: Sequence[Assessment], title: str,

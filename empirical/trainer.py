@@ -1,18 +1,15 @@
-"""Train the VAE of a spec and record what the theorems bound.
-
-    >>> from bounds.spec import VAESpec
-    >>> from empirical import TrainConfig, train
-    >>> run = train(VAESpec(n=200), TrainConfig(), out="runs/demo")
-    >>> run.trace[["step", "grad_norm_sq", "full_grad_norm_sq"]]
+"""One training run as a step API: `Trainer` holds the iterate, the optimiser, the generators and the trace rows,
+and takes one step at a time (`begin_row`, `train_step` or the split `training_batch` / `finish_step` that
+`ensemble` batches across runs, `end_row`). `training.train` drives it; `runs.RunFolder` saves it.
 
 The trace has one row per step k = 0..n: the state theta_k, and (for k < n) the mini-batch gradient used for the
-update to theta_{k+1}. The columns are documented in `TRACE_COLUMNS`. Randomness: one torch.Generator, seeded from
-the spec's seed, draws every mini-batch and every eps of training; each probe seeds its own generator from
-(seed, step), so probing never changes the training noise and a resumed run reproduces an uninterrupted one.
+update to theta_{k+1}; its columns are documented by the quantities (`empirical.quantities.trace_columns`).
+Randomness: one torch.Generator, seeded from the spec's seed, draws every mini-batch and every eps of training; each
+probe seeds its own generator from (seed, step), so probing never changes the training noise and a resumed run
+reproduces an uninterrupted one.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -24,54 +21,12 @@ import torch
 
 from bounds.spec import VAESpec
 from .config import TrainConfig
-from .data import Dataset, synthetic_linear_gaussian
-from .estimators import check_supported, estimate, exact_objective, has_exact_objective
-from .functional import block_masks, box_masks, initial_parameters
+from .data import Dataset
+from .estimators import check_supported, estimate, has_exact_objective
+from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
-from .runs import CHECKPOINT, CONFIG, TRACE, Run, RunError, atomic_write, load_run, read_config, versions, \
-    write_json, write_trace
-
-TRACE_COLUMNS = {
-    "step": "k, the iterate theta_k the row describes (0..n)",
-    "epoch": "passes over the training set completed before step k",
-    "K": "draws per data point used at this step (the K schedule)",
-    "lr": "step size gamma_{k+1} of the update after theta_k",
-    "objective_batch": "mini-batch estimate of the objective, per-example mean",
-    "grad_norm_sq": "||ghat_k||^2 of the mini-batch gradient used for the step, per-example mean loss",
-    "grad_norm_sq_theta": "the decoder (theta) part of grad_norm_sq",
-    "grad_norm_sq_phi": "the encoder (phi) part of grad_norm_sq",
-    "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at theta_k: "
-                             "an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running mean "
-                             "estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
-    "inf_norm_theta": "||theta_k||_inf over the entries bounded by a", "inf_norm_phi": "the same for phi (the linear "
-                      "VAE's log-variances v are bounded by [logvar_min, logvar_max] instead: logvar_low/high)",
-    "inf_norm_sum": "||theta_k||_inf + ||phi_k||_inf, the paper's compact-set quantity (bound: a)",
-    "logvar_low": "linear VAE: smallest log-variance parameter v_j (bound: logvar_min)",
-    "logvar_high": "linear VAE: largest log-variance parameter v_j (bound: logvar_max)",
-    "projection_distance": "projected runs: ||Pi(y) - y|| for the unprojected update y of theta_k (0: the projection "
-                           "did not act)",
-    "grad_mapping_sq": "projected runs: ||G_t(theta_k)||^2, the gradient mapping G_t = (Pi(theta + t grad L) - "
-                       "theta) / t at t = C_gamma; exact for the linear ELBO, else <G_t(g), G_t(g')> of two "
-                       "conditionally independent mini-batch gradients (unbiased for ||E G_t(ghat)||^2, within "
-                       "sqrt(sigma^2) of ||G_t(grad L)||)",
-    "wall_time": "seconds since the run started (resumed runs continue the count)",
-    "full_grad_norm_sq": "probe: ||grad L(theta_k)||^2 of the whole training objective (per-example mean), unbiased: "
-                         "exact for the linear ELBO, else a U-statistic of independent full-data estimates",
-    "full_grad_norm_sq_se": "probe: standard error of full_grad_norm_sq (jackknife; 0 when exact)",
-    "grad_var_theta": "probe: E||ghat - E ghat||^2 of the mini-batch estimator, decoder block",
-    "grad_var_phi": "probe: the same for the encoder block",
-    "snr_theta": "probe: ||E ghat_theta|| / sqrt(grad_var_theta)", "snr_phi": "probe: the same for phi",
-    "hessian_top_eig": "probe: largest |eigenvalue| of the Hessian of the objective on `hessian_points` training "
-                       "points with frozen noise (Lanczos)",
-    "hessian_hvps": "probe: Hessian-vector products the Lanczos run used",
-    "objective_train": "probe: objective on `eval_points` training points, per-example mean",
-    "objective_test": "probe: objective on held-out points, per-example mean",
-    "probe_seconds": "probe: seconds the probes at this step took",
-    "paper_grad_stat": "at the last step of each epoch: the paper's statistic, sum over the epoch's batches of "
-                       "||grad of the batch-SUMMED loss||^2 / (training-set size x parameter count)",
-    "spectral_norm.<layer>": "probe: spectral norm of the layer's weight matrix (also frobenius_norm., bias_norm.)",
-}
+from .quantities import ProbeContext, probe_quantities
 
 
 def probe_steps(n_steps: int, count: int) -> list[int]:
@@ -80,12 +35,10 @@ def probe_steps(n_steps: int, count: int) -> list[int]:
     return sorted(set(raw.tolist()) | {0, n_steps})
 
 
-def _record(spec: VAESpec, config: TrainConfig, data: Dataset) -> dict[str, Any]:
-    """What identifies a run: a folder holding another record is a different run."""
-    return {"spec": spec.to_dict(), "train": config.to_dict(), "data": data.describe()}
+class Trainer:
+    """One run's state and its step; validates the spec against the data and the settings before any work."""
 
 
-class _Trainer:
     def __init__(self, spec: VAESpec, config: TrainConfig, data: Dataset, progress: bool) -> None:
         if data.dim != spec.model.data_dim:
             raise ValueError(f"data has {data.dim} features but model.data_dim={spec.model.data_dim}: they must match")
@@ -105,7 +58,7 @@ class _Trainer:
         self.X, self.X_test = to(data.train), to(data.test)
         self.n_steps = config.steps or spec.n
         self.probes = set(probe_steps(self.n_steps, config.probes))
-        self.blocks = {k: _as_index(v.to(self.device)) for k, v in block_masks(spec).items()}
+        self.probe_set = probe_quantities(config)
         self.box = {k: _as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
         gen = torch.Generator().manual_seed(spec.seed)
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
@@ -150,25 +103,14 @@ class _Trainer:
         return out
 
     def probe(self, row: dict[str, Any]) -> None:
-        spec, cfg, k = self.spec, self.config, self.step
+        """The probe quantities of this run, in order, each on the probe generator of (seed, step)."""
         if not bool(torch.isfinite(self.flat).all()):
             return  # a diverged iterate: probe columns stay empty
         start = time.perf_counter()
-        gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1_000_003 + k + 1)
-        est, se = P.full_grad_norm_sq(spec, self.flat, self.X, gen, cfg.full_grad_replicates)
-        row.update(full_grad_norm_sq=est, full_grad_norm_sq_se=se)
-        row.update(P.gradient_noise(spec, self.flat, self.X, spec.B, self.K_at(k), cfg.variance_draws, gen,
-                                    spec.estimator, cfg.baseline))
-        if cfg.lanczos:
-            objective = P.frozen_objective(spec, self.X[:cfg.hessian_points], gen)
-            row["hessian_top_eig"], row["hessian_hvps"] = P.top_hessian_eigenvalue(objective, self.flat)
-        with torch.no_grad():
-            for name, X in (("objective_train", self.X), ("objective_test", self.X_test)):
-                x = X[:cfg.eval_points]
-                exact = exact_objective(spec, self.flat, x)
-                row[name] = float(exact if exact is not None else estimate(
-                    spec, self.flat, x, P.draw_eps(spec, len(x), spec.objective.K, gen, self.flat), "pathwise")[1])
-        row.update({k_: v for k_, v in P.parameter_norms(spec, self.flat).items() if not k_.startswith("inf_norm")})
+        gen = torch.Generator(device=self.device).manual_seed(self.spec.seed * 1_000_003 + self.step + 1)
+        ctx = ProbeContext(self.spec, self.config, self.flat, self.X, self.X_test, gen, self.K_at(self.step))
+        for quantity in self.probe_set:
+            row.update(quantity.measure(ctx))
         row["probe_seconds"] = time.perf_counter() - start
 
     # The step is split so that `empirical.ensemble` can batch the gradients of several runs and share the rest.
@@ -216,11 +158,8 @@ class _Trainer:
         return first @ self.fresh_gradient()
 
     def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, fresh: list[torch.Tensor]) -> torch.Tensor:
-        """Everything recorded at a step, as one tensor (one host sync): objective, ||ghat||^2, its theta part,
-        ||theta||_inf, ||phi||_inf, and <g, g'> if recorded."""
-        g2 = ghat * ghat
-        extra = [(ghat if len(fresh) == 1 else fresh[0]) @ fresh[-1]] if fresh else []
-        return torch.stack([value, g2.sum(), g2[self.blocks["theta"]].sum(), *self.norm_tensors(), *extra])
+        """Everything recorded at a step, as one tensor (one host sync): see `step_statistics`."""
+        return step_statistics(self.box, ghat[None], value[None], self.flat[None], [f[None] for f in fresh])[0]
 
     def mapping_sq(self, pair: tuple[torch.Tensor, torch.Tensor]) -> float:
         """||G_t(theta_k)||^2 at t = C_gamma: exact where the objective has a closed form, else <G_t(g), G_t(g')>."""
@@ -344,94 +283,14 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
     return slice(first, last + 1) if last - first + 1 == len(where) else mask
 
 
-class _Folder:
-    """The folder side of one run: its record, resuming from it, saving the trace and checkpoints atomically."""
-
-    def __init__(self, trainer: _Trainer, data: Dataset, out: str | Path | None) -> None:
-        spec, config = trainer.spec, trainer.config
-        self.trainer, self.folder = trainer, (Path(out) if out is not None else None)
-        self.record = _record(spec, config, data)
-        self.full_record = {**self.record, "seeds": {"spec": spec.seed, "training_generator": spec.seed,
-                                                     "probe_generator": f"{spec.seed} * 1000003 + step + 1"},
-                            "versions": versions(), "n_steps": trainer.n_steps, "n_parameters": spec.n_parameters,
-                            "columns": TRACE_COLUMNS}
-
-    def resume(self) -> Run | None:
-        """Load an unfinished run's checkpoint into the trainer; a finished run is returned as it is; a folder
-        holding a different run is an error (nothing is overwritten)."""
-        folder = self.folder
-        if folder is None or not (folder / CONFIG).exists():
-            return None
-        existing = read_config(folder)
-        if {k: existing.get(k) for k in self.record} != json_roundtrip(self.record):
-            raise RunError(f"run folder {str(folder)!r} holds a different run (its spec, training settings or data "
-                           "differ): choose another --out")
-        if existing.get("status") in ("finished", "diverged"):
-            (folder / CHECKPOINT).unlink(missing_ok=True)  # left if the process died between the two writes
-            return load_run(folder)
-        if (folder / CHECKPOINT).exists():
-            try:
-                self.trainer.load(torch.load(folder / CHECKPOINT, map_location=self.trainer.device,
-                                             weights_only=False))
-            except Exception as exc:
-                raise RunError(f"checkpoint {str(folder / CHECKPOINT)!r} is corrupt: {exc}") from None
-        return None
-
-    def with_status(self, status: str) -> dict[str, Any]:
-        t = self.trainer
-        return {**self.full_record, "status": status, "diverged_at": t.diverged_at, "steps_done": t.step}
-
-    def save(self, status: str) -> None:
-        if self.folder is None:
-            return
-        write_trace(self.folder / TRACE, self.trainer.trace())
-        write_json(self.folder / CONFIG, self.with_status(status))
-
-    def checkpoint(self, t: _Trainer) -> None:
-        if self.folder is None:
-            return
-        atomic_write(self.folder / CHECKPOINT, lambda tmp: torch.save(t.state(), tmp))
-        self.save("interrupted" if t.status == "interrupted" else "running")
-
-    def finish(self) -> Run:
-        """Save the final status; a finished or diverged run needs its checkpoint no more."""
-        status = self.trainer.status
-        self.save(status)
-        if self.folder is not None and status in ("finished", "diverged") and (self.folder / CHECKPOINT).exists():
-            (self.folder / CHECKPOINT).unlink()
-        return Run(self.with_status(status), self.trainer.trace(), self.folder)
-
-
-def default_data(spec: VAESpec, config: TrainConfig) -> Dataset:
-    """Draws from a linear-Gaussian model of the spec's dimensions."""
-    return synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, data_bound=spec.model.data_bound,
-                                     held_out=config.held_out, seed=spec.seed)
-
-
-def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None = None,
-          out: str | Path | None = None, progress: bool = False, stop_after: int | None = None) -> Run:
-    """Train `spec` and return its Run (config record + trace DataFrame).
-
-    data: defaults to draws from a linear-Gaussian model of the spec's dimensions. out: a run folder; if it holds
-    an unfinished run of the same record it resumes from its checkpoint, a finished one is returned as it is, and
-    a different run is an error (nothing is overwritten). stop_after: stop (as an interruption, with a checkpoint)
-    before this step; a later call resumes.
-    """
-    config = config or TrainConfig()
-    data = data or default_data(spec, config)
-    trainer = _Trainer(spec, config, data, progress)
-    folder = _Folder(trainer, data, out)
-    done = folder.resume()
-    if done is not None:
-        return done
-    folder.save("running")
-    try:
-        trainer.run(folder.checkpoint, stop_after)
-    finally:
-        folder.save(trainer.status)
-    return folder.finish()
-
-
-def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
-    """The record as it reads back from config.json (tuples become lists)."""
-    return json.loads(json.dumps(data, default=str))
+def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
+                    fresh: list[torch.Tensor]) -> torch.Tensor:
+    """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||theta||_inf,
+    ||phi||_inf, (<g, g'>)], from gradients G [E, P], objective values [E], iterates [E, P] and the fresh gradients
+    (none, one: the training gradient is the other, or two). One tensor, so that recording costs one host sync."""
+    theta, phi = box["theta"], box["phi"]
+    G2 = G * G
+    columns = [values, G2.sum(1), G2[:, theta].sum(1), flats[:, theta].abs().amax(1), flats[:, phi].abs().amax(1)]
+    if fresh:
+        columns.append(((G if len(fresh) == 1 else fresh[0]) * fresh[-1]).sum(1))
+    return torch.stack(columns, dim=1)

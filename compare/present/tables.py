@@ -6,8 +6,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from .rates import RateEstimate, combine
-from .tightness import Assessment
+from ..rates import RateEstimate, combine
+from ..tightness import Assessment
 
 FORMATS = ("text", "json", "markdown", "latex", "csv")
 
@@ -49,7 +49,7 @@ def conditions_table(a: Assessment) -> pd.DataFrame:
 
 def rates_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
     """Fitted slopes grouped over seeds (runs whose spec and settings agree but for the seed)."""
-    from .orderings import setting_key
+    from ..orderings import setting_key
     groups: dict[str, list[Assessment]] = {}
     for a in assessments:
         if a.slope is not None:

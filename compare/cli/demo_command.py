@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bounds import derive as D
+from typing import TYPE_CHECKING
+
 from bounds.spec import SpecError, VAESpec, count, digits_spec
-from empirical import TrainConfig, digits, train
-from .outputs import write_outputs
-from .tightness import assess
+
+if TYPE_CHECKING:
+    from empirical import TrainConfig
 
 PRACTICAL_C_GAMMA = 0.2
 THEORY_STEP = 0.49  # C_gamma L for the theory run: inside the cap of projected SGD (1/2) and of SGD (1)
@@ -30,10 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--steps", type=int, default=500, help="steps per run (>= 10)")
     d.add_argument("--seeds", type=int, default=2, help="seeds per practical setting (>= 1)")
     d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(handler=cmd_demo)
 
 
 def plan(steps: int, seeds: int) -> dict[str, tuple[VAESpec, TrainConfig]]:
     """The demo's runs: name -> (spec, training settings)."""
+    from bounds import derive as D
+    from empirical import TrainConfig
     base = digits_spec().to_dict()
     base["n"] = steps
     base["objective"] = {**base["objective"], "kind": "beta", "beta": 1.0}
@@ -50,6 +54,10 @@ def plan(steps: int, seeds: int) -> dict[str, tuple[VAESpec, TrainConfig]]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from bounds import derive as D
+    from empirical import TrainConfig, digits, train
+    from ..present.outputs import write_outputs
+    from ..tightness import assess
     steps = count("--steps", args.steps, 10)
     seeds = count("--seeds", args.seeds, 1)
     out: Path = args.out

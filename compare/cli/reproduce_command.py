@@ -8,15 +8,9 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
-from bounds.spec import SpecError
-from . import experiments as X
-from . import sweep as S
-from .compare_command import assess_all
-from .outputs import write_outputs
-from .sweep_runner import run_sweep
+from ..sweeps import experiments as X
 
 
 VERDICT = {True: "agrees", False: "DISAGREES", None: "no verdict"}
@@ -33,34 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--ensemble", choices=("auto", "always", "never"), default="auto")
     r.add_argument("--list", action="store_true", help="list the experiments and exit")
     r.add_argument("--no-progress", action="store_true")
-
-
-def load_experiment(name: str, scale: str, data: str | None) -> S.Sweep:
-    file = X.path(name, scale)
-    spec = tomllib.loads(file.read_text())
-    if scale == "paper":
-        if not data:
-            raise SpecError("--data is required at --scale paper: the local folder of the data set "
-                            f"({spec.get('base')}); nothing is downloaded")
-        spec["data"] = data
-    elif data:
-        spec["data"] = data
-    return S.parse(spec, str(file.name))
-
-
-def run_experiment(name: str, scale: str, data: str | None, out: Path, workers: int | None = None,
-                   ensemble: str = "auto", progress: bool = True) -> dict:
-    """Sweep, assess, and write DIR/NAME/{report.html, plots/, tables/, summary.json}; returns the summary."""
-    sweep = load_experiment(name, scale, data)
-    folder = out / name
-    result = run_sweep(sweep, folder / "runs", workers, ensemble=ensemble, progress=progress)
-    # The sweep's own points only: a folder may also hold runs of an earlier version of the sweep file.
-    assessments = assess_all([folder / "runs" / p.folder_name for p in sweep.points])
-    return write_outputs(folder, assessments, f"vaebound: the paper's {name} experiment ({scale} scale)",
-                         {"experiment": name, "scale": scale, "points": result["points"]})
+    r.set_defaults(handler=cmd_reproduce)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ..sweeps.reproduce import load_experiment, run_experiment
     if args.list or not args.name:
         for scale in X.SCALES:
             print(f"{scale}: {', '.join(X.names(scale))}")

@@ -20,8 +20,8 @@ import sympy as sp
 
 from empirical.runs import atomic_write
 from . import plots, tables
-from .orderings import orderings
-from .tightness import Assessment
+from ..orderings import orderings
+from ..tightness import Assessment
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from bounds.spec import SpecError, VAESpec, digits_spec
-from empirical import Dataset, TrainConfig, digits, load_path, synthetic_linear_gaussian, train
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
     t.add_argument("--out", type=Path, required=True, help="the run folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(handler=cmd_train)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -43,17 +43,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_data(source: str, spec: VAESpec, held_out: float) -> Dataset:
-    """'digits' (embedded), 'synthetic' (drawn for the spec's dimensions) or a local path; split by the spec's seed."""
-    if source == "digits":
-        return digits(held_out, spec.seed)
-    if source == "synthetic":
-        return synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, data_bound=spec.model.data_bound,
-                                         held_out=held_out, seed=spec.seed)
-    return load_path(source, held_out, spec.seed)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
+    from empirical import TrainConfig, train
+    from empirical.data import load_for_spec
     file = read_config_file(args.config) if args.config else {}
     try:
         spec = VAESpec.from_dict(file["spec"]) if "spec" in file else digits_spec()
@@ -66,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             train_settings[name] = getattr(args, name)
     config = TrainConfig.from_dict(train_settings)
-    data = load_data(args.data or file.get("data") or "digits", spec, config.held_out)
+    data = load_for_spec(args.data or file.get("data") or "digits", spec, config.held_out)
     try:
         run = train(spec, config, data, out=args.out, progress=not args.no_progress)
     except KeyboardInterrupt:

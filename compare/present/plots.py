@@ -13,10 +13,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .measures import probe_series  # noqa: E402
-from .rates import fit_points  # noqa: E402
-from .slack import THEORY_SLACK  # noqa: E402
-from .tightness import Assessment  # noqa: E402
+from ..measures import probe_series  # noqa: E402
+from ..rates import fit_points  # noqa: E402
+from ..slack import THEORY_SLACK  # noqa: E402
+from ..tightness import Assessment  # noqa: E402
 
 Y_LABEL = r"$\frac{1}{n+1}\sum_{k\leq n}\|\nabla \mathcal{L}(\theta_k)\|^2$ (per-example objective)"
 

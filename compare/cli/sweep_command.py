@@ -6,8 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 from bounds.spec import SpecError, count
-from . import sweep as S
-from .sweep_runner import run_sweep
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train points that differ only in seed or optimiser settings together (torch.func): auto "
                         "where it pays (small models), always, or never")
     s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(handler=cmd_sweep)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from ..sweeps import plan as S
+    from ..sweeps.runner import run_sweep
     if args.workers is not None:
         count("--workers", args.workers)
     if args.backend == "dask" and not args.address:

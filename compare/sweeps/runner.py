@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from empirical.runs import CHECKPOINT, CONFIG, RunError, read_config, write_json
-from .sweep import Point, Sweep
+from .plan import Point, Sweep
 
 MANIFEST = "sweep.json"
 DONE = ("finished", "diverged")
@@ -68,12 +68,12 @@ def run_point(point: Point, folder: str, threads: int) -> dict[str, Any]:
     """Train one point into its folder (resuming if unfinished); never raises: errors come back as data."""
     from bounds.spec import VAESpec
     from empirical import TrainConfig, train
-    from .train_command import load_data
+    from empirical.data import load_for_spec
     _limit_threads(threads)
     start = time.perf_counter()
     try:
         spec, config = VAESpec.from_dict(point.spec), TrainConfig.from_dict(point.train)
-        run = train(spec, config, load_data(point.data, spec, config.held_out), out=folder)
+        run = train(spec, config, load_for_spec(point.data, spec, config.held_out), out=folder)
         return {"status": run.status, "error": None, "seconds": time.perf_counter() - start}
     except Exception as exc:  # a failed point is recorded and the sweep goes on
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start,
@@ -86,13 +86,13 @@ def run_group(points: list[Point], folders: list[str], threads: int) -> list[dic
     from bounds.spec import VAESpec
     from empirical import TrainConfig
     from empirical.ensemble import train_ensemble
-    from .train_command import load_data
+    from empirical.data import load_for_spec
     _limit_threads(threads)
     start = time.perf_counter()
     try:
         specs = [VAESpec.from_dict(p.spec) for p in points]
         config = TrainConfig.from_dict(points[0].train)
-        datas = [load_data(p.data, s, config.held_out) for p, s in zip(points, specs)]
+        datas = [load_for_spec(p.data, s, config.held_out) for p, s in zip(points, specs)]
         runs = train_ensemble(specs, config, datas, folders)
     except Exception:  # find out which point fails, and record each one's outcome
         return [run_point(p, f, threads) for p, f in zip(points, folders)]

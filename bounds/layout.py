@@ -1,0 +1,82 @@
+"""The flat parameter vector, described once: where each layer's weight and bias sit, read by the spec (its layer
+shapes and parameter count), by `empirical.functional` (unflatten, initialisation, projection, masks) and by the
+probes (per-layer norms).
+
+Layout: the layers in order, encoder first (conv layers, linear layers, then the heads), then the decoder, each as
+its weight (row-major; a 4x4 conv kernel (out, in, 4, 4) stored as the matrix (out, in * 16)) then its bias. The
+linear VAE is (V, W, b, v): its encoder "layer" is V with the log-variances v in the place of a bias, its decoder
+is W with bias b.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One layer in the flat vector: name, weight slice, weight shape (out, in), bias slice."""
+    name: str
+    weight: slice
+    shape: tuple[int, int]
+    bias: slice
+
+    @property
+    def decoder(self) -> bool:
+        return self.name.startswith("decoder")
+
+
+@dataclass(frozen=True)
+class Layout:
+    slots: tuple[Slot, ...]
+    size: int
+    logvars: slice | None = None  # the linear VAE's log-variances v (bounded by [logvar_min, logvar_max], not a)
+
+    def __iter__(self):
+        return iter(self.slots)
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+
+def weight_shapes(model: Any) -> list[tuple[str, tuple[int, int]]]:
+    """(name, (out, in)) of every weight matrix of a `ModelSpec`, encoder first, then decoder."""
+    m = model
+    if m.kind == "linear":
+        return [("encoder.V", (m.latent_dim, m.data_dim)), ("decoder.W", (m.data_dim, m.latent_dim))]
+    shapes = []
+    flat_in = m.data_dim
+    channels = (m.image_shape[0], *m.conv_channels) if m.architecture == "conv" else ()
+    if m.architecture == "conv":
+        for i in range(len(m.conv_channels)):
+            shapes.append((f"encoder.conv{i}", (channels[i + 1], channels[i] * 16)))
+        flat_in = m.conv_channels[-1] * m.conv_grid[0] * m.conv_grid[1]
+    widths = (flat_in, *m.encoder_widths)
+    for i in range(len(m.encoder_widths)):
+        shapes.append((f"encoder.{i}", (widths[i + 1], widths[i])))
+    shapes.append(("encoder.heads", (2 * m.latent_dim, widths[-1])))
+    widths = (m.latent_dim, *m.decoder_widths, flat_in)
+    for i in range(len(widths) - 1):
+        shapes.append((f"decoder.{i}", (widths[i + 1], widths[i])))
+    if m.architecture == "conv":  # transposed convs back to the image
+        for i in reversed(range(len(m.conv_channels))):
+            shapes.append((f"decoder.deconv{len(m.conv_channels) - 1 - i}", (channels[i], channels[i + 1] * 16)))
+    return shapes
+
+
+@lru_cache(maxsize=256)
+def parameter_layout(model: Any) -> Layout:
+    """The flat layout of a `ModelSpec`'s parameters."""
+    m = model
+    if m.kind == "linear":
+        nV, nW = m.latent_dim * m.data_dim, m.data_dim * m.latent_dim
+        end = nV + nW + m.data_dim
+        slots = (Slot("encoder.V", slice(0, nV), (m.latent_dim, m.data_dim), slice(end, end + m.latent_dim)),
+                 Slot("decoder.W", slice(nV, nV + nW), (m.data_dim, m.latent_dim), slice(nV + nW, end)))
+        return Layout(slots, end + m.latent_dim, logvars=slice(end, end + m.latent_dim))
+    slots, i = [], 0
+    for name, (o, n_in) in weight_shapes(m):
+        slots.append(Slot(name, slice(i, i + o * n_in), (o, n_in), slice(i + o * n_in, i + o * n_in + o)))
+        i += o * n_in + o
+    return Layout(tuple(slots), i)

@@ -1,0 +1,90 @@
+"""One name per quantity: every symbol a bound is written in, with where it lives in a spec, what it means and its
+command-line flag.
+
+The sympy symbols (`bounds.symbols`), the numbers a spec gives them (`derive.spec_values`), the grid names of
+`vaebound bound --grid`, the flags of `vaebound bound` and the numeric factors of `compare`'s orderings are all read
+from `SETTINGS`; the constants of the theorems (L, sigma2, M) are in `CONSTANTS`. A new setting is one entry here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+POSITIVE = "positive"        # > 0
+NONNEGATIVE = "nonnegative"  # >= 0
+REAL = "real"                # any real number
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A symbol of the bounds.
+
+    path: where its value lives in a `VAESpec` (attribute names from the spec down), None for a constant the
+    theorems are written in (derived or measured, not set). flag: the option of `vaebound bound` (None: no option).
+    claim: the paper's claim about the measured quantity as the setting grows, for `compare`'s orderings (None: it
+    is not an ordering factor); sign: the claimed sign of d(measured)/d(setting), 0 where the claim is not a sign.
+    """
+    name: str
+    path: tuple[str, ...] | None
+    description: str
+    domain: str = POSITIVE
+    flag: str | None = None
+    integer: bool = False
+    claim: str | None = None
+    sign: int = 0
+
+    def read(self, spec: Any) -> Any:
+        """The setting's value in `spec`."""
+        node = spec
+        for part in self.path or ():
+            node = getattr(node, part)
+        return node
+
+    @property
+    def assumptions(self) -> dict[str, bool]:
+        """sympy assumptions of the symbol."""
+        return {POSITIVE: dict(positive=True, real=True), NONNEGATIVE: dict(nonnegative=True, real=True),
+                REAL: dict(real=True)}[self.domain]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("B", ("B",), "mini-batch size (>= 1)", flag="--B", integer=True,
+            claim="larger B converges faster (measured decreases with B)", sign=-1),
+    Setting("K", ("objective", "K"), "variational samples per data point (>= 1)", flag="--K", integer=True,
+            claim="larger K converges faster (measured decreases with K)", sign=-1),
+    Setting("beta", ("objective", "beta"), "beta-VAE weight of the KL (>= 0)", NONNEGATIVE, flag="--beta",
+            claim="smaller beta converges faster (measured increases with beta)", sign=1),
+    Setting("n", ("n",), "number of iterations (>= 1)", flag="--n", integer=True),
+    Setting("C_gamma", ("optimizer", "C_gamma"), "step size constant: gamma_k = C_gamma k^{-1/2} (> 0)",
+            flag="--C-gamma"),
+    Setting("beta1", ("optimizer", "beta1"), "Adam's first-moment decay, in [0, 1)", NONNEGATIVE, flag="--beta1"),
+    Setting("beta2", ("optimizer", "beta2"), "Adam's and RMSProp's second-moment decay, in (0, 1)", flag="--beta2"),
+    Setting("delta", ("optimizer", "delta"), "adaptive methods' regulariser (> 0)", flag="--delta"),
+    Setting("a", ("weight_bound", "a"), "entry-wise parameter bound: every entry in [-a, a] (> 0)", flag="--a"),
+    Setting("c", ("model", "decoder_std"), "decoder standard deviation c > 0 (variance c^2)", flag="--decoder-std"),
+    Setting("R_x", ("model", "data_bound"), "data bound R_x >= ||x||", NONNEGATIVE, flag="--data-bound"),
+    Setting("L_star", ("objective_gap",), "objective gap sup L - L(theta_0) (> 0)", flag="--L-star"),
+    Setting("s", ("model", "activation", "s"), "soft-clipping / softplus sharpness of the hidden layers (> 0)",
+            flag="--s", claim="soft-clipping s = 5 reaches the lowest gradient norm"),
+    Setting("s1", ("model", "activation", "s1"), "soft-clipping's lower end", REAL, flag="--s1"),
+    Setting("s2", ("model", "activation", "s2"), "soft-clipping's upper end (> s1)", REAL, flag="--s2"),
+    Setting("mu_max", ("model", "mean_clip"), "encoder mean head clipped to (-mu_max, mu_max)", flag="--mean-clip"),
+    Setting("logvar_min", ("model", "logvar_min"), "encoder log-variance head's lower clip", REAL,
+            flag="--logvar-min"),
+    Setting("logvar_max", ("model", "logvar_max"), "encoder log-variance head's upper clip (> logvar_min)", REAL,
+            flag="--logvar-max"),
+    Setting("head_s", ("model", "head_s"), "sharpness of the soft-clipped heads (> 0)", flag="--head-s"),
+)
+
+CONSTANTS: tuple[Setting, ...] = (
+    Setting("L", None, "smoothness constant of the objective on the compact set"),
+    Setting("sigma2", None, "variance bound of the mini-batch gradient estimator"),
+    Setting("M", None, "almost-sure bound on the gradient estimator (adaptive methods)", flag="--M"),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS + CONSTANTS}
+
+
+def ordering_factors() -> dict[str, Setting]:
+    """The settings `compare` orders runs by (those with a claim of the paper)."""
+    return {s.name: s for s in SETTINGS if s.claim is not None}

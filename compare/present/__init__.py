@@ -1,0 +1,2 @@
+"""Presentation of assessments: plots, tables, the JSON summary, the HTML report, and the folder of outputs that
+`demo` and `reproduce` write. Reads the science of `compare`; never the sweeps or the command line."""

@@ -1,0 +1,16 @@
+"""Per-layer norms of the weights and biases (spectral, Frobenius, Euclidean)."""
+from __future__ import annotations
+
+from .base import ProbeContext, Quantity
+
+
+def measure(ctx: ProbeContext) -> dict[str, float]:
+    from ..probes import parameter_norms
+    return {k: v for k, v in parameter_norms(ctx.spec, ctx.flat).items() if not k.startswith("inf_norm")}
+
+
+QUANTITIES = [Quantity("layer_norms", {
+    "spectral_norm.<layer>": "probe: spectral norm of the layer's weight matrix",
+    "frobenius_norm.<layer>": "probe: Frobenius norm of the layer's weight matrix",
+    "bias_norm.<layer>": "probe: Euclidean norm of the layer's bias",
+}, order=50, measure=measure)]

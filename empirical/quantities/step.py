@@ -1,0 +1,53 @@
+"""What the trainer records at every step, in its one host sync per step (declared here; computed in `Trainer`):
+the mini-batch objective and gradient norm, the per-step unbiased ||grad L||^2, the compact-set norms, and the
+projection's columns."""
+from __future__ import annotations
+
+import math
+
+from .base import EPOCH, STEP, Constant, Quantity, column_max
+
+QUANTITIES = [
+    Quantity("schedule", {
+        "step": "k, the iterate theta_k the row describes (0..n)",
+        "epoch": "passes over the training set completed before step k",
+        "K": "draws per data point used at this step (the K schedule)",
+        "lr": "step size gamma_{k+1} of the update after theta_k",
+        "wall_time": "seconds since the run started (resumed runs continue the count)",
+        "probe_seconds": "probe: seconds the probes at this step took",
+    }, when=STEP),
+    Quantity("minibatch", {
+        "objective_batch": "mini-batch estimate of the objective, per-example mean",
+        "grad_norm_sq": "||ghat_k||^2 of the mini-batch gradient used for the step, per-example mean loss",
+        "grad_norm_sq_theta": "the decoder (theta) part of grad_norm_sq",
+        "grad_norm_sq_phi": "the encoder (phi) part of grad_norm_sq",
+    }, when=STEP, constant=Constant("M", "gradient bound: largest ||ghat_k|| along the run",
+                                    lambda t: math.sqrt(column_max(t, "grad_norm_sq")))),
+    Quantity("unbiased_grad_norm", {
+        "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at "
+                                 "theta_k: an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running "
+                                 "mean estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
+    }, when=STEP),
+    Quantity("compact_set", {
+        "inf_norm_theta": "||theta_k||_inf over the entries bounded by a",
+        "inf_norm_phi": "the same for phi (the linear VAE's log-variances v are bounded by [logvar_min, logvar_max] "
+                        "instead: logvar_low/high)",
+        "inf_norm_sum": "||theta_k||_inf + ||phi_k||_inf, the paper's compact-set quantity (bound: a)",
+        "logvar_low": "linear VAE: smallest log-variance parameter v_j (bound: logvar_min)",
+        "logvar_high": "linear VAE: largest log-variance parameter v_j (bound: logvar_max)",
+    }, when=STEP, constant=Constant("a", "parameter bound: largest ||theta||_inf or ||phi||_inf along the run "
+                                         "(entries bounded by a)",
+                                    lambda t: max(column_max(t, "inf_norm_theta"), column_max(t, "inf_norm_phi")))),
+    Quantity("projection", {
+        "projection_distance": "projected runs: ||Pi(y) - y|| for the unprojected update y of theta_k (0: the "
+                               "projection did not act)",
+        "grad_mapping_sq": "projected runs: ||G_t(theta_k)||^2, the gradient mapping G_t = (Pi(theta + t grad L) - "
+                           "theta) / t at t = C_gamma; exact for the linear ELBO, else <G_t(g), G_t(g')> of two "
+                           "conditionally independent mini-batch gradients (unbiased for ||E G_t(ghat)||^2, within "
+                           "sqrt(sigma^2) of ||G_t(grad L)||)",
+    }, when=STEP),
+    Quantity("paper_statistic", {
+        "paper_grad_stat": "at the last step of each epoch: the paper's statistic, sum over the epoch's batches of "
+                           "||grad of the batch-SUMMED loss||^2 / (training-set size x parameter count)",
+    }, when=EPOCH),
+]

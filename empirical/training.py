@@ -1,0 +1,51 @@
+"""Train the VAE of a spec and record what the theorems bound.
+
+    >>> from bounds.spec import VAESpec
+    >>> from empirical import TrainConfig, train
+    >>> run = train(VAESpec(n=200), TrainConfig(), out="runs/demo")
+    >>> run.trace[["step", "grad_norm_sq", "full_grad_norm_sq"]]
+
+The step is `trainer.Trainer`'s; the folder (record, checkpoints, resuming) is `runs.RunFolder`'s; the columns are
+the quantities' (`empirical.quantities.trace_columns()`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bounds.spec import VAESpec
+from .config import TrainConfig
+from .data import Dataset, load_for_spec
+from .quantities import trace_columns
+from .runs import Run, RunFolder
+from .trainer import Trainer
+
+TRACE_COLUMNS = trace_columns()
+
+
+def default_data(spec: VAESpec, config: TrainConfig) -> Dataset:
+    """Draws from a linear-Gaussian model of the spec's dimensions."""
+    return load_for_spec("synthetic", spec, config.held_out)
+
+
+def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None = None,
+          out: str | Path | None = None, progress: bool = False, stop_after: int | None = None) -> Run:
+    """Train `spec` and return its Run (config record + trace DataFrame).
+
+    data: defaults to draws from a linear-Gaussian model of the spec's dimensions. out: a run folder; if it holds
+    an unfinished run of the same record it resumes from its checkpoint, a finished one is returned as it is, and
+    a different run is an error (nothing is overwritten). stop_after: stop (as an interruption, with a checkpoint)
+    before this step; a later call resumes.
+    """
+    config = config or TrainConfig()
+    data = data or default_data(spec, config)
+    trainer = Trainer(spec, config, data, progress)
+    folder = RunFolder(trainer, data, out)
+    done = folder.resume()
+    if done is not None:
+        return done
+    folder.save("running")
+    try:
+        trainer.run(folder.checkpoint, stop_after)
+    finally:
+        folder.save(trainer.status)
+    return folder.finish()
