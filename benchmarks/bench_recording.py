@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from bounds.spec import digits_spec
+from bounds.presets import digits_spec
 from empirical import TrainConfig, digits
 from empirical import probes as P
 from empirical.estimators import estimate

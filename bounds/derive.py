@@ -14,6 +14,7 @@ import sympy as sp
 
 from . import symbols as S
 from .bound import Bound
+from .registry import SETTINGS
 from .objectives.linear import linear_hessian_bound, linear_pieces
 from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
@@ -23,7 +24,7 @@ from .support import NotDerivedError, require_bounded
 from .theorems import adam, adaptive, projected_sgd, sgd
 
 REF = "docs/derivations.md"
-M_SYMBOL = sp.Symbol("M", positive=True, real=True)
+M_SYMBOL = S.M  # almost-sure gradient bound (adaptive methods)
 CONCENTRATION_T = 6  # M is the gradient bound at ||eps|| = sqrt(d_z) + t: P(||eps|| > that) < exp(-t^2/2)
 
 BASE_ASSUMPTIONS = (
@@ -122,8 +123,8 @@ def gradient_bound_value(spec: VAESpec, values: dict[str, float], estimator: str
     return float(expr.subs(table))
 
 
-L_SYMBOL = sp.Symbol("L", positive=True, real=True)            # smoothness constant of the objective
-SIGMA2_SYMBOL = sp.Symbol("sigma2", positive=True, real=True)  # variance bound of the mini-batch estimator
+L_SYMBOL = S.L              # smoothness constant of the objective
+SIGMA2_SYMBOL = S.sigma2    # variance bound of the mini-batch estimator
 
 
 PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
@@ -203,16 +204,12 @@ def derive_all(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, B
 
 
 def spec_values(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, Any]:
-    """Numbers for every symbol a bound of `spec` may contain."""
-    m, o, act = spec.model, spec.optimizer, spec.model.activation
-    values: dict[str, Any] = dict(
-        B=spec.B, K=spec.objective.K, beta=spec.objective.beta, n=spec.n, C_gamma=o.C_gamma, beta1=o.beta1,
-        beta2=o.beta2, delta=o.delta, a=spec.weight_bound.a, c=m.decoder_std, R_x=m.data_bound,
-        L_star=spec.objective_gap, s=act.s, s1=act.s1, s2=act.s2, mu_max=m.mean_clip, logvar_min=m.logvar_min,
-        logvar_max=m.logvar_max, head_s=m.head_s)
+    """Numbers for every symbol a bound of `spec` may contain: each setting of `bounds.registry` read from its
+    spec path, the per-layer norm bounds, and (adaptive methods) the default M."""
+    values: dict[str, Any] = {setting.name: setting.read(spec) for setting in SETTINGS}
     for i, (w, b) in enumerate(zip(spec.weight_bound.layer_norms, spec.weight_bound.bias_norms)):
         values[S.layer_norm_symbol(i).name] = w
         values[S.bias_norm_symbol(i).name] = b
-    if o.name != "sgd":
+    if spec.optimizer.name != "sgd":
         values["M"] = gradient_bound_value(spec, values, allow_outside_theory=allow_outside_theory)
     return values

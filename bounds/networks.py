@@ -50,7 +50,6 @@ class NetworkBounds:
     J2: RPoly       # a bound on J^2 (root-sum-of-squares over layers; <= J * J)
     S: RPoly        # parameter second derivative (bilinear norm)
     lipschitz: sp.Expr  # Lipschitz constant in the input h_0
-    per_layer: tuple[tuple[RPoly, RPoly, RPoly], ...]
 
 
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
@@ -62,7 +61,6 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
     H, J, S = RPoly.lift(H0), RPoly.lift(J0), RPoly.lift(S0)
     J2 = J * J
     lip = sp.Integer(1)
-    trace = []
     for layer in layers:
         L1, L2 = layer.act.lipschitz, layer.act.smoothness
         Hhat = H + 1
@@ -78,5 +76,4 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
         else:
             H = affine
         lip = lip * L1 * layer.omega
-        trace.append((H, J, S))
-    return NetworkBounds(H, J, J2, S, lip, tuple(trace))
+    return NetworkBounds(H, J, J2, S, lip)

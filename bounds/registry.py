@@ -47,13 +47,14 @@ class Setting:
                 REAL: dict(real=True)}[self.domain]
 
 
+# In the order `compare` lists its orderings.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("B", ("B",), "mini-batch size (>= 1)", flag="--B", integer=True,
-            claim="larger B converges faster (measured decreases with B)", sign=-1),
-    Setting("K", ("objective", "K"), "variational samples per data point (>= 1)", flag="--K", integer=True,
-            claim="larger K converges faster (measured decreases with K)", sign=-1),
     Setting("beta", ("objective", "beta"), "beta-VAE weight of the KL (>= 0)", NONNEGATIVE, flag="--beta",
             claim="smaller beta converges faster (measured increases with beta)", sign=1),
+    Setting("K", ("objective", "K"), "variational samples per data point (>= 1)", flag="--K", integer=True,
+            claim="larger K converges faster (measured decreases with K)", sign=-1),
+    Setting("B", ("B",), "mini-batch size (>= 1)", flag="--B", integer=True,
+            claim="larger B converges faster (measured decreases with B)", sign=-1),
     Setting("n", ("n",), "number of iterations (>= 1)", flag="--n", integer=True),
     Setting("C_gamma", ("optimizer", "C_gamma"), "step size constant: gamma_k = C_gamma k^{-1/2} (> 0)",
             flag="--C-gamma"),
@@ -88,3 +89,28 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS + CONSTANTS}
 def ordering_factors() -> dict[str, Setting]:
     """The settings `compare` orders runs by (those with a claim of the paper)."""
     return {s.name: s for s in SETTINGS if s.claim is not None}
+
+
+def write_settings(tree: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Put settings (by registry name) into a spec's dict (`VAESpec.to_dict` form), in place; returns the tree. An
+    integer setting must be a whole number. Nothing is validated until the tree becomes a spec."""
+    from .validate import SpecError
+    for name, value in changes.items():
+        setting = BY_NAME[name]
+        if setting.path is None:
+            raise SpecError(f"{name} is a constant of the theorems, not a setting of the spec")
+        if setting.integer and isinstance(value, float):
+            if not value.is_integer():
+                raise SpecError(f"{name}={value!r} is invalid: must be an integer >= 1")
+            value = int(value)
+        node = tree
+        for part in setting.path[:-1]:
+            node = node[part]
+        node[setting.path[-1]] = value
+    return tree
+
+
+def with_settings(spec: Any, changes: dict[str, Any]) -> Any:
+    """A copy of a `VAESpec` with settings (by registry name) replaced, validated like any spec."""
+    from .spec import VAESpec
+    return VAESpec.from_dict(write_settings(spec.to_dict(), changes))

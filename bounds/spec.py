@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
+from .layout import Layout, parameter_layout
+from .validate import SpecError, choice, count, finite, invalid, positive
 from .support import NEUTRAL, READS, trained_estimators, trains
 
 MODELS = ("linear", "gaussian", "bernoulli")
@@ -20,45 +23,6 @@ OBJECTIVES = ("elbo", "beta", "iwae", "vr_iwae")
 ESTIMATORS = ("pathwise", "score")
 OPTIMIZERS = ("sgd", "adam", "adagrad", "rmsprop")
 NORM_KINDS = ("entrywise", "spectral", "frobenius")
-
-
-class SpecError(ValueError):
-    """A spec field holds a value outside its allowed range."""
-
-
-def invalid(name: str, value: Any, allowed: str) -> None:
-    raise SpecError(f"{name}={value!r} is invalid: {allowed}")
-
-
-def finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        invalid(name, value, "must be a real number")
-    if not math.isfinite(value):
-        invalid(name, value, "must be a finite number (not NaN or infinity)")
-    return float(value)
-
-
-def positive(name: str, value: Any) -> float:
-    v = finite(name, value)
-    if v <= 0:
-        invalid(name, value, "must be > 0")
-    return v
-
-
-def count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-            value = int(value)
-        else:
-            invalid(name, value, f"must be an integer >= {minimum}")
-    if value < minimum:
-        invalid(name, value, f"must be an integer >= {minimum}")
-    return value
-
-
-def choice(name: str, value: Any, options: tuple[str, ...]) -> None:
-    if value not in options:
-        invalid(name, value, f"must be one of {', '.join(options)}")
 
 
 @dataclass(frozen=True)
@@ -199,11 +163,6 @@ class ModelSpec:
         steps = 2 ** len(self.conv_channels)
         return self.image_shape[1] // steps, self.image_shape[2] // steps
 
-    @property
-    def c_sigma(self) -> float:
-        """Lower bound on the encoder covariance's eigenvalues, exp(logvar_min)."""
-        return math.exp(self.logvar_min)
-
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
@@ -284,39 +243,20 @@ class VAESpec:
             invalid("layer_norms", wb.layer_norms,
                   f"needs one bound per layer: {len(self.layer_shapes)} layers ({', '.join(n for n, _ in self.layer_shapes)})")
 
+    @cached_property  # frozen: computed once per spec (cached_property writes the instance dict directly)
+    def layout(self) -> Layout:
+        """Where each layer's weight and bias sit in the flat parameter vector (`bounds.layout`)."""
+        return parameter_layout(self.model)
+
     @property
     def layer_shapes(self) -> list[tuple[str, tuple[int, int]]]:
         """(name, (out, in)) of every weight matrix, encoder first, then decoder."""
-        m = self.model
-        if m.kind == "linear":
-            return [("encoder.V", (m.latent_dim, m.data_dim)), ("decoder.W", (m.data_dim, m.latent_dim))]
-        shapes = []
-        flat_in = m.data_dim
-        if m.architecture == "conv":  # a conv kernel (out, in, 4, 4) is stored as the matrix (out, in * 16)
-            channels = (m.image_shape[0], *m.conv_channels)
-            for i in range(len(m.conv_channels)):
-                shapes.append((f"encoder.conv{i}", (channels[i + 1], channels[i] * 16)))
-            flat_in = m.conv_channels[-1] * m.conv_grid[0] * m.conv_grid[1]
-        widths = (flat_in, *m.encoder_widths)
-        for i in range(len(m.encoder_widths)):
-            shapes.append((f"encoder.{i}", (widths[i + 1], widths[i])))
-        shapes.append(("encoder.heads", (2 * m.latent_dim, widths[-1])))
-        widths = (m.latent_dim, *m.decoder_widths, flat_in)
-        for i in range(len(widths) - 1):
-            shapes.append((f"decoder.{i}", (widths[i + 1], widths[i])))
-        if m.architecture == "conv":  # transposed convs back to the image, stored as (out, in * 16)
-            channels = (m.image_shape[0], *m.conv_channels)
-            for i in reversed(range(len(m.conv_channels))):
-                shapes.append((f"decoder.deconv{len(m.conv_channels) - 1 - i}", (channels[i], channels[i + 1] * 16)))
-        return shapes
+        return [(slot.name, slot.shape) for slot in self.layout]
 
     @property
     def n_parameters(self) -> int:
         """d* = d_theta + d_phi (weights and biases; the linear VAE's b and log-variance v included)."""
-        m = self.model
-        if m.kind == "linear":
-            return 2 * m.data_dim * m.latent_dim + m.data_dim + m.latent_dim
-        return sum(o * i + o for _, (o, i) in self.layer_shapes)
+        return self.layout.size
 
     @property
     def depth(self) -> int:
@@ -347,29 +287,3 @@ class VAESpec:
 def default_spec() -> VAESpec:
     """The embedded default: a small deep Gaussian VAE with soft-clipping, trained by SGD."""
     return VAESpec()
-
-
-def digits_spec() -> VAESpec:
-    """The training default: a small smooth Gaussian VAE (soft-clipping) for the embedded 8x8 digits (64 pixels in
-    [0, 1], so ||x|| <= 8), trained by SGD with the theory's steps C_gamma k^{-1/2}."""
-    model = ModelSpec(data_dim=64, latent_dim=4, encoder_widths=(32,), decoder_widths=(32,), data_bound=8.0)
-    return VAESpec(model=model, optimizer=OptimizerSpec("sgd", C_gamma=0.05), B=32, n=1000)
-
-
-def paper_image_spec(dataset: str, latent_dim: int = 100) -> VAESpec:
-    """The paper's image VAEs (THEORY.md section 6): Bernoulli decoder, soft-clipping, Adam, B = 256.
-
-    cifar100: Conv 3-32-64-128, Linear 2048-256, heads; decoder Linear d_z-256-2048, ConvTranspose 128-64-32-3.
-    celeba:   Conv 3-64-128-256-512, Linear 8192-1024, heads; the mirrored decoder.
-    Train it with `empirical.paper_train_config()` (torch.optim's Adam, lr 1e-3 / sqrt(epoch + 1)).
-    """
-    layouts = {"cifar100": ((3, 32, 32), (32, 64, 128), 256), "celeba": ((3, 64, 64), (64, 128, 256, 512), 1024)}
-    if dataset not in layouts:
-        invalid("dataset", dataset, f"must be one of {', '.join(layouts)}")
-    shape, channels, hidden = layouts[dataset]
-    dim = shape[0] * shape[1] * shape[2]
-    model = ModelSpec(kind="bernoulli", data_dim=dim, latent_dim=latent_dim, encoder_widths=(hidden,),
-                      decoder_widths=(hidden,), data_bound=math.sqrt(dim), architecture="conv", image_shape=shape,
-                      conv_channels=channels)
-    return VAESpec(model=model, optimizer=OptimizerSpec("adam", C_gamma=1e-3, beta1=0.9, beta2=0.999, delta=1e-8),
-                   B=256, n=100 * 50_000 // 256)

@@ -84,12 +84,10 @@ def biased_adaptive(L: sp.Expr, lam: sp.Expr, sigma_A2: sp.Expr, r_terms: Sequen
     return terms
 
 
-def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, bias: tuple[sp.Expr, sp.Expr] | None = None,
-             delta: sp.Expr = S.delta, beta2: sp.Expr = S.beta2, gap: sp.Expr = S.L_star,
+def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, delta: sp.Expr = S.delta, beta2: sp.Expr = S.beta2, gap: sp.Expr = S.L_star,
              C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
     """AdaGrad or RMSProp (preconditioner [delta I + Diag(second moments)]^{-1/2}) with ||H_k|| <= M and
-    ||grad V|| <= M, and optionally a bias ||E[H_k | F_k] - grad V(theta_k)|| <= C_alpha (k+1)^{-alpha}
-    (bias = (C_alpha, alpha)).
+    ||grad V|| <= M.
 
     lam = 1 / (2 sqrt(delta + M^2)), sigma_A2 = M^2 / delta. The preconditioner uses the current H_k; the
     gap to its F_k-measurable version costs M^4 sqrt(delta + M^2) / delta^{3/2} times 1/(k+1) (AdaGrad)
@@ -106,9 +104,6 @@ def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, bias: tuple[sp.Expr, sp.Expr]
         r_terms = [("preconditioner dependence", dep * (1 - beta2), 0)]
     else:
         raise ValueError(f"kind={kind!r} is invalid: must be 'adagrad' or 'rmsprop'")
-    if bias is not None:
-        C_alpha, alpha = bias
-        r_terms.append(("bias", (delta + M**2) / delta * C_alpha**2, 2 * sp.nsimplify(alpha)))
     return biased_adaptive(L, lam, sigma_A2, r_terms, gap=gap, C=C, n=n)
 
 

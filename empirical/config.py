@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from bounds.spec import SpecError, choice, count, finite, invalid, positive
+from bounds.validate import SpecError, choice, count, finite, invalid, positive
 
 SCHEDULES = ("per_step", "per_epoch")
 FORMS = ("theory", "torch")

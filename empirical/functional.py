@@ -18,21 +18,8 @@ from .activations import apply, softclip
 
 
 def unflatten(spec: VAESpec, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """[(W_l, b_l)] for a deep VAE; [(V, none), (W, b), (v, none)] shapes for the linear VAE."""
-    out, i = [], 0
-    if spec.model.kind == "linear":
-        m = spec.model
-        sizes = [(m.latent_dim, m.data_dim), (m.data_dim, m.latent_dim)]
-        V = flat[i:i + sizes[0][0] * sizes[0][1]].reshape(sizes[0]); i += V.numel()
-        W = flat[i:i + sizes[1][0] * sizes[1][1]].reshape(sizes[1]); i += W.numel()
-        b = flat[i:i + m.data_dim]; i += m.data_dim
-        v = flat[i:i + m.latent_dim]
-        return [(V, v), (W, b)]
-    for _, (o, n_in) in spec.layer_shapes:
-        W = flat[i:i + o * n_in].reshape(o, n_in); i += o * n_in
-        b = flat[i:i + o]; i += o
-        out.append((W, b))
-    return out
+    """[(W_l, b_l)] in the order of `spec.layout`; for the linear VAE [(V, v), (W, b)]."""
+    return [(flat[slot.weight].reshape(slot.shape), flat[slot.bias]) for slot in spec.layout]
 
 
 def _activation(spec: VAESpec, x: torch.Tensor) -> torch.Tensor:
@@ -163,27 +150,17 @@ def random_parameters(spec: VAESpec, generator: torch.Generator, corners: bool =
         flat = a * (2 * torch.randint(0, 2, (d,), generator=generator, dtype=dtype) - 1)
     else:
         flat = a * (2 * torch.rand(d, generator=generator, dtype=dtype) - 1)
-    if spec.model.kind == "linear":
-        m = spec.model
-        lo, hi = m.logvar_min, m.logvar_max
-        flat[-m.latent_dim:] = lo + (hi - lo) * torch.rand(m.latent_dim, generator=generator, dtype=dtype)
+    v = spec.layout.logvars
+    if v is not None:
+        lo, hi = spec.model.logvar_min, spec.model.logvar_max
+        flat[v] = lo + (hi - lo) * torch.rand(v.stop - v.start, generator=generator, dtype=dtype)
     return flat
 
 
 def layer_slices(spec: VAESpec) -> list[tuple[str, slice, tuple[int, int], slice]]:
-    """(name, weight slice, weight shape, bias slice) of every layer in the flat vector (linear VAE: V and W, with
+    """(name, weight slice, weight shape, bias slice) of every layer of `spec.layout` (linear VAE: V and W, with
     the decoder bias b as W's bias and the encoder log-variances v as V's)."""
-    if spec.model.kind == "linear":
-        m = spec.model
-        nV, nW = m.latent_dim * m.data_dim, m.data_dim * m.latent_dim
-        end = nV + nW + m.data_dim
-        return [("encoder.V", slice(0, nV), (m.latent_dim, m.data_dim), slice(end, end + m.latent_dim)),
-                ("decoder.W", slice(nV, nV + nW), (m.data_dim, m.latent_dim), slice(nV + nW, end))]
-    out, i = [], 0
-    for name, (o, n_in) in spec.layer_shapes:
-        out.append((name, slice(i, i + o * n_in), (o, n_in), slice(i + o * n_in, i + o * n_in + o)))
-        i += o * n_in + o
-    return out
+    return [(slot.name, slot.weight, slot.shape, slot.bias) for slot in spec.layout]
 
 
 def block_masks(spec: VAESpec) -> dict[str, torch.Tensor]:
@@ -200,8 +177,8 @@ def box_masks(spec: VAESpec) -> dict[str, torch.Tensor]:
     """`block_masks` restricted to the entries the entry-wise bound a applies to (all but the linear VAE's
     log-variances v, which lie in [logvar_min, logvar_max])."""
     masks = block_masks(spec)
-    if spec.model.kind == "linear":
-        masks["phi"][-spec.model.latent_dim:] = False
+    if spec.layout.logvars is not None:
+        masks["phi"][spec.layout.logvars] = False
     return masks
 
 
@@ -213,7 +190,7 @@ def initial_parameters(spec: VAESpec, generator: torch.Generator, dtype: torch.d
         bound = 1 / math.sqrt(fan_in)
         flat[w] = bound * (2 * torch.rand(w.stop - w.start, generator=generator, dtype=dtype) - 1)
         flat[b] = bound * (2 * torch.rand(b.stop - b.start, generator=generator, dtype=dtype) - 1)
-    if spec.model.kind == "linear":
+    if spec.layout.logvars is not None:
         m = spec.model
-        flat[-m.latent_dim:] = min(max(0.0, m.logvar_min), m.logvar_max)
+        flat[spec.layout.logvars] = min(max(0.0, m.logvar_min), m.logvar_max)
     return flat

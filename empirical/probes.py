@@ -157,10 +157,11 @@ def project(spec: VAESpec, flat: torch.Tensor) -> None:
     onto its norm ball (the Euclidean projection for Frobenius; a map into the set for spectral)."""
     wb, m = spec.weight_bound, spec.model
     if wb.kind == "entrywise":
-        logvars = flat[-m.latent_dim:].clamp(m.logvar_min, m.logvar_max) if m.kind == "linear" else None
+        v = spec.layout.logvars
+        logvars = flat[v].clamp(m.logvar_min, m.logvar_max) if v is not None else None
         flat.clamp_(-wb.a, wb.a)
         if logvars is not None:
-            flat[-m.latent_dim:] = logvars
+            flat[v] = logvars
         return
     for (name, w, shape, b), w_bound, b_bound in zip(layer_slices(spec), wb.layer_norms, wb.bias_norms):
         W = flat[w].reshape(shape)

@@ -97,8 +97,8 @@ class Trainer:
 
     def norm_columns(self, theta: float, phi: float) -> dict[str, float]:
         out = {"inf_norm_theta": theta, "inf_norm_phi": phi, "inf_norm_sum": theta + phi}
-        if self.spec.model.kind == "linear":  # the log-variances have their own range (not a)
-            v = self.flat[-self.spec.model.latent_dim:]
+        if self.spec.layout.logvars is not None:  # the log-variances have their own range (not a)
+            v = self.flat[self.spec.layout.logvars]
             out.update(logvar_low=float(v.min()), logvar_high=float(v.max()))
         return out
 

@@ -59,8 +59,8 @@ def linear_pieces(spec: VAESpec) -> Pieces:
     Sz = RPoly([1]) + sigma_max / 4 * r
     C_G = wW * R_z + q["b"]
     J_joint = 1 + R_z + wW * Jz
-    joint = NetworkBounds(C_G, J_joint, J_joint * J_joint, Jz + wW * Sz, wW, ())
-    theta = NetworkBounds(C_G, 1 + R_z, (1 + R_z) * (1 + R_z), RPoly([0]), wW, ())
+    joint = NetworkBounds(C_G, J_joint, J_joint * J_joint, Jz + wW * Sz, wW)
+    theta = NetworkBounds(C_G, 1 + R_z, (1 + R_z) * (1 + R_z), RPoly([0]), wW)
     A1 = (C_G + S.R_x) * (1 / S.c**2)
     log_lik = A1 * (C_G + S.R_x) * sp.Rational(1, 2) + sp.Rational(m.data_dim, 2) * sp.Abs(sp.log(2 * sp.pi * S.c**2))
     return Pieces(m.data_dim, m.latent_dim, RPoly([R + wV + 1]), RPoly([1]), sp.exp(S.logvar_min / 2), sigma_max,

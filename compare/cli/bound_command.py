@@ -2,29 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from bounds.registry import CONSTANTS, SETTINGS, with_settings, write_settings
 from bounds.spec import (ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, ActivationSpec,
-                         ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, SpecError, VAESpec)
+                         ModelSpec, VAESpec, default_spec)
 from .usage import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# Grid names -> (spec section, field). The section is replaced with the new value, which re-runs validation.
-GRID_FIELDS: dict[str, tuple[str, str]] = {
-    "B": ("", "B"), "n": ("", "n"), "L_star": ("", "objective_gap"),
-    "K": ("objective", "K"), "beta": ("objective", "beta"),
-    "C_gamma": ("optimizer", "C_gamma"), "beta1": ("optimizer", "beta1"), "beta2": ("optimizer", "beta2"),
-    "delta": ("optimizer", "delta"), "a": ("weight_bound", "a"),
-    "c": ("model", "decoder_std"), "R_x": ("model", "data_bound"), "mu_max": ("model", "mean_clip"),
-    "logvar_min": ("model", "logvar_min"), "logvar_max": ("model", "logvar_max"), "head_s": ("model", "head_s"),
-    "s": ("activation", "s"), "s1": ("activation", "s1"), "s2": ("activation", "s2"),
-}
-INTEGER_FIELDS = {"B", "n", "K"}
+# Every setting of the bounds' registry is a grid name and (where it has one) an option.
+GRID_FIELDS = [setting.name for setting in SETTINGS]
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -51,38 +42,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="default: elbo, or beta when --beta is given")
     b.add_argument("--estimator", choices=ESTIMATORS, default="pathwise")
     b.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    b.add_argument("--B", type=int, default=VAESpec.B, help="mini-batch size (>= 1)")
-    b.add_argument("--K", type=int, default=1, help="variational samples per data point (>= 1)")
-    b.add_argument("--beta", type=float, default=None, help="beta-VAE weight (>= 0)")
-    b.add_argument("--n", type=int, default=VAESpec.n, help="iterations (>= 1)")
-    b.add_argument("--L-star", dest="L_star", type=float, default=VAESpec.objective_gap,
-                   help="objective gap sup L - L(theta_0) (> 0)")
-    o = OptimizerSpec()
-    b.add_argument("--C-gamma", dest="C_gamma", type=float, default=o.C_gamma)
-    b.add_argument("--beta1", type=float, default=o.beta1)
-    b.add_argument("--beta2", type=float, default=o.beta2)
-    b.add_argument("--delta", type=float, default=o.delta)
-    b.add_argument("--M", type=float, default=None, help="almost-sure gradient bound for adaptive methods")
+    defaults = default_spec()
+    for setting in SETTINGS + CONSTANTS:
+        if setting.flag is None:
+            continue
+        # beta and M: None means "not given" (beta picks the objective; M defaults to the derived bound)
+        default = None if setting.name in ("beta", "M") else setting.read(defaults)
+        b.add_argument(setting.flag, dest=setting.name, type=int if setting.integer else float, default=default,
+                       help=setting.description)
     b.add_argument("--data-dim", type=int, default=d.data_dim)
     b.add_argument("--latent-dim", type=int, default=d.latent_dim)
     b.add_argument("--encoder-widths", type=_ints, default=d.encoder_widths)
     b.add_argument("--decoder-widths", type=_ints, default=d.decoder_widths)
-    b.add_argument("--data-bound", type=float, default=d.data_bound, help="R_x >= ||x||")
-    b.add_argument("--decoder-std", type=float, default=d.decoder_std, help="c > 0 (decoder variance c^2)")
-    b.add_argument("--mean-clip", type=float, default=d.mean_clip)
-    b.add_argument("--logvar-min", type=float, default=d.logvar_min)
-    b.add_argument("--logvar-max", type=float, default=d.logvar_max)
-    b.add_argument("--head-s", type=float, default=d.head_s)
     b.add_argument("--decoder-output", choices=("sigmoid", "identity"), default=d.decoder_output)
     act = ActivationSpec()
     b.add_argument("--activation", choices=ACTIVATIONS, default=act.name)
-    b.add_argument("--s", type=float, default=act.s, help="soft-clipping/softplus sharpness (> 0)")
-    b.add_argument("--s1", type=float, default=act.s1)
-    b.add_argument("--s2", type=float, default=act.s2)
     b.add_argument("--alpha", type=float, default=act.alpha)
     b.add_argument("--negative-slope", type=float, default=act.negative_slope)
     b.add_argument("--norm-kind", choices=NORM_KINDS, default="entrywise")
-    b.add_argument("--a", type=float, default=ParameterBound().a, help="entry-wise parameter bound (> 0)")
     b.add_argument("--layer-norms", type=_floats, default=())
     b.add_argument("--bias-norms", type=_floats, default=())
     b.add_argument("--outside-theory", action="store_true",
@@ -95,31 +72,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> VAESpec:
-    objective = args.objective or ("beta" if args.beta is not None else "elbo")
-    beta = 1.0 if args.beta is None else args.beta
-    activation = ActivationSpec(args.activation, args.s, args.s1, args.s2, args.alpha, args.negative_slope)
-    model = ModelSpec(args.model, args.data_dim, args.latent_dim, args.encoder_widths, args.decoder_widths,
-                      args.data_bound, args.decoder_std, args.mean_clip, args.logvar_min, args.logvar_max,
-                      args.head_s, activation, args.decoder_output)
-    return VAESpec(model=model, objective=ObjectiveSpec(objective, beta, args.K), estimator=args.estimator,
-                   optimizer=OptimizerSpec(args.optimizer, args.C_gamma, args.beta1, args.beta2, args.delta),
-                   weight_bound=ParameterBound(args.norm_kind, args.a, args.layer_norms, args.bias_norms),
-                   B=args.B, n=args.n, objective_gap=args.L_star)
+    """The spec of the command line: the architecture's options and every registry setting from its option, put
+    into the default spec's dict and validated once."""
+    tree = default_spec().to_dict()
+    model = tree["model"]
+    model.update(kind=args.model, data_dim=args.data_dim, latent_dim=args.latent_dim,
+                 encoder_widths=args.encoder_widths, decoder_widths=args.decoder_widths,
+                 decoder_output=args.decoder_output)
+    model["activation"].update(name=args.activation, alpha=args.alpha, negative_slope=args.negative_slope)
+    tree["objective"]["kind"] = args.objective or ("beta" if args.beta is not None else "elbo")
+    tree["optimizer"]["name"] = args.optimizer
+    tree["estimator"] = args.estimator
+    tree["weight_bound"].update(kind=args.norm_kind, layer_norms=args.layer_norms, bias_norms=args.bias_norms)
+    settings = {s.name: getattr(args, s.name) for s in SETTINGS}
+    settings["beta"] = 1.0 if args.beta is None else args.beta
+    return VAESpec.from_dict(write_settings(tree, settings))
 
 
 def replace_field(spec: VAESpec, name: str, value: float) -> VAESpec:
     """A copy of `spec` with the grid variable `name` set to `value` (validated like any spec)."""
-    section, field = GRID_FIELDS[name]
-    if name in INTEGER_FIELDS:
-        if not float(value).is_integer():
-            raise SpecError(f"{name}={value!r} is invalid: must be an integer >= 1")
-        value = int(value)
-    if section == "":
-        return dataclasses.replace(spec, **{field: value})
-    if section == "activation":
-        act = dataclasses.replace(spec.model.activation, **{field: value})
-        return dataclasses.replace(spec, model=dataclasses.replace(spec.model, activation=act))
-    return dataclasses.replace(spec, **{section: dataclasses.replace(getattr(spec, section), **{field: value})})
+    return with_settings(spec, {name: value})
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:

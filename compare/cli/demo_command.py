@@ -14,7 +14,9 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from bounds.spec import SpecError, VAESpec, count, digits_spec
+from bounds.presets import digits_spec
+from bounds.spec import VAESpec
+from bounds.validate import SpecError, count
 
 if TYPE_CHECKING:
     from empirical import TrainConfig

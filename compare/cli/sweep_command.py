@@ -5,7 +5,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from bounds.spec import SpecError, count
+from bounds.validate import SpecError, count
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

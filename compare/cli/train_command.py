@@ -7,7 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bounds.spec import SpecError, VAESpec, digits_spec
+from bounds.presets import digits_spec
+from bounds.spec import SpecError, VAESpec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

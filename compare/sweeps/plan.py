@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bounds.spec import SpecError, VAESpec, digits_spec, paper_image_spec
+from bounds.presets import digits_spec, paper_image_spec
+from bounds.spec import SpecError, VAESpec
 from empirical import TrainConfig
 
 KNOWN = {"base", "data", "seeds", "spec", "train", "grid", "points", "name"}

@@ -69,8 +69,8 @@ def test_conv_spec_validation(changes, match):
 
 
 def test_paper_image_specs_have_the_paper_parameter_counts():
-    """Counted against torch.nn: 1,459,211 for CIFAR-100's nets (THEORY.md section 6)."""
-    from bounds.spec import paper_image_spec
+    """Counted against torch.nn: 1,459,211 for CIFAR-100's nets (docs/reproduction.md)."""
+    from bounds.presets import paper_image_spec
     enc = [nn.Conv2d(3, 32, 4), nn.Conv2d(32, 64, 4), nn.Conv2d(64, 128, 4), nn.Linear(2048, 256), nn.Linear(256, 200)]
     dec = [nn.Linear(100, 256), nn.Linear(256, 2048), nn.ConvTranspose2d(128, 64, 4), nn.ConvTranspose2d(64, 32, 4),
            nn.ConvTranspose2d(32, 3, 4)]

@@ -1,4 +1,4 @@
-"""Ready-made sweep files for the paper's experiments (THEORY.md section 6), at two scales.
+"""Ready-made sweep files for the paper's experiments (docs/reproduction.md), at two scales.
 
 reduced/: the embedded 8x8 digits, a small Bernoulli VAE trained as the paper's code trains (torch.optim's Adam,
 lr 1e-3 / sqrt(epoch + 1), reshuffled epochs), minutes on a 2-core CPU. paper/: the paper's CIFAR-100 or CelebA
