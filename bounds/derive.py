@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +21,7 @@ from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
                                     pathwise_pointwise, score_pointwise)
 from .spec import VAESpec
-from .support import NotDerivedError, require_bounded
+from .support import require_bounded, require_bounded_architecture, require_projected_theorem
 from .theorems import adam, adaptive, projected_sgd, sgd
 
 REF = "docs/derivations.md"
@@ -53,9 +54,7 @@ def _assumptions(spec: VAESpec) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
-    if spec.model.architecture == "conv":
-        raise NotDerivedError("architecture='conv' has no derived bound yet (the network recursion covers MLPs): conv "
-                         "networks can be trained and measured; use architecture='mlp' for a bound")
+    require_bounded_architecture(spec.model.architecture)
     return linear_pieces(spec) if spec.model.kind == "linear" else vae_pieces(spec, allow_outside_theory)
 
 
@@ -146,9 +145,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                    "L_star = sup L - L(theta_0), the objective gap (user-supplied)"]
     conditions: dict[str, sp.Basic] = {}
     if projected:
-        if opt != "sgd":
-            raise NotDerivedError(f"optimizer={opt!r} with projection onto the compact set has no derived bound: "
-                                  "only projected SGD is analysed")
+        require_projected_theorem(opt)
         terms, conditions = projected_sgd(L_SYMBOL, SIGMA2_SYMBOL)
         assumptions += ["Euclidean projection onto the closed convex compact set after every step",
                         "L-smooth on the compact set (the Moreau envelope argument stays inside it)"]
@@ -213,3 +210,39 @@ def spec_values(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, 
     if spec.optimizer.name != "sgd":
         values["M"] = gradient_bound_value(spec, values, allow_outside_theory=allow_outside_theory)
     return values
+
+
+def theory_constants(spec: VAESpec, values: dict[str, float], a: float | None = None) -> dict[str, float]:
+    """The derived L, sigma2 (and M for the adaptive methods), with L_star and a, at the spec's settings, or with the
+    entry-wise bound a replaced (the theory's constants at the parameter norms a run reached)."""
+    vals = dict(values) if a is None else {**values, "a": a}
+    out = {"L": float(smoothness(spec, allow_outside_theory=True).evaluate(vals)),
+           "sigma2": float(variance(spec, allow_outside_theory=True).evaluate(vals)),
+           "L_star": spec.objective_gap, "a": vals["a"]}
+    if spec.optimizer.name != "sgd":
+        out["M"] = gradient_bound_value(spec, vals, allow_outside_theory=True)
+    return out
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Everything a comparison reads of one spec's theory, derived once: the convergence bound, the theorem in its
+    constants, the numbers of the spec's settings and the derived constants."""
+    spec: VAESpec
+    convergence: Bound
+    theorem: Bound
+    values: dict[str, Any]
+    constants: dict[str, float]
+
+    def constants_at(self, a: float) -> dict[str, float]:
+        """The derived constants with the entry-wise bound a replaced."""
+        return theory_constants(self.spec, self.values, a)
+
+
+def derive_for_run(spec: VAESpec, projected: bool = False) -> Derived:
+    """The theory `compare` holds a run of `spec` to (the projected-SGD theorem if `projected`); raises
+    `NotDerivedError` where none is derived. Settings outside the theory are allowed (labelled outside-theory)."""
+    values = spec_values(spec, allow_outside_theory=True)
+    return Derived(spec=spec, convergence=convergence(spec, allow_outside_theory=True, projected=projected),
+                   theorem=theorem(spec, projected=projected), values=values,
+                   constants=theory_constants(spec, values))

@@ -1,5 +1,6 @@
-"""What is supported, in one table: which (objective, estimator) pairs train, which have a derived bound, and which
-settings each objective reads.
+"""What is supported, in one place: which (objective, estimator) pairs train, which have a derived bound, which
+architectures and projected optimisers have one, and which settings each objective reads. Every model (linear,
+gaussian, bernoulli) and every optimiser (sgd, adam, adagrad, rmsprop) trains and is bounded with an MLP.
 
 Both sides read this table: `VAESpec` refuses a combination that does not train or a setting the objective would
 ignore (so a bound is never derived for a setting training does not use), `bounds.derive` raises `NotDerivedError`
@@ -24,6 +25,10 @@ BOUNDED = frozenset({("elbo", "pathwise"), ("elbo", "score"), ("beta", "pathwise
 READS = {"elbo": ("K",), "beta": ("K", "beta"), "iwae": ("K",), "vr_iwae": ("K", "alpha")}
 NEUTRAL = {"beta": 1.0, "alpha": 0.0}
 
+# Architectures the network recursion covers, and optimisers with a theorem for projection onto the compact set.
+BOUNDED_ARCHITECTURES = frozenset({"mlp"})
+PROJECTED_OPTIMIZERS = frozenset({"sgd"})
+
 NOT_DERIVED_WHY = {
     ("vr_iwae", "pathwise"): "objective='vr_iwae' has no derived bound (the paper's first open question): it can be "
                              "trained and measured, not bounded; use elbo, beta or iwae for a bound",
@@ -47,9 +52,24 @@ def refuse_untrained(objective: str, estimator: str) -> str | None:
             f"use {trained_estimators(objective)}")
 
 
-def require_bounded(objective: str, estimator: str) -> None:
-    """Raise `NotDerivedError` for a trained pair without a derived bound."""
+def require_bounded_architecture(architecture: str) -> None:
+    """Raise `NotDerivedError` for an architecture the network recursion does not cover."""
+    if architecture not in BOUNDED_ARCHITECTURES:
+        raise NotDerivedError(f"architecture={architecture!r} has no derived bound yet (the network recursion covers "
+                              "MLPs): conv networks can be trained and measured; use architecture='mlp' for a bound")
+
+
+def require_bounded(objective: str, estimator: str, architecture: str = "mlp") -> None:
+    """Raise `NotDerivedError` for a trained combination without a derived bound."""
+    require_bounded_architecture(architecture)
     if (objective, estimator) not in BOUNDED:
         raise NotDerivedError(NOT_DERIVED_WHY.get((objective, estimator),
                                                   f"estimator={estimator!r} with objective={objective!r} is not "
                                                   "derived"))
+
+
+def require_projected_theorem(optimizer: str) -> None:
+    """Raise `NotDerivedError` for an optimiser without a theorem for projection onto the compact set."""
+    if optimizer not in PROJECTED_OPTIMIZERS:
+        raise NotDerivedError(f"optimizer={optimizer!r} with projection onto the compact set has no derived bound: "
+                              "only projected SGD is analysed")

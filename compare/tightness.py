@@ -168,18 +168,6 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def theory_constants(spec: VAESpec, values: dict[str, float], a: float | None = None) -> dict[str, float]:
-    """The derived L, sigma2 (and M for the adaptive methods) at the spec's settings, or with the entry-wise bound a
-    replaced (the theory's constants at the parameter norms the run reached)."""
-    vals = dict(values) if a is None else {**values, "a": a}
-    out = {"L": float(D.smoothness(spec, allow_outside_theory=True).evaluate(vals)),
-           "sigma2": float(D.variance(spec, allow_outside_theory=True).evaluate(vals)),
-           "L_star": spec.objective_gap, "a": vals["a"]}
-    if spec.optimizer.name != "sgd":
-        out["M"] = D.gradient_bound_value(spec, vals, allow_outside_theory=True)
-    return out
-
-
 def uses_projected_theorem(run: Run) -> bool:
     """A run projected every step is judged by the projected-SGD theorem unless its projection provably never
     acted (then the run is an unprojected one and the unprojected theorem covers it)."""
@@ -201,15 +189,14 @@ def assess(run: Run, label: str = "") -> Assessment:
     if run.status != "finished":
         notes.append(f"run status {run.status!r}: compared up to step {int(n[-1])}")
     try:
-        bound = D.convergence(spec, allow_outside_theory=True, projected=projected)
-        form = D.theorem(spec, projected=projected)
-        values = D.spec_values(spec, allow_outside_theory=True)
-        theory = theory_constants(spec, values)
-        error = None
+        derived = D.derive_for_run(spec, projected)
     except NotDerivedError as exc:  # a declared refusal (vr_iwae, conv); any other error is a bug and propagates
         error = str(exc)
-        return Assessment(run, spec, None, None, error, average, nan_curve, nan_curve, [], [], {}, measured,
-                          pd.DataFrame(), _slope(average), label, notes + [f"no bound: {error}"])
+        return Assessment(run=run, spec=spec, bound=None, form=None, error=error, average=average,
+                          bound_curve=nan_curve, posterior_curve=nan_curve, conditions=[], constant_checks=[],
+                          theory={}, measured=measured, slack=pd.DataFrame(), slope=_slope(average), label=label,
+                          notes=notes + [f"no bound: {error}"])
+    bound, form, values, theory = derived.convergence, derived.theorem, derived.values, derived.constants
     conds = C.check(run, spec, bound, values, measured, theory, projected)
     if projected and average.source.startswith("gradient mapping") and not has_exact_objective(spec):
         # <G(g), G(g')> estimates ||E G(ghat)||^2, within sqrt(sigma^2) of ||G(grad L)|| (G is 1-Lipschitz in g).
@@ -225,12 +212,14 @@ def assess(run: Run, label: str = "") -> Assessment:
         checks.append(ConstantCheck("M", theory["M"], measured["M"], False))
     at_run_a = None
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
-        at_run_a = theory_constants(spec, values, a=measured["a"])
+        at_run_a = derived.constants_at(measured["a"])
     final_n, final_value, _ = average.final()
-    slack = decompose(form, values, theory, measured, final_value, final_n, at_run_a, step_tied_to_L(form, values, theory))
-    return Assessment(run, spec, bound, form, None, average, bound_curve, posterior, conds,
-                      [c for c in checks if math.isfinite(c.measured)], theory, measured, slack, _slope(average),
-                      label, notes)
+    slack = decompose(form, values, theory, measured, final_value, final_n, at_run_a,
+                      step_tied_to_L(form, values, theory))
+    return Assessment(run=run, spec=spec, bound=bound, form=form, error=None, average=average, bound_curve=bound_curve,
+                      posterior_curve=posterior, conditions=conds,
+                      constant_checks=[c for c in checks if math.isfinite(c.measured)], theory=theory,
+                      measured=measured, slack=slack, slope=_slope(average), label=label, notes=notes)
 
 
 def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, float]) -> bool:
@@ -257,4 +246,4 @@ def _slope(average: RunningAverage) -> SlopeFit | None:
         return None
 
 
-__all__ = ["Assessment", "ConstantCheck", "assess", "theory_constants"]
+__all__ = ["Assessment", "ConstantCheck", "assess"]

@@ -77,8 +77,9 @@ def test_the_boundary_instance_inside_the_projected_theorem_is_sound(boundary_ru
 def test_gradient_mapping_is_the_gradient_inside_and_cut_at_the_boundary():
     spec = boundary_spec(0.49)
     a = spec.weight_bound.a
-    flat = torch.tensor([0.0, a, -a, 0.0, -4.0], dtype=torch.float64)  # V, W, b, v (v in [-6, -3])
-    g = torch.tensor([1.0, 1.0, 1.0, -1.0, -3e3], dtype=torch.float64)
+    flat = torch.tensor([0.0, a, -a, -4.0], dtype=torch.float64)  # V, W, b, v (v in [-6, -3])
+    assert len(flat) == spec.n_parameters
+    g = torch.tensor([1.0, 1.0, 1.0, -3e3], dtype=torch.float64)
     G = gradient_mapping(spec, flat, g, t=1e-3)
     # inside: g itself; at +a pushed out: 0; at -a pushed in: g; v pushed below logvar_min: cut at the boundary
-    assert torch.allclose(G, torch.tensor([1.0, 0.0, 1.0, -1.0, -2.0 / 1e-3], dtype=torch.float64))
+    assert torch.allclose(G, torch.tensor([1.0, 0.0, 1.0, -2.0 / 1e-3], dtype=torch.float64))
