@@ -18,8 +18,6 @@ import argparse
 import sys
 from typing import Sequence
 
-from bounds.activations import NotSmoothError
-from bounds.spec import SpecError
 from . import bound_command, compare_command, demo_command, reproduce_command, sweep_command, train_command
 from .usage import EXIT_USAGE, UsageError
 
@@ -40,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, SpecError, NotSmoothError, ValueError) as err:
+    except (UsageError, ValueError) as err:  # SpecError, NotSmoothError, RunError, DataError are ValueErrors
         print(f"vaebound: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -9,7 +9,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
     from bounds.spec import VAESpec
-    from ..config import TrainConfig
 
 STEP, PROBE, EPOCH = "step", "probe", "epoch"  # every step (inside the trainer's one host sync), probe steps, epoch ends
 
@@ -19,7 +18,7 @@ class ProbeContext:
     """What a probe sees at step k: the iterate, the data, and a generator of its own (seeded from (seed, k)), so that
     probing never changes the training noise."""
     spec: "VAESpec"
-    config: "TrainConfig"
+    config: Any  # the run's TrainConfig (not imported: the config validates quantity names against this package)
     flat: "torch.Tensor"
     X: "torch.Tensor"
     X_test: "torch.Tensor"
@@ -53,9 +52,9 @@ class Quantity:
     default: bool = True
     constant: Constant | None = None
     measure: Callable[[ProbeContext], dict[str, Any]] | None = None
-    enabled_by: Callable[["TrainConfig"], bool] | None = field(default=None, compare=False)
+    enabled_by: Callable[[Any], bool] | None = field(default=None, compare=False)
 
-    def enabled(self, config: "TrainConfig") -> bool:
+    def enabled(self, config: Any) -> bool:
         """Whether a run with these training settings measures this quantity."""
         if self.when != PROBE:
             return True

@@ -16,7 +16,7 @@ from torch.func import grad, hessian, vmap
 from bounds import derive as D
 from bounds.spec import ActivationSpec, ModelSpec, ObjectiveSpec, VAESpec
 from empirical.functional import iwae_objective, linear_elbo, log_weight, random_parameters
-from tests.bounds.test_vae_smoothness import TINY, tiny_spec
+from tests.problems import TINY_BOUNDED as TINY, tiny_spec
 
 pytestmark = pytest.mark.slow
 

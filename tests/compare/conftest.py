@@ -5,8 +5,9 @@ import pytest
 
 from empirical import TrainConfig, synthetic_linear_gaussian, train
 from tests.compare.fakes import theory_spec
+from tests.problems import SMALL_RUN_CONFIG
 
-SMALL = dict(probes=4, full_grad_replicates=3, variance_draws=3, hessian_points=32, eval_points=64)
+SMALL = SMALL_RUN_CONFIG
 
 
 @pytest.fixture(scope="session")

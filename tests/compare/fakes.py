@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 
 from bounds import derive as D
-from bounds.spec import ModelSpec, ObjectiveSpec, OptimizerSpec, VAESpec
+from bounds.spec import ObjectiveSpec, OptimizerSpec, VAESpec
 from empirical import TrainConfig
 from empirical.runs import Run
+from tests.problems import SMALL_MLP
 
-MODEL = ModelSpec(data_dim=6, latent_dim=2, encoder_widths=(8,), decoder_widths=(8,))
+MODEL = SMALL_MLP
 INSIDE = TrainConfig(batches="independent", project=True)
 THEORY_STEP = 0.49  # C_gamma L: inside both theorems' caps
 

@@ -1,10 +1,14 @@
 """The `vaebound bound` command line: formats, grids, and one-line errors with exit code 2."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 
+from bounds import derive as D
+from bounds.registry import SETTINGS
+from bounds.spec import default_spec
 from compare.cli import main
 
 
@@ -74,3 +78,28 @@ def test_train_command_writes_a_run_and_refuses_bad_input(tmp_path, capsys):
         assert main(["train", "--out", str(tmp_path / "bad"), "--no-progress", *argv]) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written by a refused command
+
+
+def _changed(setting, value):
+    """A valid value of the setting other than its default (ordered pairs stay ordered)."""
+    if setting.name in ("s1", "logvar_min"):
+        return value - 0.5
+    if setting.name in ("beta1", "beta2"):
+        return value / 2 if setting.name == "beta1" else 0.99
+    return value + 1 if setting.integer else value * 1.5 + 0.25
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.flag], ids=lambda s: s.name)
+def test_each_option_sets_its_registry_path_and_its_symbol_value(setting):
+    """A misrouted option (c into data_bound, L_star into n) would change the wrong quantity of the bound."""
+    from compare.cli.bound_command import add_parser, spec_from_args
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    default = setting.read(default_spec())
+    value = _changed(setting, default)
+    extra = ["--objective", "beta"] if setting.name == "beta" else []
+    spec = spec_from_args(parser.parse_args(["bound", setting.flag, str(value), *extra]))
+    assert setting.read(spec) == pytest.approx(value)
+    assert D.spec_values(spec)[setting.name] == pytest.approx(value)
+    others = {s.name: s.read(spec) for s in SETTINGS if s is not setting}
+    assert others == {s.name: s.read(default_spec()) for s in SETTINGS if s is not setting}

@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bounds.spec import ModelSpec, ObjectiveSpec, OptimizerSpec, VAESpec
+from bounds.spec import ObjectiveSpec, OptimizerSpec, VAESpec
 from empirical import TrainConfig, synthetic_linear_gaussian, train
 from empirical.ensemble import train_ensemble
+from tests.problems import SMALL_MLP
 
-MODEL = ModelSpec(data_dim=6, latent_dim=2, encoder_widths=(8,), decoder_widths=(8,))
+MODEL = SMALL_MLP
 CONFIG = TrainConfig(probes=3, full_grad_replicates=3, variance_draws=3, hessian_points=16, eval_points=32,
                      checkpoint_every=10)
 TIMING = ["wall_time", "probe_seconds"]

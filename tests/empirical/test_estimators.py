@@ -7,14 +7,13 @@ import math
 import pytest
 import torch
 
-from bounds.spec import ModelSpec, ObjectiveSpec, VAESpec
+from bounds.spec import ObjectiveSpec
 from empirical.estimators import estimate
 from empirical.functional import initial_parameters, linear_elbo
+from tests.problems import LINEAR_3_2, TINY_MLP
 
 DT = torch.float64
-LINEAR = VAESpec(model=ModelSpec(kind="linear", data_dim=3, latent_dim=2, logvar_min=-3, logvar_max=1))
-TINY = VAESpec(model=ModelSpec(data_dim=3, latent_dim=2, encoder_widths=(4,), decoder_widths=(4,),
-                               decoder_output="identity"))
+LINEAR, TINY = LINEAR_3_2, TINY_MLP
 
 
 def setup(spec, seed=0, n=4):

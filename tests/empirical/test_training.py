@@ -10,11 +10,10 @@ import pytest
 
 from bounds.spec import ModelSpec, ObjectiveSpec, OptimizerSpec, ParameterBound, VAESpec
 from empirical import RunError, TrainConfig, load_run, synthetic_linear_gaussian, train
+from tests.problems import SMALL_RUN_CONFIG, small_mlp_spec
 
-SPEC = VAESpec(model=ModelSpec(data_dim=6, latent_dim=2, encoder_widths=(8,), decoder_widths=(8,)), B=16, n=60,
-               optimizer=OptimizerSpec("sgd", C_gamma=0.05))
-CONFIG = TrainConfig(probes=4, full_grad_replicates=3, variance_draws=3, hessian_points=32, eval_points=64,
-                     checkpoint_every=10)
+SPEC = small_mlp_spec()
+CONFIG = TrainConfig(checkpoint_every=10, **SMALL_RUN_CONFIG)
 TIMING = ["wall_time", "probe_seconds"]
 
 

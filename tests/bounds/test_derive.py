@@ -1,4 +1,5 @@
-"""The paper's qualitative claims as property tests of the derived convergence bound."""
+"""The derived convergence bound: the paper's qualitative claims as property tests, the registry of its symbols,
+and the derived object compare reads."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,10 @@ from hypothesis import given, settings, strategies as st
 
 from bounds import derive as D
 from bounds import symbols as S
-from bounds.spec import ObjectiveSpec, OptimizerSpec, VAESpec
+from bounds.presets import paper_image_spec
+from bounds.registry import BY_NAME
+from bounds.spec import ObjectiveSpec, OptimizerSpec, VAESpec, default_spec
+from bounds.support import NotDerivedError
 
 SPEC = VAESpec(objective=ObjectiveSpec("beta", 1.0, 1))
 BOUND = D.convergence(SPEC)
@@ -61,3 +65,24 @@ def test_bound_terms_sum_to_value_and_evaluate_vectorised():
 def test_missing_symbol_names_the_symbol():
     with pytest.raises(ValueError, match="missing value for 'B'"):
         BOUND.evaluate({k: v for k, v in VALUES.items() if k != "B"})
+
+
+# ---- one name per quantity, one derived object per run ------------------------------------------------------
+
+def test_every_symbol_of_every_bound_has_a_registry_entry():
+    for spec in (default_spec(), VAESpec(optimizer=OptimizerSpec("adam")), VAESpec(estimator="score")):
+        for bound in D.derive_all(spec).values():
+            names = {s.name for s in bound.symbols}
+            assert names <= set(BY_NAME), names - set(BY_NAME)
+
+
+def test_derived_object_carries_the_theorem_that_covers_the_run():
+    spec = default_spec()
+    plain, projected = D.derive_for_run(spec), D.derive_for_run(spec, projected=True)
+    assert plain.theorem.reference.endswith("#sgd") and projected.theorem.reference.endswith("#projected-sgd")
+    assert plain.convergence.evaluate(plain.values) == pytest.approx(
+        plain.theorem.evaluate({**plain.values, **plain.constants}))
+    with pytest.raises(NotDerivedError, match="architecture='conv'"):
+        D.derive_for_run(paper_image_spec("cifar100"))
+    with pytest.raises(NotDerivedError, match="only projected SGD"):
+        D.derive_for_run(VAESpec(optimizer=OptimizerSpec("adam")), projected=True)

@@ -1,0 +1,100 @@
+"""sigma^2 (the mini-batch estimator's variance) and the gradient bounds g(r) and M against Monte Carlo measurements
+of the estimators that train, on tiny nets: pathwise ELBO, IWAE and the score function."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch.func import grad, vmap
+
+from bounds import derive as D
+from bounds.spec import ObjectiveSpec, OptimizerSpec
+from empirical.estimators import estimate
+from empirical.functional import log_weight, random_parameters
+from tests.helpers import poly_at
+from tests.problems import data_point, score_spec, tiny_spec
+
+
+@pytest.mark.parametrize("B,K", [(1, 1), (2, 3)])
+def test_minibatch_variance_bound(B, K, tightness):
+    """Measured E||ghat - E ghat||^2 of the pathwise mini-batch estimator (Monte Carlo) <= sigma^2_{B,K}."""
+    spec = dataclasses.replace(tiny_spec(objective=ObjectiveSpec("elbo", 1.0, K)), B=B)
+    bound = D.variance(spec).evaluate(D.spec_values(spec))
+    gen = torch.Generator().manual_seed(4)
+    flat = random_parameters(spec, gen, corners=True)
+    data = torch.stack([data_point(spec, gen) for _ in range(6)])
+    per_sample = vmap(grad(lambda p, x, e: log_weight(spec, p, x, e)), in_dims=(None, 0, 0))
+    draws = 3000
+    idx = torch.randint(0, len(data), (draws, B), generator=gen)
+    eps = torch.randn(draws, B, K, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+    xs = data[idx].unsqueeze(2).expand(-1, -1, K, -1).reshape(-1, spec.model.data_dim)
+    g = per_sample(flat, xs, eps.reshape(-1, spec.model.latent_dim)).reshape(draws, B * K, -1).mean(1)
+    measured = float(((g - g.mean(0)) ** 2).sum(1).mean())
+    tightness.record("mini-batch variance sigma^2_{B,K}", measured, bound)
+    assert measured <= bound
+
+
+@pytest.mark.parametrize("beta", [1.0, 100.0])
+def test_score_gradient_bound_covers_the_estimator_that_trains(beta, tightness):
+    """The trained score-function estimator's encoder block is (f - beta) s, not f s: at beta = 100 a bound
+    written with |f| ||s|| is exceeded 2.6x; the derived g(r) uses (|f| + beta) ||s||."""
+    from bounds.objectives.smoothness import score_pointwise
+    from empirical.estimators import estimate
+    spec = score_spec(beta)
+    values = D.spec_values(spec)
+    g = poly_at(score_pointwise(D._pieces(spec, False), spec.objective.beta).gradient, values)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(1, 2, dtype=torch.float64)
+    for trial in range(100):
+        flat = random_parameters(spec, gen, corners=trial % 2 == 0).requires_grad_(True)
+        eps = torch.randn(1, 1, 2, generator=gen, dtype=torch.float64) * 0.05
+        surrogate, _ = estimate(spec, flat, x, eps, "score")
+        norm = float(torch.autograd.grad(surrogate, flat)[0].norm())
+        bound = g(float(eps.norm()))
+        tightness.record("score-function estimator gradient g(r)", norm, bound)
+        assert norm <= bound
+
+
+def measured_variance(spec, estimator: str, draws: int = 3000) -> float:
+    """E||ghat - E ghat||^2 of the estimator that trains, B = spec.B points without replacement from six, K draws."""
+    gen = torch.Generator().manual_seed(5)
+    flat = random_parameters(spec, gen, corners=True)
+    data = torch.stack([data_point(spec, gen) for _ in range(6)])
+    K = spec.objective.K
+
+    def one(idx, eps):
+        return grad(lambda p: estimate(spec, p, data[idx], eps, estimator)[0])(flat)
+    idx = torch.stack([torch.randperm(6, generator=gen)[:spec.B] for _ in range(draws)])
+    eps = torch.randn(draws, spec.B, K, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+    g = vmap(one, randomness="same")(idx, eps)
+    return float(((g - g.mean(0)) ** 2).sum(1).mean())
+
+
+@pytest.mark.parametrize("name,make", [
+    ("IWAE K=3", lambda: dataclasses.replace(tiny_spec(objective=ObjectiveSpec("iwae", 1.0, 3)), B=2)),
+    ("score function", lambda: dataclasses.replace(score_spec(1.0), B=2)),
+])
+def test_variance_bounds_of_iwae_and_the_score_function(name, make, tightness):
+    spec = make()
+    bound = float(D.variance(spec).evaluate(D.spec_values(spec)))
+    measured = measured_variance(spec, spec.estimator)
+    tightness.record(f"mini-batch variance sigma^2 ({name})", measured, bound)
+    assert measured <= bound
+
+
+def test_M_bounds_the_largest_per_sample_gradient(tightness):
+    """The adaptive methods' M (g(r) at ||eps|| = sqrt(d_z) + 6) against the largest per-sample gradient norm over
+    random points of the set, data on the sphere and 2000 eps draws each."""
+    spec = dataclasses.replace(tiny_spec(), optimizer=OptimizerSpec("adam"), B=1)
+    M = D.spec_values(spec)["M"]
+    gen = torch.Generator().manual_seed(6)
+    worst = 0.0
+    for trial in range(10):
+        flat = random_parameters(spec, gen, corners=trial % 2 == 0)
+        x = data_point(spec, gen)
+        eps = torch.randn(2000, 1, 1, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+        g = vmap(lambda e: grad(lambda p: estimate(spec, p, x[None], e)[0])(flat))(eps)
+        worst = max(worst, float(g.norm(dim=1).max()))
+    tightness.record("adaptive methods' M (largest per-sample gradient)", worst, M)
+    assert worst <= M

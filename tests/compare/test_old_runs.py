@@ -1,0 +1,57 @@
+"""Run folders written by vaebound 0.1 (before the reshaped house: tests/fixtures/runs-0.1, with what 0.1's
+`vaebound compare --format json` printed for them) still load, compare identically, and are recognised as the same
+runs when training asks for them again."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bounds.spec import VAESpec
+from compare.cli import main
+from empirical import TrainConfig, load_run, synthetic_linear_gaussian, train
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def close(new, old, where: str = "") -> None:
+    """Equal up to floating-point rounding; the same structure."""
+    if isinstance(old, dict):
+        assert set(new) == set(old), where
+        for k in old:
+            close(new[k], old[k], f"{where}.{k}")
+    elif isinstance(old, list):
+        assert len(new) == len(old), where
+        for i, (a, b) in enumerate(zip(new, old)):
+            close(a, b, f"{where}[{i}]")
+    elif isinstance(old, float) and isinstance(new, (int, float)):
+        assert new == pytest.approx(old, rel=1e-9, abs=1e-12) or (math.isnan(new) and math.isnan(old)), where
+    else:
+        assert new == old, where
+
+
+@pytest.fixture
+def old_runs(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "runs-0.1", tmp_path / "runs"))
+
+
+def test_old_run_folders_compare_as_they_did(old_runs, capsys):
+    assert main(["compare", str(old_runs), "--format", "json"]) == 0
+    new = json.loads(capsys.readouterr().out)
+    for run in new["runs"]:
+        run.pop("path")
+    close(new, json.loads((FIXTURES / "runs-0.1-compare.json").read_text()))
+
+
+def test_an_old_finished_run_is_found_again_not_retrained(old_runs):
+    """Training settings added since 0.1 (e.g. `quantities`) take their defaults when the stored record is read."""
+    folder = old_runs / "practical"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    old = load_run(folder)
+    data = synthetic_linear_gaussian(6, 2, n_points=200, data_bound=4.0, seed=0)  # as the fixture was made
+    run = train(VAESpec.from_dict(old.config["spec"]), TrainConfig.from_dict(old.config["train"]), data, out=folder)
+    assert run.status == "finished" and len(run.trace) == len(old.trace)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # found, not retrained or rewritten
