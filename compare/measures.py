@@ -79,6 +79,11 @@ def running_average(trace: pd.DataFrame, column: str = "grad_norm_sq_unbiased") 
     return RunningAverage(n, np.cumsum(x) / count, np.cumsum(se_k) / count, "interpolated probes")
 
 
+# The constants the theorems are written in that a run also measures (the parameter bound a is measured too, but
+# enters the theorems only through the derived L, sigma2 and M).
+THEOREM_CONSTANTS = ("L", "sigma2", "M", "L_star")
+
+
 def constant_descriptions() -> dict[str, str]:
     """The constants of the theorem a run measures, each with how it is measured (declared by the quantities)."""
     return {name: c.description for name, c in constants().items()}
@@ -95,7 +100,7 @@ def measured_constants(run: Run) -> dict[str, float]:
     """The measured counterpart of each constant (L, sigma2, M, L_star, a), read from the trace as the quantity that
     measures it declares (NaN where the run did not record it)."""
     declared = constants()
-    return {name: declared[name].from_trace(run.trace) for name in ("L", "sigma2", "M", "L_star", "a")}
+    return {name: declared[name].from_trace(run.trace) for name in (*THEOREM_CONSTANTS, "a")}
 
 
 def probe_series(run: Run, column: str) -> pd.DataFrame:

@@ -26,7 +26,8 @@ from bounds.spec import VAESpec
 from empirical.runs import Run
 from . import conditions as C
 from empirical.estimators import has_exact_objective
-from .measures import GRADIENT_MAPPING, RunningAverage, measured_constants, projection_acted, running_average
+from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, measured_constants, projection_acted,
+                       running_average)
 from .rates import SlopeFit, fit_slope
 from .slack import a_posteriori, decompose
 
@@ -226,7 +227,7 @@ def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, floa
     """Whether the run's step constant met the theorem's cap C_gamma L <= c for the derived L: then C_gamma was
     chosen from that L, and a looser L also cost a smaller step (the slack convention in `compare.slack`)."""
     caps = [c for c in form.conditions if c.startswith("C_gamma * L")]
-    checked = form.check_conditions({**values, **{k: theory[k] for k in ("L", "sigma2", "M", "L_star") if k in theory}})
+    checked = form.check_conditions({**values, **{k: theory[k] for k in THEOREM_CONSTANTS if k in theory}})
     return bool(caps) and all(checked.get(c, False) for c in caps)
 
 
