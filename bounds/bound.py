@@ -7,6 +7,9 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
+from .registry import BY_NAME, check_values, known_name
+from .validate import SpecError
+
 STATUSES = {
     "paper": "the form and the constant are stated by the paper",
     "derived": "the form is the paper's; the constant is this project's own (docs/derivations.md)",
@@ -75,6 +78,7 @@ class Bound:
             if sym.name not in values:
                 raise ValueError(f"missing value for {sym.name!r}: bound {self.name!r} depends on "
                                  f"{', '.join(x.name for x in args)}")
+            check_values(sym.name, values[sym.name])
             columns.append(np.asarray(values[sym.name], dtype=float))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out = fn(*columns)
@@ -85,12 +89,12 @@ class Bound:
 
         Values are keyed by symbol name; keyword arguments override the mapping.
         """
-        vals = _merge(values, kwargs)
+        vals = _merge(values, kwargs, (x.name for x in self.symbols))
         out = self._call("value", self.expr, vals)
         return float(out) if out.ndim == 0 else out
 
     def evaluate_terms(self, values: Values | None = None, **kwargs: Any) -> dict[str, np.ndarray | float]:
-        vals = _merge(values, kwargs)
+        vals = _merge(values, kwargs, (x.name for x in self.symbols))
         result = {}
         for name, e in self.terms.items():
             out = self._call(f"term:{name}", e, vals)
@@ -98,7 +102,7 @@ class Bound:
         return result
 
     def check_conditions(self, values: Values | None = None, **kwargs: Any) -> dict[str, np.ndarray | bool]:
-        vals = _merge(values, kwargs)
+        vals = _merge(values, kwargs, (x.name for x in self.symbols))
         result = {}
         for name, cond in self.conditions.items():
             out = self._call(f"cond:{name}", cond, vals)
@@ -122,7 +126,7 @@ class Bound:
 
     def report(self, values: Values, **kwargs: Any) -> dict[str, Any]:
         """A JSON-ready summary at one setting."""
-        vals = _merge(values, kwargs)
+        vals = _merge(values, kwargs, (x.name for x in self.symbols))
         return {
             "name": self.name,
             "value": self.evaluate(vals),
@@ -142,7 +146,14 @@ class Bound:
         return f"Bound({self.name!r}, status={self.status!r}, terms={list(self.terms)})"
 
 
-def _merge(values: Values | None, kwargs: Mapping[str, Any]) -> Values:
+def _merge(values: Values | None, kwargs: Mapping[str, Any], own: Iterable[str] = ()) -> Values:
+    """The values, keyword arguments overriding; a name that is neither a setting of some bound nor one of this
+    bound's own symbols (`own`) is refused (a typo would otherwise be ignored)."""
+    own = set(own)
+    for name in [*(values if isinstance(values, Mapping) else ()), *kwargs]:
+        if not (known_name(name) or name in own):
+            raise SpecError(f"{name!r} is not a setting of any bound: known are {', '.join(BY_NAME)} and the "
+                            "per-layer norm bounds omega_i, b_i")
     if values is None:
         return dict(kwargs)
     if isinstance(values, pd.DataFrame):

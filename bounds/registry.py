@@ -81,6 +81,12 @@ CONSTANTS: tuple[Setting, ...] = (
     Setting("L", None, "smoothness constant of the objective on the compact set"),
     Setting("sigma2", None, "variance bound of the mini-batch gradient estimator"),
     Setting("M", None, "almost-sure bound on the gradient estimator (adaptive methods)", flag="--M"),
+    # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.
+    Setting("M0", None, "black-box VI: |log p(x, 0)| <= M0", NONNEGATIVE),
+    Setting("M1", None, "black-box VI: ||grad_z log p(x, 0)|| <= M1", NONNEGATIVE),
+    Setting("M2", None, "black-box VI: ||hess_z log p(x, z)|| <= M2", NONNEGATIVE),
+    Setting("Mp", None, "black-box VI, binary latents: |log p(x, z)| <= Mp on {0, 1}^d", NONNEGATIVE),
+    Setting("logit_max", None, "black-box VI, binary latents: |phi_j| <= logit_max"),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS + CONSTANTS}
@@ -114,3 +120,47 @@ def with_settings(spec: Any, changes: dict[str, Any]) -> Any:
     """A copy of a `VAESpec` with settings (by registry name) replaced, validated like any spec."""
     from .spec import VAESpec
     return VAESpec.from_dict(write_settings(spec.to_dict(), changes))
+
+
+def minimum(setting: Setting) -> tuple[float, bool]:
+    """(lowest value, whether it is allowed) of a setting when a bound is evaluated. Zero is allowed for the
+    positive settings (a limit the formulas handle) except B and K, which count; n may be 0 (the first iterate)."""
+    if setting.name in ("B", "K"):
+        return 1.0, True
+    if setting.domain == REAL:
+        return -float("inf"), True
+    return 0.0, True
+
+
+def check_values(name: str, values: Any) -> None:
+    """Refuse a value a bound must not be evaluated at: None, NaN, infinity, below the setting's range, or (B, K, n)
+    not a whole number. Layer-norm symbols (omega_i, b_i) are >= 0. `SpecError` names the setting and the range."""
+    import numpy as np
+    from .validate import SpecError
+    setting = BY_NAME.get(name)
+    if values is None:
+        raise SpecError(f"{name}=None is invalid: must be a number")
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise SpecError(f"{name}={values!r} is invalid: must be a number or an array of numbers") from None
+    if not np.all(np.isfinite(array)):
+        raise SpecError(f"{name} is invalid: every value must be a finite number (got {_first_bad(array)!r})")
+    if setting is None and not name.startswith(("omega_", "b_")):
+        return  # a symbol of a bound built outside the registry (tests, black-box VI): finiteness only
+    low, _ = minimum(setting) if setting is not None else (0.0, True)
+    if np.any(array < low):
+        raise SpecError(f"{name}={float(array[array < low].flat[0])!r} is invalid: must be >= {low:g}"
+                        + (f" ({setting.description})" if setting is not None else ""))
+    if setting is not None and setting.integer and np.any(array != np.round(array)):
+        raise SpecError(f"{name}={float(array[array != np.round(array)].flat[0])!r} is invalid: must be a whole number")
+
+
+def _first_bad(array: Any) -> float:
+    import numpy as np
+    return float(array[~np.isfinite(array)].flat[0])
+
+
+def known_name(name: str) -> bool:
+    """Whether a value name can be a symbol of some bound: a setting, a constant, or a per-layer norm bound."""
+    return name in BY_NAME or name.startswith(("omega_", "b_"))

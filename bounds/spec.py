@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, Mapping
 
 from .layout import Layout, parameter_layout
-from .validate import SpecError, choice, count, finite, invalid, positive
+from .validate import SpecError, build, choice, count, finite, instance, invalid, positive, sequence, table
 from .support import NEUTRAL, READS, trained_estimators, trains
 
 MODELS = ("linear", "gaussian", "bernoulli")
@@ -120,6 +120,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         choice("model", self.kind, MODELS)
+        instance("activation", self.activation, ActivationSpec, "ActivationSpec('tanh')")
         choice("architecture", self.architecture, ("mlp", "conv"))
         object.__setattr__(self, "image_shape", tuple(count("image_shape", v) for v in self.image_shape))
         object.__setattr__(self, "conv_channels", tuple(count("conv_channels", v) for v in self.conv_channels))
@@ -230,6 +231,9 @@ class VAESpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for name, kind in (("model", ModelSpec), ("objective", ObjectiveSpec), ("optimizer", OptimizerSpec),
+                           ("weight_bound", ParameterBound)):
+            instance(name, getattr(self, name), kind, f"{kind.__name__}(...)")
         choice("estimator", self.estimator, ESTIMATORS)
         if not trains(self.objective.kind, self.estimator):
             invalid("estimator", self.estimator, f"objective={self.objective.kind!r} trains with "
@@ -268,20 +272,24 @@ class VAESpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "VAESpec":
-        """Rebuild a spec from `to_dict` output (validation runs again)."""
-        d = dict(data)
-        model = dict(d.pop("model", {}))
+        """Rebuild a spec from `to_dict` output (validation runs again); a section that is not a table, or a field
+        that does not exist, is a `SpecError` naming it."""
+        d = dict(table("spec", data))
+        model = dict(table("model", d.pop("model", {})))
         if "activation" in model:
-            model["activation"] = ActivationSpec(**model["activation"])
+            model["activation"] = build(ActivationSpec, "model.activation", model["activation"])
         for key in ("encoder_widths", "decoder_widths", "image_shape", "conv_channels"):
             if key in model:
-                model[key] = tuple(model[key])
-        wb = dict(d.pop("weight_bound", {}))
+                model[key] = sequence(f"model.{key}", model[key])
+        wb = dict(table("weight_bound", d.pop("weight_bound", {})))
         for key in ("layer_norms", "bias_norms"):
             if key in wb:
-                wb[key] = tuple(wb[key])
-        return cls(model=ModelSpec(**model), objective=ObjectiveSpec(**d.pop("objective", {})),
-                   optimizer=OptimizerSpec(**d.pop("optimizer", {})), weight_bound=ParameterBound(**wb), **d)
+                wb[key] = sequence(f"weight_bound.{key}", wb[key])
+        parts = dict(model=build(ModelSpec, "model", model),
+                     objective=build(ObjectiveSpec, "objective", d.pop("objective", {})),
+                     optimizer=build(OptimizerSpec, "optimizer", d.pop("optimizer", {})),
+                     weight_bound=build(ParameterBound, "weight_bound", wb))
+        return build(cls, "spec", {**d, **parts})
 
 
 def default_spec() -> VAESpec:

@@ -3,7 +3,9 @@ the field and the allowed range."""
 from __future__ import annotations
 
 import math
-from typing import Any
+import numbers
+import dataclasses
+from typing import Any, Mapping
 
 
 class SpecError(ValueError):
@@ -15,7 +17,7 @@ def invalid(name: str, value: Any, allowed: str) -> None:
 
 
 def finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's scalars are numbers.Real too
         invalid(name, value, "must be a real number")
     if not math.isfinite(value):
         invalid(name, value, "must be a finite number (not NaN or infinity)")
@@ -30,11 +32,12 @@ def positive(name: str, value: Any) -> float:
 
 
 def count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
             value = int(value)
         else:
             invalid(name, value, f"must be an integer >= {minimum}")
+    value = int(value)
     if value < minimum:
         invalid(name, value, f"must be an integer >= {minimum}")
     return value
@@ -43,3 +46,37 @@ def count(name: str, value: Any, minimum: int = 1) -> int:
 def choice(name: str, value: Any, options: tuple[str, ...]) -> None:
     if value not in options:
         invalid(name, value, f"must be one of {', '.join(options)}")
+
+
+def instance(name: str, value: Any, kind: type, example: str) -> None:
+    """A nested part of a spec must be its dataclass (a string or a dict there is a typo, not a shorthand)."""
+    if not isinstance(value, kind):
+        invalid(name, value, f"must be a {kind.__name__}, e.g. {example}")
+
+
+def text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        invalid(name, value, "must be a non-empty string")
+    return value
+
+
+def table(name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        invalid(name, value, "must be a table of fields (e.g. [spec.model] in TOML, {...} in JSON)")
+    return value
+
+
+def sequence(name: str, value: Any) -> tuple:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        invalid(name, value, "must be a list")
+    return tuple(value)
+
+
+def build(kind: type, name: str, fields: Any) -> Any:
+    """kind(**fields), an unknown field named with the known ones."""
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(table(name, fields)) - known)
+    if unknown:
+        invalid(f"{name}.{unknown[0]}", fields[unknown[0]], f"is not a field of {name}: known are "
+                + ", ".join(sorted(known)))
+    return kind(**fields)

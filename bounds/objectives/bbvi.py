@@ -18,8 +18,7 @@ from .. import symbols as S
 from ..bound import Bound
 from ..rpoly import RPoly
 
-M0, M1, M2, Mp = (sp.Symbol(name, nonnegative=True, real=True) for name in ("M0", "M1", "M2", "Mp"))
-logit_max = sp.Symbol("logit_max", positive=True, real=True)
+M0, M1, M2, Mp, logit_max = S.M0, S.M1, S.M2, S.Mp, S.logit_max  # the target's constants (bounds.registry)
 ASSUMPTIONS = ("||hess_z log p(x, z)|| <= M2, ||grad_z log p(x, 0)|| <= M1, |log p(x, 0)| <= M0",
                "variational parameters: |mu_j| <= mu_max, logvar_min <= v_j <= logvar_max")
 
