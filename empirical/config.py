@@ -79,6 +79,8 @@ class TrainConfig:
         object.__setattr__(self, "variance_draws", count("variance_draws", self.variance_draws, 2))
         if not 0 < positive("held_out", self.held_out) < 1:
             invalid("held_out", self.held_out, "the held-out fraction must lie in (0, 1)")
+        if isinstance(self.quantities, str) or not isinstance(self.quantities, (list, tuple)):
+            invalid("quantities", self.quantities, "must be a list of quantity names")
         object.__setattr__(self, "quantities", tuple(self.quantities))
         from .quantities import by_name
         known = by_name()
@@ -86,7 +88,7 @@ class TrainConfig:
             if name not in known or known[name].when != "probe":
                 invalid("quantities", name, "must name a probe quantity: "
                         + ", ".join(q.name for q in known.values() if q.when == "probe"))
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
+        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
             invalid("device", self.device, "must be cpu, cuda or cuda:N")
 
     def to_dict(self) -> dict[str, Any]:

@@ -43,9 +43,24 @@ class Dataset:
                 "max_value": float(self.train.max()), **self.meta}
 
 
+def check_split(held_out: Any, seed: Any) -> None:
+    """held_out in (0, 1), seed an integer >= 0 (DataError naming the parameter)."""
+    from bounds.validate import count, finite
+    try:
+        fraction = finite("held_out", held_out)
+        count("seed", seed, minimum=0)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    if not 0 < fraction < 1:
+        raise DataError(f"held_out={held_out!r} is invalid: the held-out fraction must lie in (0, 1)")
+
+
 def split(name: str, x: np.ndarray, held_out: float, seed: int, **kw: Any) -> Dataset:
-    """A seeded random train/test split of one array."""
+    """A seeded random train/test split of one array (at least two rows: one to train on, one held out)."""
+    check_split(held_out, seed)
     x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    if len(x) < 2:
+        raise DataError(f"data set {name!r} has {len(x)} rows: a train/test split needs at least 2")
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = max(1, int(round(held_out * len(x))))
     return Dataset(name, x[order[n_test:]], x[order[:n_test]], **kw)
@@ -55,6 +70,19 @@ def synthetic_linear_gaussian(data_dim: int, latent_dim: int, n_points: int = 20
                               data_bound: float | None = None, held_out: float = 0.2, seed: int = 0) -> Dataset:
     """Draws from p(z) = N(0, I), x | z ~ N(W z + b, noise_std^2 I); rows longer than data_bound are rescaled onto
     the sphere of that radius (so the bounds' ||x|| <= R_x holds; the count is stored)."""
+    from bounds.validate import count, finite
+    try:
+        count("data_dim", data_dim)
+        count("latent_dim", latent_dim)
+        count("n_points", n_points, minimum=2)
+        if finite("noise_std", noise_std) < 0:
+            raise DataError(f"noise_std={noise_std!r} is invalid: must be >= 0")
+        if data_bound is not None and finite("data_bound", data_bound) <= 0:
+            raise DataError(f"data_bound={data_bound!r} is invalid: must be > 0")
+    except DataError:
+        raise
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     rng = np.random.default_rng(seed)
     W = rng.normal(0.0, 1.0 / np.sqrt(latent_dim), (data_dim, latent_dim))
     b = rng.normal(0.0, 0.5, data_dim)
@@ -71,6 +99,7 @@ def synthetic_linear_gaussian(data_dim: int, latent_dim: int, n_points: int = 20
 
 def digits(held_out: float = 0.2, seed: int = 0) -> Dataset:
     """scikit-learn's 8x8 digits, pixels / 16 in [0, 1]: real images, embedded in an installed package."""
+    check_split(held_out, seed)
     from sklearn.datasets import load_digits
     images = load_digits().images.astype(np.float32) / 16.0
     return split("digits", images, held_out, seed, image_shape=(1, 8, 8))
@@ -164,10 +193,17 @@ def array_file(path: Path, held_out: float, seed: int) -> Dataset:
         arrays = {"data": loaded}
     else:
         arrays = {k: loaded[k] for k in loaded.files}
+    if not arrays:
+        raise DataError(f"{str(path)!r} holds no array: a .npz needs arrays 'train' and 'test', or exactly one")
     for key, value in arrays.items():
         if value.ndim < 2 or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
             raise DataError(f"array {key!r} in {str(path)!r} must be numeric, finite, of shape (N, ...)")
+        if len(value) == 0 or value[0].size == 0:
+            raise DataError(f"array {key!r} in {str(path)!r} is empty: it needs at least one row of one value")
     if "train" in arrays and "test" in arrays:
+        if arrays["train"][0].size != arrays["test"][0].size:
+            raise DataError(f"{str(path)!r}: 'train' rows have {arrays['train'][0].size} values but 'test' rows "
+                            f"{arrays['test'][0].size}: they must match")
         return Dataset(path.stem, scale(arrays["train"]).reshape(len(arrays["train"]), -1),
                        scale(arrays["test"]).reshape(len(arrays["test"]), -1))
     if len(arrays) != 1:
@@ -177,6 +213,9 @@ def array_file(path: Path, held_out: float, seed: int) -> Dataset:
 
 def load_path(path: str | Path, held_out: float = 0.2, seed: int = 0) -> Dataset:
     """A data set from a local path, its format recognised from what is there."""
+    check_split(held_out, seed)
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise DataError(f"data path {path!r} is invalid: give 'digits', 'synthetic' or a local path")
     path = _must_exist(Path(path))
     if path.is_file():
         if path.suffix in (".npy", ".npz"):
@@ -197,6 +236,8 @@ def load_source(source: str, data_dim: int, latent_dim: int, data_bound: float, 
                 seed: int = 0) -> Dataset:
     """A data set named the way run files and the command line name it: 'digits' (embedded), 'synthetic' (drawn
     from a linear-Gaussian model of the given dimensions) or a local path; split by `seed`."""
+    if not isinstance(source, str) or not source.strip():
+        raise DataError(f"data={source!r} is invalid: give 'digits', 'synthetic' or a local path")
     if source == "digits":
         return digits(held_out, seed)
     if source == "synthetic":

@@ -13,6 +13,7 @@ and their data may differ (same size). It pays for small models, where a step is
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,6 +24,7 @@ from bounds.spec import VAESpec
 from .config import TrainConfig
 from .data import Dataset
 from .estimators import estimate
+from .locks import exclusive
 from .runs import Run, RunFolder
 from .trainer import Trainer, step_statistics
 from .training import default_data
@@ -72,24 +74,29 @@ def train_ensemble(specs: Sequence[VAESpec], config: TrainConfig | None = None,
     trainers = [Trainer(s, config, d, progress=False) for s, d in zip(specs, datas)]
     if len({len(t.X) for t in trainers}) > 1:
         raise ValueError("an ensemble's data sets must have the same number of training points")
-    folders = [RunFolder(t, d, o) for t, d, o in zip(trainers, datas, outs)]
-    results: list[Run | None] = [f.resume() for f in folders]
-    active = [i for i, r in enumerate(results) if r is None]
-    if len({trainers[i].step for i in active}) > 1:  # resumed at different steps: no lockstep
-        from .training import train
+    with ExitStack() as held:  # one writer per run folder, as with `train`
+        for out in outs:
+            if out is not None:
+                held.enter_context(exclusive(Path(out)))
+        folders = [RunFolder(t, d, o) for t, d, o in zip(trainers, datas, outs)]
+        results: list[Run | None] = [f.resume() for f in folders]
+        active = [i for i, r in enumerate(results) if r is None]
+        if len({trainers[i].step for i in active}) > 1:  # resumed at different steps: no lockstep
+            held.close()  # each member trains alone, holding its own folder
+            from .training import train
+            for i in active:
+                results[i] = train(specs[i], config, datas[i], outs[i])
+            return results  # type: ignore[return-value]
         for i in active:
-            results[i] = train(specs[i], config, datas[i], outs[i])
+            folders[i].save("running")
+        try:
+            _run_together([trainers[i] for i in active], [folders[i] for i in active], progress)
+        finally:
+            for i in active:
+                folders[i].save(trainers[i].status)
+        for i in active:
+            results[i] = folders[i].finish()
         return results  # type: ignore[return-value]
-    for i in active:
-        folders[i].save("running")
-    try:
-        _run_together([trainers[i] for i in active], [folders[i] for i in active], progress)
-    finally:
-        for i in active:
-            folders[i].save(trainers[i].status)
-    for i in active:
-        results[i] = folders[i].finish()
-    return results  # type: ignore[return-value]
 
 
 def _run_together(trainers: list[Trainer], folders: list[RunFolder], progress: bool) -> None:

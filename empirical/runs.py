@@ -15,7 +15,7 @@ import pandas as pd
 
 from .quantities import trace_columns
 
-CONFIG, TRACE, CHECKPOINT = "config.json", "trace.parquet", "checkpoint.pt"
+CONFIG, TRACE, CHECKPOINT, PARAMETERS = "config.json", "trace.parquet", "checkpoint.pt", "parameters.npy"
 
 
 class RunError(ValueError):
@@ -69,6 +69,14 @@ class Run:
     @property
     def status(self) -> str:
         return self.config.get("status", "unknown")
+
+    def parameters(self):
+        """The final parameters theta_n as the flat vector (numpy; layout `spec.layout`), None if the folder keeps
+        none (runs written before 0.2, or a run without a folder)."""
+        if self.path is None or not (self.path / PARAMETERS).exists():
+            return None
+        import numpy as np
+        return np.load(self.path / PARAMETERS)
 
     @property
     def spec(self):
@@ -146,7 +154,14 @@ class RunFolder:
         """Load an unfinished run's checkpoint into the trainer; a finished run is returned as it is; a folder
         holding a different run is an error (nothing is overwritten)."""
         folder = self.folder
-        if folder is None or not (folder / CONFIG).exists():
+        if folder is None:
+            return None
+        if folder.exists() and not folder.is_dir():
+            raise RunError(f"--out {str(folder)!r} is a file: give a run folder")
+        if not (folder / CONFIG).exists():
+            if folder.exists() and any(folder.iterdir()):
+                raise RunError(f"folder {str(folder)!r} is not empty and holds no run ({CONFIG} is missing): "
+                               "choose an empty or a new folder")
             return None
         existing = read_config(folder)
         if comparable(existing) != json_roundtrip(self.record):
@@ -185,6 +200,15 @@ class RunFolder:
         """Save the final status; a finished or diverged run needs its checkpoint no more."""
         status = self.trainer.status
         self.save(status)
-        if self.folder is not None and status in ("finished", "diverged") and (self.folder / CHECKPOINT).exists():
-            (self.folder / CHECKPOINT).unlink()
+        if self.folder is not None and status in ("finished", "diverged"):
+            import numpy as np
+            flat = self.trainer.flat.detach().cpu().numpy()  # kept, so the run can be probed again later
+            atomic_write(self.folder / PARAMETERS, lambda tmp: _save_array(tmp, flat))
+            (self.folder / CHECKPOINT).unlink(missing_ok=True)
         return Run(self.with_status(status), self.trainer.trace(), self.folder)
+
+
+def _save_array(path: Path, array: Any) -> None:
+    import numpy as np
+    with open(path, "wb") as handle:  # a handle: np.save would add ".npy" to the temporary file's name
+        np.save(handle, array)

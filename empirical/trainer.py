@@ -21,12 +21,15 @@ import torch
 
 from bounds.spec import VAESpec
 from .config import TrainConfig
-from .data import Dataset
+from .data import DataError, Dataset
 from .estimators import check_supported, estimate, has_exact_objective
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
 from .quantities import ProbeContext, probe_quantities
+
+
+MAX_PARAMETERS = 2**31 - 1  # torch's index range; far beyond what a CPU trains in reasonable time anyway
 
 
 def probe_steps(n_steps: int, count: int) -> list[int]:
@@ -40,6 +43,12 @@ class Trainer:
 
 
     def __init__(self, spec: VAESpec, config: TrainConfig, data: Dataset, progress: bool) -> None:
+        for part, array in (("training", data.train), ("test", data.test)):
+            if not np.isfinite(array).all():
+                raise DataError(f"data {data.name!r}: the {part} set holds NaN or infinite values")
+        if spec.n_parameters > MAX_PARAMETERS:
+            raise ValueError(f"the spec has {spec.n_parameters:,} parameters: more than {MAX_PARAMETERS:,} cannot be "
+                             "trained in memory here (reduce data_dim, latent_dim or the widths)")
         if data.dim != spec.model.data_dim:
             raise ValueError(f"data has {data.dim} features but model.data_dim={spec.model.data_dim}: they must match")
         if spec.model.kind == "bernoulli" and (data.train.min() < 0 or data.train.max() > 1):

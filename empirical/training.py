@@ -1,6 +1,7 @@
 """Train the VAE of a spec and record what the theorems bound.
 
     >>> from bounds.spec import VAESpec
+from bounds.validate import count
     >>> from empirical import TrainConfig, train
     >>> run = train(VAESpec(n=200), TrainConfig(), out="runs/demo")
     >>> run.trace[["step", "grad_norm_sq", "full_grad_norm_sq"]]
@@ -13,10 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from bounds.spec import VAESpec
+from bounds.validate import count
 from .config import TrainConfig
 from .data import Dataset, load_for_spec
 from .quantities import trace_columns
-from .runs import Run, RunFolder
+from .locks import exclusive
+from .runs import Run, RunError, RunFolder
 from .trainer import Trainer
 
 TRACE_COLUMNS = trace_columns()
@@ -37,9 +40,20 @@ def train(spec: VAESpec, config: TrainConfig | None = None, data: Dataset | None
     before this step; a later call resumes.
     """
     config = config or TrainConfig()
+    if stop_after is not None:
+        count("stop_after", stop_after, minimum=0)
     data = data or default_data(spec, config)
     trainer = Trainer(spec, config, data, progress)
     folder = RunFolder(trainer, data, out)
+    if out is None:
+        return _run(trainer, folder, stop_after)
+    if Path(out).exists() and not Path(out).is_dir():
+        raise RunError(f"--out {str(out)!r} is a file: give a run folder")
+    with exclusive(Path(out)):
+        return _run(trainer, folder, stop_after)
+
+
+def _run(trainer: Trainer, folder: RunFolder, stop_after: int | None) -> Run:
     done = folder.resume()
     if done is not None:
         return done

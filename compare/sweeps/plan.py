@@ -121,8 +121,10 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise SpecError(f"{source}: seeds={seeds!r} is invalid: must be a non-empty list of integers >= 0")
     source_data = data.get("data", "digits")
-    if not isinstance(source_data, str):
+    if not isinstance(source_data, str) or not source_data.strip():
         raise SpecError(f"{source}: data={source_data!r} is invalid: 'digits', 'synthetic' or a local path")
+    if source_data not in ("digits", "synthetic") and not Path(source_data).exists():
+        raise SpecError(f"{source}: data path {source_data!r} does not exist (checked before any run)")
     extra = data.get("points", [])
     if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
         raise SpecError(f"{source}: points must be a list of tables of settings ([[points]])")

@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
+from empirical.locks import exclusive
 from empirical.runs import CHECKPOINT, CONFIG, RunError, read_config, write_json
 from .plan import Point, Sweep
 
@@ -156,31 +157,31 @@ def run_sweep(sweep: Sweep, out: str | Path, workers: int | None = None, backend
     whenever they can, `never` one by one.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for p in sweep.points:
-        if (out / p.folder_name).is_dir():
-            clean_temporaries(out / p.folder_name)
-    manifest = Manifest(out, sweep, backend)
-    todo = [p for p in sweep.points if point_status(out / p.folder_name) not in DONE]
-    jobs = plan_jobs(todo, ensemble)
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(sweep.points), initial=len(sweep.points) - len(todo), unit="run", disable=not progress,
-               desc=f"sweep {sweep.name}")
+    with exclusive(out, "sweep folder"):  # one sweep process per folder (its workers write the point folders)
+        for p in sweep.points:
+            if (out / p.folder_name).is_dir():
+                clean_temporaries(out / p.folder_name)
+        manifest = Manifest(out, sweep, backend)
+        todo = [p for p in sweep.points if point_status(out / p.folder_name) not in DONE]
+        jobs = plan_jobs(todo, ensemble)
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(sweep.points), initial=len(sweep.points) - len(todo), unit="run", disable=not progress,
+                   desc=f"sweep {sweep.name}")
 
-    def done(point: Point, outcome: dict[str, Any]) -> None:
-        manifest.update(point, outcome)
-        bar.update(1)
-        if on_done:
-            on_done(point, outcome)
+        def done(point: Point, outcome: dict[str, Any]) -> None:
+            manifest.update(point, outcome)
+            bar.update(1)
+            if on_done:
+                on_done(point, outcome)
 
-    try:
-        if backend == "dask":
-            _run_dask(jobs, out, address, done)
-        else:
-            _run_local(jobs, out, workers or cores(), done)
-    finally:
-        bar.close()
-    return manifest.data
+        try:
+            if backend == "dask":
+                _run_dask(jobs, out, address, done)
+            else:
+                _run_local(jobs, out, workers or cores(), done)
+        finally:
+            bar.close()
+        return manifest.data
 
 
 def _job(points: list[Point], out: Path, threads: int) -> list[dict[str, Any]]:
