@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import copy
 import dataclasses
 from typing import Any, Mapping
 
@@ -80,3 +81,30 @@ def build(kind: type, name: str, fields: Any) -> Any:
         invalid(f"{name}.{unknown[0]}", fields[unknown[0]], f"is not a field of {name}: known are "
                 + ", ".join(sorted(known)))
     return kind(**fields)
+
+
+def set_path(tree: dict[str, Any], path: str, value: Any, where: str) -> None:
+    """tree[a][b][c] = value for path 'a.b.c', where every part already exists (else a SpecError naming it)."""
+    node = tree
+    parts = path.split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            raise SpecError(f"{where}: {path!r} is not a setting (no section {part!r})")
+        node = node[part]
+    if parts[-1] not in node:
+        raise SpecError(f"{where}: {path!r} is not a setting ({parts[-1]!r} is unknown)")
+    node[parts[-1]] = value
+
+
+def merge_tree(base: dict[str, Any], changes: dict[str, Any], where: str) -> dict[str, Any]:
+    """A copy of a spec's dict with the (nested) changes put in: a config or sweep file changes what it names and
+    keeps the rest of its base."""
+    out = copy.deepcopy(base)
+    for k, v in changes.items():
+        if isinstance(v, dict):
+            if not isinstance(out.get(k), dict):
+                raise SpecError(f"{where}: [{k}] is not a section of the spec")
+            out[k] = merge_tree(out[k], v, f"{where}.{k}")
+        else:
+            set_path(out, k, v, where)
+    return out

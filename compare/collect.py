@@ -53,4 +53,11 @@ def run_label(run: Run, runs: list[Run]) -> str:
 def assess_all(dirs: Sequence[str | Path]) -> list[Assessment]:
     """Load every run first (a missing or corrupt one is an error before any work), then assess each."""
     runs = load_runs(dirs)
-    return [assess(run, run_label(run, runs)) for run in runs]
+    out = []
+    for run in runs:
+        label = run_label(run, runs)
+        try:
+            out.append(assess(run, label))
+        except (ValueError, KeyError) as exc:  # a run whose record or trace the comparison cannot read
+            raise RunError(f"run {label!r} ({str(run.path) if run.path else 'no folder'}): {exc}") from None
+    return out

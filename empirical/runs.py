@@ -90,7 +90,7 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise RunError(f"run folder {str(folder)!r} has no {CONFIG}")
     try:
         config = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
         raise RunError(f"{str(file)!r} is corrupt: {exc}") from None
     if not isinstance(config, dict) or "spec" not in config or "train" not in config:
         raise RunError(f"{str(file)!r} is not a vaebound run config (needs keys 'spec' and 'train')")
@@ -110,6 +110,9 @@ def load_run(folder: str | Path) -> Run:
         trace = pd.read_parquet(file)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise RunError(f"{str(file)!r} is corrupt: {exc}") from None
+    missing = [c for c in ("step", "grad_norm_sq") if c not in trace]
+    if missing:
+        raise RunError(f"{str(file)!r} is not a vaebound trace: it has no column {missing[0]!r}")
     return Run(config, trace, folder)
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from bounds.registry import CONSTANTS, SETTINGS, with_settings, write_settings
-from bounds.spec import (ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, ActivationSpec,
-                         ModelSpec, VAESpec, default_spec)
+from bounds.presets import digits_spec
+from bounds.spec import ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, VAESpec
 from .usage import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+NOT_GIVEN = ("beta", "M", "C_gamma")
+LARGEST_STEP = 1 - 1e-9  # C_gamma L for the default step: the theorem's cap C_gamma L <= 1, kept clear of rounding
+SHOWN = ("n", "B", "K", "beta", "C_gamma", "a", "L_star")  # the settings the text format prints with every bound
 
 # Every setting of the bounds' registry is a grid name and (where it has one) an option.
 GRID_FIELDS = [setting.name for setting in SETTINGS]
@@ -34,20 +39,22 @@ def _floats(text: str) -> tuple[float, ...]:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("bound", help="derive and evaluate a convergence bound",
-                       description="Derive a bound symbolically and evaluate it at the given settings.")
-    d = ModelSpec()
+                       description="Derive a bound symbolically and evaluate it at the given settings. The defaults "
+                                   "are the digits VAE that `vaebound train` trains; without --C-gamma, SGD takes "
+                                   "the largest step its theorem allows, C_gamma = 1/L for the derived L.")
+    d = digits_spec().model
     b.add_argument("--which", choices=("convergence", "smoothness", "variance"), default="convergence")
     b.add_argument("--model", choices=MODELS, default=d.kind)
     b.add_argument("--objective", choices=OBJECTIVES, default=None,
                    help="default: elbo, or beta when --beta is given")
     b.add_argument("--estimator", choices=ESTIMATORS, default="pathwise")
     b.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    defaults = default_spec()
+    defaults = digits_spec()
     for setting in SETTINGS + CONSTANTS:
         if setting.flag is None:
             continue
-        # beta and M: None means "not given" (beta picks the objective; M defaults to the derived bound)
-        default = None if setting.name in ("beta", "M") else setting.read(defaults)
+        # None means "not given": beta picks the objective, M defaults to the derived bound, C_gamma to 1/L (SGD)
+        default = None if setting.name in NOT_GIVEN else setting.read(defaults)
         b.add_argument(setting.flag, dest=setting.name, type=int if setting.integer else float, default=default,
                        help=setting.description)
     b.add_argument("--data-dim", type=int, default=d.data_dim)
@@ -55,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--encoder-widths", type=_ints, default=d.encoder_widths)
     b.add_argument("--decoder-widths", type=_ints, default=d.decoder_widths)
     b.add_argument("--decoder-output", choices=("sigmoid", "identity"), default=d.decoder_output)
-    act = ActivationSpec()
+    act = d.activation
     b.add_argument("--activation", choices=ACTIVATIONS, default=act.name)
     b.add_argument("--alpha", type=float, default=act.alpha)
     b.add_argument("--negative-slope", type=float, default=act.negative_slope)
@@ -67,14 +74,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--grid", action="append", default=[], metavar="NAME=v1,v2,...",
                    help=f"evaluate over a grid; NAME one of {', '.join(GRID_FIELDS)} (repeatable: product)")
     b.add_argument("--format", choices=("text", "json", "latex", "csv"), default="text")
-    b.add_argument("--show-expression", action="store_true", help="text format: print the full expression")
+    b.add_argument("--show-expression", action="store_true", help="text and json formats: include the full expression")
     b.set_defaults(handler=cmd_bound)
 
 
 def spec_from_args(args: argparse.Namespace) -> VAESpec:
     """The spec of the command line: the architecture's options and every registry setting from its option, put
     into the default spec's dict and validated once."""
-    tree = default_spec().to_dict()
+    tree = digits_spec().to_dict()
     model = tree["model"]
     model.update(kind=args.model, data_dim=args.data_dim, latent_dim=args.latent_dim,
                  encoder_widths=args.encoder_widths, decoder_widths=args.decoder_widths,
@@ -84,7 +91,7 @@ def spec_from_args(args: argparse.Namespace) -> VAESpec:
     tree["optimizer"]["name"] = args.optimizer
     tree["estimator"] = args.estimator
     tree["weight_bound"].update(kind=args.norm_kind, layer_norms=args.layer_norms, bias_norms=args.bias_norms)
-    settings = {s.name: getattr(args, s.name) for s in SETTINGS}
+    settings = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name) is not None}
     settings["beta"] = 1.0 if args.beta is None else args.beta
     return VAESpec.from_dict(write_settings(tree, settings))
 
@@ -99,6 +106,9 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
     for item in items:
         name, sep, values = item.partition("=")
         name = name.strip()
+        if name in grid:
+            raise UsageError(f"--grid {item!r}: {name} is given twice (one --grid per name; values are "
+                             "comma-separated)")
         if not sep or name not in GRID_FIELDS:
             raise UsageError(f"--grid {item!r}: expected NAME=v1,v2,... with NAME one of {', '.join(GRID_FIELDS)}")
         try:
@@ -111,8 +121,9 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
 
 
 def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
-                   allow_outside_theory: bool) -> pd.DataFrame:
-    """One row of symbol values per grid point; each point is validated as a spec."""
+                   allow_outside_theory: bool, step_from_L: bool = False) -> pd.DataFrame:
+    """One row of symbol values per grid point; each point is validated as a spec. step_from_L: SGD's C_gamma is
+    the theorem's largest, 1/L for the derived L at that point."""
     import pandas as pd
     from bounds import derive as D
     rows = []
@@ -124,6 +135,9 @@ def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
         values = D.spec_values(point, allow_outside_theory)
         if M is not None and "M" in values:
             values["M"] = M
+        if step_from_L and point.optimizer.name == "sgd":
+            L = float(D.smoothness(point, None, allow_outside_theory).evaluate(values))
+            values["C_gamma"] = LARGEST_STEP / L
         rows.append(values)
     return pd.DataFrame(rows)
 
@@ -134,20 +148,31 @@ def select_bound(spec: VAESpec, which: str, allow_outside_theory: bool):
     return makers[which](spec, None, allow_outside_theory)
 
 
+READING = {"E||grad L(theta_R)||^2": "the expected squared gradient norm of the objective at an iterate drawn uniformly "
+                                    "from the first n steps is at most this value (a stationarity guarantee)",
+           "L_P": "the objective's Hessian has norm at most this value on the compact set (pathwise estimator)",
+           "L_S": "the objective's Hessian has norm at most this value on the compact set (score-function route)",
+           "sigma2": "the mini-batch gradient estimator's variance is at most this value on the compact set"}
+
+
 def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_expression: bool) -> str:
     table = bound.evaluate_frame(frame)
     shown = grid_names or []
     if fmt == "csv":
         cols = shown + [c for c in table.columns if c == "value" or c.startswith(("term:", "condition:"))]
         return table[cols].to_csv(index=False)
-    if fmt == "json":
-        lines = []
+    if fmt == "json":  # one document: what the bound is once, then one entry per setting
+        per_setting = ("value", "terms", "dominant_term", "conditions")
+        points = []
         for i in range(len(frame)):
             row = frame.iloc[i].to_dict()
             rep = bound.report(row)
-            rep["settings"] = {k: row[k] for k in shown} if shown else {}
-            lines.append(json.dumps(rep))
-        return "\n".join(lines)
+            points.append({"settings": {k: row[k] for k in shown}, **{k: rep[k] for k in per_setting}})
+        about = {k: v for k, v in bound.report(frame.iloc[0].to_dict()).items() if k not in per_setting}
+        if not show_expression:  # thousands of characters: asked for with --show-expression
+            about.pop("expression")
+            about.pop("latex")
+        return json.dumps({"bound": about, "points": points}, indent=1)
     if fmt == "latex":
         out = [f"% {bound.name} ({bound.status}; {bound.reference})",
                "\\begin{equation}", bound.latex(), "\\end{equation}"]
@@ -155,7 +180,9 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
             setting = ", ".join(f"{k}={table[k].iloc[i]:g}" for k in shown)
             out.append(f"% {setting + ': ' if setting else ''}value = {table['value'].iloc[i]:.6g}")
         return "\n".join(out)
-    out = [f"{bound.name}  [{bound.status}]  {bound.description}", f"reference: {bound.reference}"]
+    out = [f"{bound.name}  [{bound.status}]  {bound.description}", f"reference: {bound.reference}",
+           "settings: " + ", ".join(f"{k}={table[k].iloc[0]:.4g}" for k in SHOWN if k in table and k not in shown),
+           f"read: {READING.get(bound.name, 'an upper bound on the quantity named above, at these settings')}"]
     if show_expression:
         out.append(f"expression: {bound.expr}")
     for i in range(len(table)):
@@ -176,10 +203,17 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
 def cmd_bound(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     grid = parse_grid(args.grid)
-    if args.M is not None and not args.M > 0:
-        raise UsageError(f"--M={args.M!r} is invalid: must be > 0")
+    if args.M is not None:
+        if not (math.isfinite(args.M) and args.M > 0):
+            raise UsageError(f"--M={args.M!r} is invalid: must be a finite number > 0")
+        if spec.optimizer.name == "sgd":
+            raise UsageError("--M is the adaptive methods' gradient bound: SGD's theorem does not use it (give "
+                             "--optimizer adam, adagrad or rmsprop, or leave --M out)")
+    if spec.weight_bound.kind == "entrywise" and (args.layer_norms or args.bias_norms):
+        raise UsageError("--layer-norms and --bias-norms bound the per-layer norms: they need --norm-kind spectral "
+                         "or frobenius (the entry-wise set reads --a only)")
     bound = select_bound(spec, args.which, args.outside_theory)
-    frame = settings_frame(spec, grid, args.M, args.outside_theory)
+    frame = settings_frame(spec, grid, args.M, args.outside_theory, step_from_L=args.C_gamma is None)
     print(render(bound, frame, list(grid), args.format, args.show_expression))
     return 0
 

@@ -47,6 +47,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     out: Path = args.output
     if out.exists() and out.is_dir():
         raise ValueError(f"-o {str(out)!r} is a folder: give the HTML file to write")
+    if not out.parent.is_dir():
+        raise ValueError(f"-o {str(out)!r}: the folder {str(out.parent)!r} does not exist (it is not created)")
     assessments = assess_all(args.dirs)
     report.write(assessments, out, args.title)
     print(f"wrote {out} ({len(assessments)} run(s))")

@@ -26,9 +26,16 @@ from .usage import EXIT_USAGE, UsageError
 COMMANDS = (bound_command, train_command, compare_command, demo_command, sweep_command, reproduce_command)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (naming the option) and exit code 2, without the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaebound", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="vaebound", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
@@ -38,8 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as other command-line tools do
+        sys.stderr.close()
+        return 0
     except (UsageError, ValueError) as err:  # SpecError, NotSmoothError, RunError, DataError are ValueErrors
         print(f"vaebound: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a read-only folder, a full disk: nothing half-written is left (atomic writes)
+        print(f"vaebound: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
 
 

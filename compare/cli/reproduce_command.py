@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bounds.validate import count
 from ..sweeps import experiments as X
 
 
@@ -36,6 +37,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for scale in X.SCALES:
             print(f"{scale}: {', '.join(X.names(scale))}")
         return 0
+    if args.workers is not None:
+        count("--workers", args.workers)
     names = X.names(args.scale) if args.name == "all" else [args.name]
     for name in names:
         X.path(name, args.scale)  # every name checked before any run

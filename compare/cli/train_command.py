@@ -9,6 +9,7 @@ from typing import Any
 
 from bounds.presets import digits_spec
 from bounds.spec import SpecError, VAESpec
+from bounds.validate import merge_tree, table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"--config {str(path)!r} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: "
                          f"{exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"--config {str(path)!r} must hold a table with sections spec, train and data")
     unknown = sorted(set(data) - {"spec", "train", "data"})
     if unknown:
         raise ValueError(f"--config {str(path)!r}: unknown section {unknown[0]!r} (known: spec, train, data)")
@@ -49,9 +52,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from empirical.data import load_for_spec
     file = read_config_file(args.config) if args.config else {}
     try:
-        spec = VAESpec.from_dict(file["spec"]) if "spec" in file else digits_spec()
-    except TypeError as exc:
-        raise SpecError(f"--config: the spec section has an unknown field ({exc})") from None
+        # a config changes what it names in the default the bare command trains (the digits VAE)
+        spec = VAESpec.from_dict(merge_tree(digits_spec().to_dict(), table("spec", file.get("spec", {})),
+                                            f"--config {str(args.config)!r} [spec]"))
+    except (TypeError, SpecError) as exc:
+        raise SpecError(f"--config {str(args.config)!r}: {exc}") from None
     if args.seed is not None:
         spec = VAESpec.from_dict({**spec.to_dict(), "seed": args.seed})
     train_settings = dict(file.get("train", {}))
@@ -59,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             train_settings[name] = getattr(args, name)
     config = TrainConfig.from_dict(train_settings)
-    data = load_for_spec(args.data or file.get("data") or "digits", spec, config.held_out)
+    data = load_for_spec(args.data if args.data is not None else file.get("data", "digits"), spec, config.held_out)
     try:
         run = train(spec, config, data, out=args.out, progress=not args.no_progress)
     except KeyboardInterrupt:

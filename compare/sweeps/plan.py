@@ -36,6 +36,7 @@ from typing import Any
 
 from bounds.presets import digits_spec, paper_image_spec
 from bounds.spec import SpecError, VAESpec
+from bounds.validate import merge_tree, set_path
 from empirical import TrainConfig
 
 KNOWN = {"base", "data", "seeds", "spec", "train", "grid", "points", "name"}
@@ -77,30 +78,6 @@ def _short(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _set(tree: dict[str, Any], path: str, value: Any, where: str) -> None:
-    node = tree
-    parts = path.split(".")
-    for part in parts[:-1]:
-        if not isinstance(node.get(part), dict):
-            raise SpecError(f"{where}: {path!r} is not a setting (no section {part!r})")
-        node = node[part]
-    if parts[-1] not in node:
-        raise SpecError(f"{where}: {path!r} is not a setting ({parts[-1]!r} is unknown)")
-    node[parts[-1]] = value
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any], where: str) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in changes.items():
-        if isinstance(v, dict):
-            if not isinstance(out.get(k), dict):
-                raise SpecError(f"{where}: [{k}] is not a section of the spec")
-            out[k] = _merge(out[k], v, f"{where}.{k}")
-        else:
-            _set(out, k, v, where)
-    return out
-
-
 def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     """Validate a sweep (a parsed TOML document) and expand its grid; every point is checked before any runs."""
     unknown = sorted(set(data) - KNOWN)
@@ -110,7 +87,7 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     if base not in BASES:
         raise SpecError(f"{source}: base={base!r} is invalid: must be one of {', '.join(BASES)}")
     start = digits_spec() if base == "digits" else paper_image_spec(base)
-    base_spec = _merge(start.to_dict(), data.get("spec", {}), f"{source} [spec]")
+    base_spec = merge_tree(start.to_dict(), data.get("spec", {}), f"{source} [spec]")
     base_train = {**TrainConfig().to_dict(), **data.get("train", {})}
     TrainConfig.from_dict(data.get("train", {}))  # unknown or bad training settings fail here, by name
     grid = data.get("grid", {})
@@ -143,7 +120,7 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
                     raise SpecError(f"{source} [grid]: {path!r} is not a training setting")
                 train[path[6:]] = value
             else:
-                _set(spec, path, value, f"{source} [grid]")
+                set_path(spec, path, value, f"{source} [grid]")
         spec["seed"] = seed
         where = ", ".join(f"{k}={v!r}" for k, v in {**settings, "seed": seed}.items())
         try:

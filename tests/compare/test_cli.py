@@ -8,7 +8,7 @@ import pytest
 
 from bounds import derive as D
 from bounds.registry import SETTINGS
-from bounds.spec import default_spec
+from bounds.presets import digits_spec
 from compare.cli import main
 
 
@@ -25,10 +25,12 @@ def test_default_prints_the_bound(capsys):
 
 def test_json_has_the_required_keys_per_setting(capsys):
     code, out, _ = run(capsys, "bound", "--grid", "B=16,64", "--grid", "K=1,5", "--format", "json")
-    rows = [json.loads(line) for line in out.splitlines()]
+    doc = json.loads(out)  # one document
+    rows = doc["points"]
     assert code == 0 and len(rows) == 4
+    assert {"name", "status", "reference", "assumptions"} <= doc["bound"].keys() and "expression" not in doc["bound"]
     for row in rows:
-        assert {"value", "terms", "expression", "latex", "status", "assumptions"} <= row.keys()
+        assert {"value", "terms", "dominant_term", "conditions"} <= row.keys()
     by = {(r["settings"]["B"], r["settings"]["K"]): r["value"] for r in rows}
     assert by[(64, 5)] < by[(16, 5)] and by[(16, 5)] < by[(16, 1)]
 
@@ -58,7 +60,7 @@ def test_argparse_errors_exit_2(capsys):
 
 def test_outside_theory_is_labelled(capsys):
     code, out, _ = run(capsys, "bound", "--activation", "relu", "--outside-theory", "--format", "json")
-    assert code == 0 and json.loads(out)["status"] == "outside-theory"
+    assert code == 0 and json.loads(out)["bound"]["status"] == "outside-theory"
 
 
 def test_train_command_writes_a_run_and_refuses_bad_input(tmp_path, capsys):
@@ -95,11 +97,11 @@ def test_each_option_sets_its_registry_path_and_its_symbol_value(setting):
     from compare.cli.bound_command import add_parser, spec_from_args
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))
-    default = setting.read(default_spec())
+    default = setting.read(digits_spec())
     value = _changed(setting, default)
     extra = ["--objective", "beta"] if setting.name == "beta" else []
     spec = spec_from_args(parser.parse_args(["bound", setting.flag, str(value), *extra]))
     assert setting.read(spec) == pytest.approx(value)
     assert D.spec_values(spec)[setting.name] == pytest.approx(value)
     others = {s.name: s.read(spec) for s in SETTINGS if s is not setting}
-    assert others == {s.name: s.read(default_spec()) for s in SETTINGS if s is not setting}
+    assert others == {s.name: s.read(digits_spec()) for s in SETTINGS if s is not setting}

