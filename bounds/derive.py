@@ -20,7 +20,8 @@ from .objectives.linear import linear_hessian_bound, linear_pieces
 from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
                                     pathwise_pointwise, score_pointwise)
-from .spec import VAESpec
+from .spec import ESTIMATORS, VAESpec
+from .validate import SpecError, choice
 from .support import require_bounded, require_bounded_architecture, require_projected_theorem
 from .theorems import adam, adaptive, projected_sgd, sgd
 
@@ -52,15 +53,28 @@ def _assumptions(spec: VAESpec) -> list[str]:
     return out
 
 
+MAX_LATENT_DIM = 4096  # the chi moments of ||eps|| are exact (gamma functions of d_z / 2): beyond this, too slow
+
+
+def _estimator(spec: VAESpec, estimator: str | None) -> str:
+    """The estimator asked for (the spec's by default), checked."""
+    estimator = spec.estimator if estimator is None else estimator
+    choice("estimator", estimator, ESTIMATORS)
+    return estimator
+
+
 @lru_cache(maxsize=64)
 def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
     require_bounded_architecture(spec.model.architecture)
+    if spec.model.latent_dim > MAX_LATENT_DIM:
+        raise SpecError(f"latent_dim={spec.model.latent_dim} is too large for a derived bound: at most "
+                        f"{MAX_LATENT_DIM} (the moments of ||eps|| are computed exactly)")
     return linear_pieces(spec) if spec.model.kind == "linear" else vae_pieces(spec, allow_outside_theory)
 
 
 def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """L_P (pathwise) or L_S (score function): a bound on ||hess L|| of the expected objective over the compact set."""
-    estimator = estimator or spec.estimator
+    estimator = _estimator(spec, estimator)
     require_bounded(spec.objective.kind, estimator)
     p = _pieces(spec, allow_outside_theory)
     beta, d_z = S.beta, spec.model.latent_dim
@@ -89,7 +103,7 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
 
 def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False):
     """The pointwise bound g(r) on the per-sample gradient estimator's norm, an `RPoly` in r = ||eps||."""
-    estimator = estimator or spec.estimator
+    estimator = _estimator(spec, estimator)
     p = _pieces(spec, allow_outside_theory)
     if estimator == "pathwise":
         return pathwise_pointwise(p, S.beta).gradient
@@ -98,7 +112,7 @@ def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outsi
 
 def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """sigma^2_{B,K} >= E||ghat - E ghat||^2 for the mini-batch estimator (B points, K draws each)."""
-    estimator = estimator or spec.estimator
+    estimator = _estimator(spec, estimator)
     require_bounded(spec.objective.kind, estimator)
     g = gradient_polynomial(spec, estimator, allow_outside_theory)
     d_z = spec.model.latent_dim
@@ -138,7 +152,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
     (the a-posteriori bound).
     """
-    estimator = estimator or spec.estimator
+    estimator = _estimator(spec, estimator)
     opt = spec.optimizer.name
     assumptions = ["step sizes gamma_k = C_gamma k^{-1/2}, output iterate R uniform on {0..n}",
                    "unbiased mini-batch gradients, drawn independently at each step given the past",

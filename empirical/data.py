@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,13 +187,12 @@ def array_file(path: Path, held_out: float, seed: int) -> Dataset:
     """Any .npy, or a .npz with arrays `train` and `test` (or one array, split here); uint8 is scaled by 1/255."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        if not isinstance(loaded, np.ndarray):
+            loaded = {k: loaded[k] for k in loaded.files}  # read every array now: a broken member fails here
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"data path {str(path)!r} is not a readable .npy/.npz file: {exc}") from None
     scale = lambda a: a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
-    if isinstance(loaded, np.ndarray):
-        arrays = {"data": loaded}
-    else:
-        arrays = {k: loaded[k] for k in loaded.files}
+    arrays = {"data": loaded} if isinstance(loaded, np.ndarray) else loaded
     if not arrays:
         raise DataError(f"{str(path)!r} holds no array: a .npz needs arrays 'train' and 'test', or exactly one")
     for key, value in arrays.items():
@@ -208,7 +208,10 @@ def array_file(path: Path, held_out: float, seed: int) -> Dataset:
                        scale(arrays["test"]).reshape(len(arrays["test"]), -1))
     if len(arrays) != 1:
         raise DataError(f"{str(path)!r}: a .npz needs arrays 'train' and 'test', or exactly one array")
-    return split(path.stem, scale(next(iter(arrays.values()))), held_out, seed)
+    try:
+        return split(path.stem, scale(next(iter(arrays.values()))), held_out, seed)
+    except DataError as exc:
+        raise DataError(f"{str(path)!r}: {exc}") from None
 
 
 def load_path(path: str | Path, held_out: float = 0.2, seed: int = 0) -> Dataset:
