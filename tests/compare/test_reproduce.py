@@ -56,3 +56,10 @@ def test_reduced_experiment_runs_compares_and_reports(tmp_path, name):
     assert json.loads((folder / "summary.json").read_text())["orderings"] or name in ("estimator", "optimizer")
     for run in summary["runs"]:
         assert run["sound"] is not False, run
+
+
+def test_the_example_sweep_file_the_readme_names_is_valid():
+    from pathlib import Path
+    from compare.sweeps import plan
+    sweep = plan.load(Path(__file__).parents[2] / "docs" / "examples" / "grid.toml")
+    assert len(sweep.points) == 3 * 2 * 2
