@@ -142,6 +142,11 @@ class Bound:
             "description": self.description,
         }
 
+    def _repr_latex_(self) -> str:
+        """Jupyter shows a bound as its formula."""
+        name = self.name.replace("||", "\\|")
+        return f"${name} \\le {self.latex()}$"
+
     def __repr__(self) -> str:
         return f"Bound({self.name!r}, status={self.status!r}, terms={list(self.terms)})"
 

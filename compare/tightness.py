@@ -127,6 +127,18 @@ class Assessment:
         n, value, _ = self.average.final()
         return float(self.posterior_curve[-1] / value) if value > 0 else math.inf
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows an assessment as its verdict and main numbers."""
+        import html
+        s = self.summary()
+        rows = {"run": s["run"], "verdict": self.verdict, "theorem": s["theorem_reference"] or s["error"],
+                "broken conditions": ", ".join(s["broken_conditions"]) or "none",
+                "tightness ratio": s["tightness_ratio"], "a-posteriori ratio": s["a_posteriori_ratio"],
+                "fitted slope (theory -1/2)": s["fitted_slope"]}
+        cells = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(_show(v))}</td></tr>"
+                        for k, v in rows.items())
+        return f"<table>{cells}</table>"
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready: tightness_ratio, sound, fitted_slope, slack and the rest."""
         n, value, se = self.average.final()
@@ -159,6 +171,10 @@ class Assessment:
             "raw_slope": _num(self.slope.raw_slope) if self.slope else None,
             "slack": slack, "error": self.error, "notes": self.notes,
         }
+
+
+def _show(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _num(x: Any) -> float | None:

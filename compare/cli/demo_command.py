@@ -85,7 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         s = a.summary()
         verdict = a.verdict
         if not s["applicable"]:
-            verdict += " (" + ", ".join(s["broken_conditions"]) + ")"
+            verdict += " (conditions broken: " + ", ".join(s["broken_conditions"]) + ")"
         elif s["theorem_reference"]:
             verdict += f" by {s['theorem_reference']}"
         ratio = f"tightness ratio {s['tightness_ratio']:.3g}" if s["tightness_ratio"] is not None else \

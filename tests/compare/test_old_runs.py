@@ -55,3 +55,12 @@ def test_an_old_finished_run_is_found_again_not_retrained(old_runs):
     run = train(VAESpec.from_dict(old.config["spec"]), TrainConfig.from_dict(old.config["train"]), data, out=folder)
     assert run.status == "finished" and len(run.trace) == len(old.trace)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # found, not retrained or rewritten
+
+
+def test_jupyter_shows_a_bound_as_its_formula_and_a_run_as_its_verdict(old_runs):
+    from bounds import derive as D
+    from bounds.spec import default_spec
+    from compare.collect import assess_all
+    assert D.smoothness(default_spec())._repr_latex_().startswith("$L_P \\le ")
+    html = assess_all([old_runs / "linear"])[0]._repr_html_()
+    assert "<table>" in html and "not applicable" in html and "independent mini-batches" in html
