@@ -78,23 +78,31 @@ class Bound:
             if sym.name not in values:
                 raise ValueError(f"missing value for {sym.name!r}: bound {self.name!r} depends on "
                                  f"{', '.join(x.name for x in args)}")
-            check_values(sym.name, values[sym.name])
             columns.append(np.asarray(values[sym.name], dtype=float))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out = fn(*columns)
         return np.broadcast_to(np.asarray(out), np.broadcast_shapes(*(c.shape for c in columns), ()))
+
+    def _checked(self, values: Values | None, kwargs: Mapping[str, Any]) -> Values:
+        """The values merged, and each of this bound's symbols checked once against its range (not once per
+        compiled term)."""
+        vals = _merge(values, kwargs, (x.name for x in self.symbols))
+        for sym in self.symbols:
+            if sym.name in vals:
+                check_values(sym.name, vals[sym.name])
+        return vals
 
     def evaluate(self, values: Values | None = None, **kwargs: Any) -> np.ndarray | float:
         """The bound at scalars, arrays (broadcast together) or the rows of a DataFrame.
 
         Values are keyed by symbol name; keyword arguments override the mapping.
         """
-        vals = _merge(values, kwargs, (x.name for x in self.symbols))
+        vals = self._checked(values, kwargs)
         out = self._call("value", self.expr, vals)
         return float(out) if out.ndim == 0 else out
 
     def evaluate_terms(self, values: Values | None = None, **kwargs: Any) -> dict[str, np.ndarray | float]:
-        vals = _merge(values, kwargs, (x.name for x in self.symbols))
+        vals = self._checked(values, kwargs)
         result = {}
         for name, e in self.terms.items():
             out = self._call(f"term:{name}", e, vals)
@@ -102,7 +110,7 @@ class Bound:
         return result
 
     def check_conditions(self, values: Values | None = None, **kwargs: Any) -> dict[str, np.ndarray | bool]:
-        vals = _merge(values, kwargs, (x.name for x in self.symbols))
+        vals = self._checked(values, kwargs)
         result = {}
         for name, cond in self.conditions.items():
             out = self._call(f"cond:{name}", cond, vals)
@@ -126,7 +134,7 @@ class Bound:
 
     def report(self, values: Values, **kwargs: Any) -> dict[str, Any]:
         """A JSON-ready summary at one setting."""
-        vals = _merge(values, kwargs, (x.name for x in self.symbols))
+        vals = self._checked(values, kwargs)
         return {
             "name": self.name,
             "value": self.evaluate(vals),

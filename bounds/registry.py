@@ -122,14 +122,12 @@ def with_settings(spec: Any, changes: dict[str, Any]) -> Any:
     return VAESpec.from_dict(write_settings(spec.to_dict(), changes))
 
 
-def minimum(setting: Setting) -> tuple[float, bool]:
-    """(lowest value, whether it is allowed) of a setting when a bound is evaluated. Zero is allowed for the
-    positive settings (a limit the formulas handle) except B and K, which count; n may be 0 (the first iterate)."""
+def minimum(setting: Setting) -> float:
+    """The lowest value (allowed) of a setting when a bound is evaluated. Zero is allowed for the positive settings
+    (a limit the formulas handle) except B and K, which count; n may be 0 (the first iterate)."""
     if setting.name in ("B", "K"):
-        return 1.0, True
-    if setting.domain == REAL:
-        return -float("inf"), True
-    return 0.0, True
+        return 1.0
+    return -float("inf") if setting.domain == REAL else 0.0
 
 
 def check_values(name: str, values: Any) -> None:
@@ -148,7 +146,7 @@ def check_values(name: str, values: Any) -> None:
         raise SpecError(f"{name} is invalid: every value must be a finite number (got {_first_bad(array)!r})")
     if setting is None and not name.startswith(("omega_", "b_")):
         return  # a symbol of a bound built outside the registry (tests, black-box VI): finiteness only
-    low, _ = minimum(setting) if setting is not None else (0.0, True)
+    low = minimum(setting) if setting is not None else 0.0  # omega_i, b_i: norms
     if np.any(array < low):
         raise SpecError(f"{name}={float(array[array < low].flat[0])!r} is invalid: must be >= {low:g}"
                         + (f" ({setting.description})" if setting is not None else ""))

@@ -96,11 +96,6 @@ def spec_from_args(args: argparse.Namespace) -> VAESpec:
     return VAESpec.from_dict(write_settings(tree, settings))
 
 
-def replace_field(spec: VAESpec, name: str, value: float) -> VAESpec:
-    """A copy of `spec` with the grid variable `name` set to `value` (validated like any spec)."""
-    return with_settings(spec, {name: value})
-
-
 def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
     grid: dict[str, list[float]] = {}
     for item in items:
@@ -129,17 +124,16 @@ def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
     rows = []
     names = list(grid)
     for combo in itertools.product(*(grid[k] for k in names)) if names else [()]:
-        point = spec
-        for name, value in zip(names, combo):
-            point = replace_field(point, name, value)
+        point = with_settings(spec, dict(zip(names, combo)))
         values = D.spec_values(point, allow_outside_theory)
         if M is not None and "M" in values:
             values["M"] = M
-        if step_from_L and point.optimizer.name == "sgd":
-            L = float(D.smoothness(point, None, allow_outside_theory).evaluate(values))
-            values["C_gamma"] = LARGEST_STEP / L
         rows.append(values)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if step_from_L and spec.optimizer.name == "sgd":
+        # A grid changes only symbol values, so one derived L, evaluated at every row, serves every point.
+        frame["C_gamma"] = LARGEST_STEP / D.smoothness(spec, None, allow_outside_theory).evaluate(frame)
+    return frame
 
 
 def select_bound(spec: VAESpec, which: str, allow_outside_theory: bool):
@@ -180,14 +174,16 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
             setting = ", ".join(f"{k}={table[k].iloc[i]:g}" for k in shown)
             out.append(f"% {setting + ': ' if setting else ''}value = {table['value'].iloc[i]:.6g}")
         return "\n".join(out)
+    # the grid's settings, and any shown setting that follows them (the default C_gamma = 1/L), printed per row
+    per_row = shown + [k for k in SHOWN if k in table and k not in shown and table[k].nunique() > 1]
     out = [f"{bound.name}  [{bound.status}]  {bound.description}", f"reference: {bound.reference}",
-           "settings: " + ", ".join(f"{k}={table[k].iloc[0]:.4g}" for k in SHOWN if k in table and k not in shown),
+           "settings: " + ", ".join(f"{k}={table[k].iloc[0]:.4g}" for k in SHOWN if k in table and k not in per_row),
            f"read: {READING.get(bound.name, 'an upper bound on the quantity named above, at these settings')}"]
     if show_expression:
         out.append(f"expression: {bound.expr}")
     for i in range(len(table)):
         row = table.iloc[i]
-        setting = ", ".join(f"{k}={row[k]:g}" for k in shown)
+        setting = ", ".join(f"{k}={row[k]:.4g}" for k in per_row)
         terms = {name: row[f"term:{name}"] for name in bound.terms}
         dominant = max(terms, key=terms.get)
         out.append(f"\n{setting + ': ' if setting else ''}value = {row['value']:.6g}")

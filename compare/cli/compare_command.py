@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMATS = ("text", "json", "markdown", "latex", "csv")  # as `present.tables` renders them
+from ..present import FORMATS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

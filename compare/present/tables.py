@@ -6,10 +6,10 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from . import FORMATS
 from ..rates import RateEstimate, combine
 from ..tightness import Assessment
 
-FORMATS = ("text", "json", "markdown", "latex", "csv")
 
 
 def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:

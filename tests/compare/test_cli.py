@@ -105,3 +105,17 @@ def test_each_option_sets_its_registry_path_and_its_symbol_value(setting):
     assert D.spec_values(spec)[setting.name] == pytest.approx(value)
     others = {s.name: s.read(spec) for s in SETTINGS if s is not setting}
     assert others == {s.name: s.read(digits_spec()) for s in SETTINGS if s is not setting}
+
+
+def test_the_default_step_is_one_over_L_at_every_grid_point(capsys):
+    """The vectorised default C_gamma (one derived L over the grid's rows) against each point derived alone."""
+    from bounds.registry import with_settings
+    from compare.cli.bound_command import LARGEST_STEP, settings_frame
+    spec = digits_spec()
+    frame = settings_frame(spec, {"a": [0.05, 0.1, 0.3], "s": [1.0, 5.0]}, None, False, step_from_L=True)
+    for _, row in frame.iterrows():
+        point = with_settings(spec, {"a": row["a"], "s": row["s"]})
+        L = D.smoothness(point).evaluate(D.spec_values(point))
+        assert row["C_gamma"] == pytest.approx(LARGEST_STEP / L, rel=1e-12)
+    code, out, _ = run(capsys, "bound", "--grid", "a=0.05,0.1")
+    assert code == 0 and out.count("condition C_gamma * L <= 1: holds") == 2
