@@ -91,9 +91,10 @@ def train_ensemble(specs: Sequence[VAESpec], config: TrainConfig | None = None,
             folders[i].save("running")
         try:
             _run_together([trainers[i] for i in active], [folders[i] for i in active], progress)
-        finally:
+        except BaseException:  # record how far each member got, then let the error through
             for i in active:
                 folders[i].save(trainers[i].status)
+            raise
         for i in active:
             results[i] = folders[i].finish()
         return results  # type: ignore[return-value]

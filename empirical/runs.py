@@ -162,7 +162,9 @@ class RunFolder:
         if folder.exists() and not folder.is_dir():
             raise RunError(f"--out {str(folder)!r} is a file: give a run folder")
         if not (folder / CONFIG).exists():
-            if folder.exists() and any(folder.iterdir()):
+            # A process killed inside its first save leaves the trace (written before the record) and temporaries:
+            # that is a run that never started, not somebody else's folder.
+            if folder.exists() and any(not _first_save_leftover(p) for p in folder.iterdir()):
                 raise RunError(f"folder {str(folder)!r} is not empty and holds no run ({CONFIG} is missing): "
                                "choose an empty or a new folder")
             return None
@@ -202,13 +204,18 @@ class RunFolder:
     def finish(self) -> Run:
         """Save the final status; a finished or diverged run needs its checkpoint no more."""
         status = self.trainer.status
-        self.save(status)
-        if self.folder is not None and status in ("finished", "diverged"):
-            import numpy as np
+        done = self.folder is not None and status in ("finished", "diverged")
+        if done:  # the parameters before the record that says done: a run recorded as done always has them
             flat = self.trainer.flat.detach().cpu().numpy()  # kept, so the run can be probed again later
             atomic_write(self.folder / PARAMETERS, lambda tmp: _save_array(tmp, flat))
+        self.save(status)
+        if done:
             (self.folder / CHECKPOINT).unlink(missing_ok=True)
         return Run(self.with_status(status), self.trainer.trace(), self.folder)
+
+
+def _first_save_leftover(path: Path) -> bool:
+    return path.name == TRACE or (path.name.startswith(".") and path.name.endswith(".tmp"))
 
 
 def _save_array(path: Path, array: Any) -> None:

@@ -60,6 +60,7 @@ def _run(trainer: Trainer, folder: RunFolder, stop_after: int | None) -> Run:
     folder.save("running")
     try:
         trainer.run(folder.checkpoint, stop_after)
-    finally:
+    except BaseException:  # interrupted or failed: record how far it got, then let the error through
         folder.save(trainer.status)
+        raise
     return folder.finish()

@@ -152,7 +152,8 @@ def test_sigkill_loses_no_finished_run_and_leaves_no_corrupt_file(tmp_path, ense
     kept = {n: (out / n / "trace.parquet").read_bytes() for n in finished}
     for n in finished:
         load_run(out / n)
-    subprocess.run(cmd, check=True, timeout=300, capture_output=True)
+    resumed = subprocess.run(cmd, timeout=300, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     points = json.loads((out / MANIFEST).read_text())["points"]
     assert all(p["status"] == "finished" for p in points.values())
     assert all((out / n / "trace.parquet").read_bytes() == b for n, b in kept.items())
