@@ -1,6 +1,15 @@
 """Orderings: across runs that differ in one setting (beta, K, B, sharpness s, optimiser, estimator), does the measured
 ordering agree with the bound's ordering and with the paper's claims? Spearman rank correlations.
 
+Whether an ordering is resolved beyond seed noise is a permutation test on the individual runs (seeds not averaged):
+the null hypothesis is that the measured value does not depend on the factor, so that any assignment of the runs to
+the factor's values is as likely as the observed one. The statistic is |Spearman| between the factor and the runs'
+measurements (a numeric factor) or the Kruskal-Wallis H (a categorical one); the p-value is exact (every
+permutation) up to eight runs and a Monte-Carlo estimate above. Two values with two seeds each can never reach
+p < 0.05 (p >= 1/3): such an ordering is reported as not resolved, whatever its sign.
+
+Bounds that differ by less than a relative `BOUND_TIE_RTOL` are ties (rounding of a long expression, not an order).
+
 The measured quantity is the theorem's running average at the last step (mean over seeds), and beside it the
 held-out negative objective at the last probe (the paper's claims about K and s are about it); the bound is the
 derived bound at the same n (a-posteriori where the derived one does not apply is not used: orderings compare
@@ -8,6 +17,7 @@ the theory as stated).
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import warnings
@@ -31,6 +41,10 @@ FACTORS: dict[str, tuple[Callable[[Any], Any], tuple[tuple[str, ...], ...], str]
 EXPECTED_SIGN = {name: setting.sign for name, setting in ordering_factors().items() if setting.sign}
 # The paper's experimental claims about the held-out negative objective (negative ELBO, or IWAE bound).
 NELBO_CLAIMS = {"K": "larger K gives a lower negative ELBO", "s": "s = 5 gives the lowest negative ELBO"}
+BOUND_TIE_RTOL = 1e-6  # bounds closer than this (relative) are equal: sympy/numpy rounding, not an ordering
+SIGNIFICANCE = 0.05  # an ordering is resolved beyond seed noise when its permutation p-value is below this
+EXACT_UP_TO = 8  # runs: up to 8! = 40,320 permutations are enumerated; above, MONTE_CARLO random ones
+MONTE_CARLO = 20_000
 
 
 def _final_nelbo(a: Assessment) -> float:
@@ -63,6 +77,60 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
         return float(stats.spearmanr(x[ok], y[ok]).statistic)
 
 
+def merge_ties(values: Sequence[float], rtol: float = BOUND_TIE_RTOL) -> np.ndarray:
+    """values with every run of neighbours closer than rtol (relative, after sorting) replaced by its first member,
+    so that rank statistics see them as ties."""
+    v = np.asarray(values, dtype=float)
+    out = v.copy()
+    order = np.argsort(v, kind="stable")
+    anchor = None
+    for i in order:
+        if not math.isfinite(v[i]):
+            continue
+        if anchor is not None and abs(v[i] - anchor) <= rtol * max(abs(anchor), abs(v[i])):
+            out[i] = anchor
+        else:
+            anchor = v[i]
+    return out
+
+
+def _statistics(labels: np.ndarray, ranks: np.ndarray, numeric: bool) -> np.ndarray:
+    """The test statistic for each row of `ranks` (permuted ranks of the measurements, one row per assignment):
+    |Spearman| against the factor's ranks, or the Kruskal-Wallis H without its tie correction (a constant factor
+    for every permutation, so the p-value is unchanged)."""
+    if numeric:
+        x = stats.rankdata(labels) - (len(labels) + 1) / 2
+        r = ranks - ranks.mean(axis=1, keepdims=True)
+        denominator = np.sqrt((x ** 2).sum() * (r ** 2).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nan_to_num(np.abs(r @ x) / denominator)
+    n = len(labels)
+    h = np.zeros(len(ranks))
+    for g in set(labels.tolist()):
+        members = labels == g
+        h += ranks[:, members].sum(axis=1) ** 2 / members.sum()
+    return 12 / (n * (n + 1)) * h - 3 * (n + 1)
+
+
+def permutation_p_value(labels: Sequence[Any], measured: Sequence[float], numeric: bool, seed: int = 0) -> float:
+    """P(statistic >= observed) when the runs' measurements are assigned to the factor's values at random (the
+    observed assignment counts once): exact up to EXACT_UP_TO runs, else MONTE_CARLO random permutations."""
+    y = np.asarray(measured, dtype=float)
+    ok = np.isfinite(y)
+    lab = np.asarray(labels, dtype=float if numeric else object)[ok]
+    y = y[ok]
+    if len(y) < 3 or len(set(lab.tolist())) < 2:
+        return math.nan
+    ranks = stats.rankdata(y)
+    observed = _statistics(lab, ranks[None, :], numeric)[0] * (1 - 1e-9)  # ties with it count as extreme
+    if len(y) <= EXACT_UP_TO:
+        permuted = ranks[np.array(list(itertools.permutations(range(len(y)))))]
+        return float(np.mean(_statistics(lab, permuted, numeric) >= observed))
+    rng = np.random.default_rng(seed)
+    permuted = ranks[np.argsort(rng.random((MONTE_CARLO, len(y))), axis=1)]
+    return float((1 + np.sum(_statistics(lab, permuted, numeric) >= observed)) / (1 + MONTE_CARLO))
+
+
 def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
     """One row per family of runs that differ in exactly one factor (seeds averaged)."""
     rows = []
@@ -83,7 +151,12 @@ def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
                 agrees = bool(np.sign(rho_f) == EXPECTED_SIGN[factor])
             elif factor == "s" and 5 in values:
                 agrees = bool(values[int(np.argmin(measured))] == 5)
-            rho_b = _spearman(bound, measured)
+            runs = [(v, m.average.final()[1]) for v in values for m in members[v]]
+            p_value = permutation_p_value([r[0] for r in runs], [r[1] for r in runs], numeric)
+            resolved = None if math.isnan(p_value) else bool(p_value < SIGNIFICANCE)
+            ranked_bound = merge_ties(bound)
+            bound_tie = bool(np.all(ranked_bound == ranked_bound[0]))
+            rho_b = _spearman(ranked_bound, measured)
             nelbo = [float(np.mean([_final_nelbo(m) for m in members[v]])) for v in values]
             nelbo_agrees: bool | None = None
             if factor == "K" and numeric:
@@ -93,12 +166,14 @@ def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
                 nelbo_agrees = bool(values[int(np.nanargmin(nelbo))] == 5)
             rows.append({"factor": factor, "values": values, "measured": measured, "bound": bound,
                          "seeds": [len(members[v]) for v in values], "rank_corr_factor_measured": rho_f,
+                         "p_value": p_value, "resolved": resolved, "bound_tie": bound_tie,
                          "paper_claim": claim, "agrees_with_paper": agrees, "rank_corr_bound_measured": rho_b,
-                         "bound_order_agrees": None if math.isnan(rho_b) else bool(rho_b > 0),
+                         "bound_order_agrees": None if bound_tie or math.isnan(rho_b) else bool(rho_b > 0),
                          "nelbo": nelbo, "nelbo_claim": NELBO_CLAIMS.get(factor, "no claim"),
                          "nelbo_agrees": nelbo_agrees})
     table = pd.DataFrame(rows, columns=["factor", "values", "measured", "bound", "seeds", "rank_corr_factor_measured",
-                                        "paper_claim", "agrees_with_paper", "rank_corr_bound_measured",
+                                        "p_value", "resolved", "bound_tie", "paper_claim", "agrees_with_paper", "rank_corr_bound_measured",
                                         "bound_order_agrees", "nelbo", "nelbo_claim", "nelbo_agrees"])
     # Verdicts stay Python True / False / None (pandas would make an all-bool column numpy bools).
-    return table.astype({"agrees_with_paper": object, "bound_order_agrees": object, "nelbo_agrees": object})
+    return table.astype({"agrees_with_paper": object, "bound_order_agrees": object, "nelbo_agrees": object,
+                         "resolved": object})

@@ -15,6 +15,7 @@ from ..sweeps import experiments as X
 
 
 VERDICT = {True: "agrees", False: "DISAGREES", None: "no verdict"}
+RESOLVED = {True: "resolved beyond seed noise", False: "NOT resolved beyond seed noise", None: "too few runs to test"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +53,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for row in summary["orderings"]:
             print(f"  ordering over {row['factor']}: values {row['values']}, measured "
                   f"{[round(v, 4) for v in row['measured']]}; paper: {row['paper_claim']} -> "
-                  f"{VERDICT[row['agrees_with_paper']]}")
+                  f"{VERDICT[row['agrees_with_paper']]} ({RESOLVED[row['resolved']]}, permutation p = "
+                  f"{row['p_value']:.2g})")
             if row["nelbo_claim"] != "no claim":
                 print(f"    held-out negative objective {[round(v, 3) for v in row['nelbo']]}; paper: "
                       f"{row['nelbo_claim']} -> {VERDICT[row['nelbo_agrees']]}")

@@ -59,3 +59,41 @@ def test_runs_differing_in_two_settings_are_not_a_family():
 def test_the_held_out_negative_elbo_ordering_over_K(nelbo_of, agrees):
     r = row(orderings(family("K", [1, 5, 10], lambda K: 1.0, nelbo_of=nelbo_of)), "K")
     assert r["nelbo_agrees"] is agrees and r["nelbo"] == pytest.approx([nelbo_of(K) for K in (1, 5, 10)])
+
+
+@pytest.mark.parametrize("values,seeds,resolved", [([0.5, 1.0], (0, 1), False), ([0.25, 0.5, 1.0], (0, 1), True),
+                                                   ([0.5, 1.0], (0, 1, 2, 3, 4), True)])
+def test_an_ordering_is_resolved_beyond_seed_noise_only_with_enough_runs(values, seeds, resolved):
+    """Two values with two seeds each: 6 assignments, 2 as extreme as any: p = 1/3 whatever the measurements."""
+    r = row(orderings(family("beta", values, lambda b: 0.1 + b, seeds=seeds)), "beta")
+    assert r["resolved"] is resolved and bool(r["p_value"] < 0.05) is resolved
+
+
+def test_seed_noise_larger_than_the_effect_leaves_an_ordering_unresolved():
+    noise = {0: 0.0, 1: 5.0, 2: -5.0, 3: 2.0}
+    runs = []
+    for b in (0.5, 1.0):
+        for seed, shift in noise.items():
+            spec = theory_spec(n=100, seed=seed, beta=b, C_gamma=theory_spec(n=100, beta=1.0).optimizer.C_gamma)
+            run = fake_run(spec, lambda k, level=10 + b + shift: np.full(len(k), level))
+            runs.append(assess(run, f"b{b}-{seed}"))
+    r = row(orderings(runs), "beta")
+    assert r["rank_corr_factor_measured"] == pytest.approx(1.0) and r["resolved"] is False
+
+
+def test_exact_and_monte_carlo_p_values_agree():
+    from compare import orderings as O
+    labels, measured = [1] * 4 + [2] * 4, [1.0, 3, 2, 5, 4, 7, 6, 8]
+    exact = O.permutation_p_value(labels, measured, True)
+    old, O.EXACT_UP_TO = O.EXACT_UP_TO, 0
+    try:
+        sampled = O.permutation_p_value(labels, measured, True)
+    finally:
+        O.EXACT_UP_TO = old
+    assert abs(exact - sampled) < 0.01 and 0.05 < exact < 0.2
+
+
+def test_bounds_equal_up_to_rounding_are_a_tie_not_an_order():
+    from compare.orderings import merge_ties
+    assert list(merge_ties([2.773e48 * (1 + 1e-9), 2.773e48, 3e48])) == [2.773e48, 2.773e48, 3e48]
+    assert len(set(merge_ties([1.0, 1.0 + 1e-3]))) == 2
