@@ -17,15 +17,18 @@ def write_outputs(out: Path, assessments: Sequence[Assessment], title: str,
                   extra_summary: dict[str, Any] | None = None) -> dict[str, Any]:
     """out/plots/*.png|pdf, out/tables/*.md|tex|csv, out/summary.json, out/report.html; returns the summary."""
     plot_dir, table_dir = out / "plots", out / "tables"
+    written = []
     for a in assessments:
-        plots.save(plots.bound_vs_measured(a), plot_dir / f"{a.label}-bound")
+        written += plots.save(plots.bound_vs_measured(a), plot_dir / f"{a.label}-bound")
         if a.bound is not None:
-            plots.save(plots.slack_bars(a), plot_dir / f"{a.label}-slack")
+            written += plots.save(plots.slack_bars(a), plot_dir / f"{a.label}-slack")
     if len(assessments) > 1:
-        plots.save(plots.family(assessments), plot_dir / "family")
-    varied = report.varied_settings(assessments)
-    if len(varied) >= 2:
-        plots.save(plots.heatmap(assessments, varied[0], varied[1]), plot_dir / f"heatmap-{varied[0]}-{varied[1]}")
+        written += plots.save(plots.family(assessments), plot_dir / "family")
+    axes = plots.heatmap_axes(assessments)
+    if axes is not None:
+        written += plots.save(plots.heatmap(*axes), plot_dir / f"heatmap-{axes[1]}-{axes[2]}")
+    for stale in (set(plot_dir.glob("*.png")) | set(plot_dir.glob("*.pdf"))) - set(written):
+        stale.unlink()  # a figure an earlier comparison wrote and this one does not: it would mislead
     frames: dict[str, Any] = {"tightness": tables.tightness_table(assessments),
                               "rates": tables.rates_table(assessments), "orderings": orderings(assessments)}
     frames.update({f"slack-{a.label}": tables.slack_table(a) for a in assessments if len(a.slack)})

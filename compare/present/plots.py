@@ -4,6 +4,7 @@ the slack decomposition. Each function draws on a new figure and returns it; `sa
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -18,7 +19,27 @@ from ..rates import fit_points  # noqa: E402
 from ..slack import THEORY_SLACK  # noqa: E402
 from ..tightness import Assessment  # noqa: E402
 
-Y_LABEL = r"$\frac{1}{n+1}\sum_{k\leq n}\|\nabla \mathcal{L}(\theta_k)\|^2$ (per-example objective)"
+GRADIENT = r"$\frac{1}{n+1}\sum_{k\leq n}\|\nabla \mathcal{L}(\theta_k)\|^2$ (per-example objective)"
+MAPPING = r"$\frac{1}{n+1}\sum_{k\leq n}\|G_\gamma(\theta_k)\|^2$ (gradient mapping, per-example objective)"
+EITHER = "running average of the theorem's quantity\n(||grad L||^2; ||G||^2, the gradient mapping, where marked)"
+LEGEND_OUTSIDE = dict(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def is_mapping(a: Assessment) -> bool:
+    """Whether the run's measured quantity is the gradient mapping (projected SGD) rather than the gradient."""
+    return a.average.source.startswith("gradient mapping")
+
+
+def y_label(assessments: Sequence[Assessment]) -> str:
+    kinds = {is_mapping(a) for a in assessments}
+    return EITHER if len(kinds) > 1 else (MAPPING if kinds == {True} else GRADIENT)
+
+
+def short(value: object) -> str:
+    """A setting's value as a label shows it: floats to 3 significant digits (3.0e-07, not 3.002161177e-07)."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
 
 
 def save(fig: plt.Figure, stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
@@ -64,10 +85,9 @@ def bound_vs_measured(a: Assessment) -> plt.Figure:
             shape = fn ** a.slope.slope * (1 + np.log(fn + 1))
             ax.plot(fn, anchor * shape / shape[-1], color="k", lw=1, ls=":",
                     label=f"fit $\\propto n^{{{a.slope.slope:.2f}}}(1+\\log n)$ (theory: $n^{{-1/2}}\\log n$)")
-    ax.set(xscale="log", yscale="log", xlabel="step n (iterations)", ylabel=Y_LABEL,
-           title=_title(a))
+    ax.set(xscale="log", yscale="log", xlabel="step n (iterations)", ylabel=y_label([a]), title=_title(a))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, **LEGEND_OUTSIDE)  # outside the axes: it never covers a curve
     return fig
 
 
@@ -75,28 +95,90 @@ def _title(a: Assessment) -> str:
     s = a.spec
     verdict = a.verdict
     return (f"{a.label}: {s.optimizer.name}, {s.objective.kind}, B={s.B}, K={s.objective.K}, "
-            f"beta={s.objective.beta:g} ({verdict})")
+            f"beta={s.objective.beta:.3g}, C_gamma={s.optimizer.C_gamma:.3g} ({verdict})")
 
 
-def family(assessments: Sequence[Assessment], by: str = "label") -> plt.Figure:
-    """The measured running averages of several runs on one log-log plot, coloured by run."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, a in enumerate(assessments):
-        n, y = _positive(a.average.n.astype(float), a.average.value)
-        ax.plot(n, y, color=f"C{i % 10}", lw=1.8, label=f"{a.label} (measured)")
-        if a.bound is not None and a.applicable:
-            bn, by_ = _positive(a.average.n.astype(float), a.bound_curve)
-            ax.plot(bn, by_, color=f"C{i % 10}", lw=1, ls="--", label=f"{a.label} (bound)")
-    ax.set(xscale="log", yscale="log", xlabel="step n (iterations)", ylabel=Y_LABEL,
-           title="measured running averages of the runs")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+def _family_paths() -> tuple[tuple[str, ...], ...]:
+    """The spec paths of the settings a family varies (the numeric factors of the orderings: beta, K, B, s)."""
+    from ..orderings import FACTORS
+    return tuple(path for name, (_, ps, _) in FACTORS.items() if name not in ("optimizer", "estimator") for path in ps)
+
+
+def families(assessments: Sequence[Assessment]) -> list[list[Assessment]]:
+    """Runs grouped into families that differ only in the settings the orderings study (beta, K, B, s) and the seed:
+    runs trained in another regime (another step, optimiser, projection or batch scheme) form their own family, so
+    that a plot never puts a projected tiny-step run among a family of practical ones."""
+    from ..orderings import setting_key
+    groups: dict[str, list[Assessment]] = {}
+    for a in assessments:
+        groups.setdefault(setting_key(a, _family_paths()), []).append(a)
+    return list(groups.values())
+
+
+def _settings(members: Sequence[Assessment]) -> dict[str, list[Assessment]]:
+    """A family's runs by setting (seeds pooled), in order of first appearance."""
+    from ..orderings import setting_key
+    by_key: dict[str, list[Assessment]] = {}
+    for a in members:
+        by_key.setdefault(setting_key(a, ()), []).append(a)
+    labels = setting_labels([seeds[0] for seeds in by_key.values()])
+    return dict(zip(labels, by_key.values()))
+
+
+def _seed_band(seeds: Sequence[Assessment]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """n, the mean over seeds of the running average, and the lowest and highest seed (on the shortest common n)."""
+    size = min(len(a.average.n) for a in seeds)
+    n = seeds[0].average.n[:size].astype(float)
+    values = np.stack([a.average.value[:size] for a in seeds])
+    return n, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def family(assessments: Sequence[Assessment]) -> plt.Figure:
+    """The measured running averages, one panel per family of runs (see `families`), one curve per setting: the mean
+    over its seeds, a band from the lowest to the highest seed, and the derived bound where it applies (dashed)."""
+    groups = families(assessments)
+    ignore = {"spec." + ".".join(path) for path in _family_paths()}
+    panel_titles = setting_labels([g[0] for g in groups], ignore) if len(groups) > 1 else [""]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.8), squeeze=False, layout="constrained")
+    for ax, members, panel in zip(axes[0], groups, panel_titles):
+        mixed = len({is_mapping(a) for a in members}) > 1
+        for i, (label, seeds) in enumerate(_settings(members).items()):
+            colour = f"C{i % 10}"
+            n, mean, low, high = _seed_band(seeds)
+            keep = (n >= 1) & np.isfinite(mean) & (mean > 0)
+            marked = " [||G||^2]" if mixed and is_mapping(seeds[0]) else ""
+            count = f"{len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0].spec.seed}"
+            label = "measured" if label == "base" else label
+            ax.plot(n[keep], mean[keep], color=colour, lw=1.8, label=f"{label} ({count}){marked}")
+            if len(seeds) > 1:
+                ax.fill_between(n[keep], low[keep], high[keep], color=colour, alpha=0.2, lw=0)
+            lead = seeds[0]
+            if lead.bound is not None and lead.applicable:
+                bn, by_ = _positive(lead.average.n.astype(float), lead.bound_curve)
+                ax.plot(bn, by_, color=colour, lw=1, ls="--",
+                        label="derived bound" if label == "measured" else f"{label}: derived bound")
+        ax.set(xscale="log", yscale="log", xlabel="step n (iterations)", ylabel=y_label(members))
+        ax.set_title(textwrap.fill(panel or "measured running averages (band: lowest to highest seed)", 60),
+                     fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
+
+
+def heatmap_axes(assessments: Sequence[Assessment]) -> tuple[list[Assessment], str, str] | None:
+    """The family and the two settings a heat map can be drawn over: the largest family in which at least two of
+    beta, K, B, s vary (None if there is none)."""
+    best = None
+    for members in families(assessments):
+        varied = [k for k in ("beta", "K", "B", "s") if len({a.summary()[k] for a in members}) > 1]
+        if len(varied) >= 2 and (best is None or len(members) > len(best[0])):
+            best = (members, varied[0], varied[1])
+    return best
 
 
 def heatmap(assessments: Sequence[Assessment], x: str, y: str, value: str = "a_posteriori_ratio") -> plt.Figure:
     """A heat map of log10 of a ratio (a summary key) over two settings (summary keys such as beta, K, B),
-    averaged over runs that share a cell."""
+    averaged over the seeds that share a cell; a cell with no run is hatched and says so."""
     cells: dict[tuple, list[float]] = {}
     for a in assessments:
         s = a.summary()
@@ -109,13 +191,19 @@ def heatmap(assessments: Sequence[Assessment], x: str, y: str, value: str = "a_p
     for (xv, yv), vals in cells.items():
         grid[ys.index(yv), xs.index(xv)] = np.mean(vals)
     fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.8 * len(ys) + 2.5))
-    im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
-    ax.set_xticks(range(len(xs)), [f"{v:g}" if isinstance(v, float) else str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [f"{v:g}" if isinstance(v, float) else str(v) for v in ys])
+    ax.set_facecolor("0.92")
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", origin="lower", aspect="auto")
+    ax.set_xticks(range(len(xs)), [short(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [short(v) for v in ys])
     for i in range(len(ys)):
         for j in range(len(xs)):
             if np.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+                seeds = len(cells[(xs[j], ys[i])])
+                ax.text(j, i, f"{grid[i, j]:.2f}" + (f"\n({seeds} seeds)" if seeds > 1 else ""), ha="center",
+                        va="center", color="w", fontsize=8)
+            else:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", color="0.6", lw=0))
+                ax.text(j, i, "no run", ha="center", va="center", color="0.3", fontsize=8)
     ax.set(xlabel=x, ylabel=y, title=f"log10 {value.replace('_', ' ')} (0 = exact; larger = looser)")
     fig.colorbar(im, ax=ax, label=f"log10 {value.replace('_', ' ')}")
     return fig
@@ -147,12 +235,14 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def setting_labels(assessments: Sequence[Assessment]) -> list[str]:
-    """For each run, the settings in which the runs differ (the seed aside), e.g. 'activation.s=5'."""
+def setting_labels(assessments: Sequence[Assessment], ignore: set[str] = frozenset()) -> list[str]:
+    """For each run, the settings in which the runs differ (the seed and the keys in `ignore` aside), e.g.
+    'activation.s=5'."""
     flats = [_flat({"spec": a.spec.to_dict(), "train": a.run.config.get("train", {})}) for a in assessments]
-    keys = sorted(k for k in set().union(*flats) if k != "spec.seed" and len({str(f.get(k)) for f in flats}) > 1)
-    short = lambda k: k.split(".", 1)[1].replace("model.", "").replace("objective.", "").replace("optimizer.", "")
-    return [", ".join(f"{short(k)}={f.get(k)}" for k in keys) or "base" for f in flats]
+    keys = sorted(k for k in set().union(*flats)
+                  if k != "spec.seed" and k not in ignore and len({str(f.get(k)) for f in flats}) > 1)
+    name = lambda k: k.split(".", 1)[1].replace("model.", "").replace("objective.", "").replace("optimizer.", "")
+    return [", ".join(f"{name(k)}={short(f.get(k))}" for k in keys) or "base" for f in flats]
 
 
 def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:

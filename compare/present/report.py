@@ -127,12 +127,6 @@ def _run_section(a: Assessment) -> str:
     return "\n".join(parts)
 
 
-def varied_settings(assessments: Sequence[Assessment]) -> list[str]:
-    """The summary keys among beta, K, B, s, C_gamma whose values differ across the runs."""
-    keys = ["beta", "K", "B", "s", "C_gamma"]
-    return [k for k in keys if len({a.summary()[k] for a in assessments}) > 1]
-
-
 def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> str:
     """The report's HTML text."""
     now = dt.datetime.now().isoformat(timespec="seconds")
@@ -151,9 +145,9 @@ def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> 
         body += ["<h2>The paper's figures</h2><p class='note'>The paper plots a per-epoch statistic of the "
                  "batch-summed loss's gradient (stochastic, scaled by B): it is shown beside the theorem's own "
                  "running average, not in its place.</p>", _png(plots.paper_figures(assessments))]
-    varied = varied_settings(assessments)
-    if len(varied) >= 2:
-        body += ["<h2>Tightness over two settings</h2>", _png(plots.heatmap(assessments, varied[0], varied[1]))]
+    axes = plots.heatmap_axes(assessments)
+    if axes is not None:
+        body += ["<h2>Tightness over two settings</h2>", _png(plots.heatmap(*axes))]
     body += [_run_section(a) for a in assessments]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style><script>{COUNT_IMAGES}</script></head><body>\n"

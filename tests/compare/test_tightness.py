@@ -181,6 +181,18 @@ def test_a_tied_step_puts_the_cost_of_a_loose_L_on_L(spec):
     assert total == pytest.approx(math.log10(s["bound"] / s["measured"]), rel=1e-6)
 
 
+def test_measured_constants_below_the_derived_ones_never_raise_the_bound(spec):
+    """A tiny step tied to the derived L and a measured L far below it: the theorem at the measured constants (its
+    best L' between the measured and the derived L) is at most the a-priori bound at every n, and the measured L is
+    used (a lower curve than the derived constants give)."""
+    flat = lambda k: np.full(len(k), 0.3)
+    for mapping in (None, flat):  # the unprojected theorem, and the projected one (its form has 1 / (C^3 L^2))
+        a = assess(fake_run(spec, flat, hessian=1.0, variance=0.5, gap=0.01, mapping=mapping))
+        assert a.theory["L"] > 100 * a.measured["L"]
+        assert np.all(a.posterior_curve <= a.bound_curve * (1 + 1e-9)), a.form.name
+        assert a.posterior_curve[-1] < 0.5 * a.bound_curve[-1]
+
+
 def test_linear_vae_parameter_bound_leaves_out_the_log_variances():
     """The linear VAE's log-variances lie in [logvar_min, logvar_max], not [-a, a]: the measured a (and the slack's
     re-derivation at it) counts only the entries bounded by a, and the log-variances get their own condition."""
