@@ -4,6 +4,7 @@ the slack decomposition. Each function draws on a new figure and returns it; `sa
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from pathlib import Path
 from typing import Sequence
@@ -122,7 +123,13 @@ def _settings(members: Sequence[Assessment]) -> dict[str, list[Assessment]]:
     for a in members:
         by_key.setdefault(setting_key(a, ()), []).append(a)
     labels = setting_labels([seeds[0] for seeds in by_key.values()])
-    return dict(zip(labels, by_key.values()))
+    return dict(sorted(zip(labels, by_key.values()), key=lambda item: natural(item[0])))
+
+
+def natural(label: str) -> tuple:
+    """A sort key that orders 'B=8' before 'B=16' (numbers compared as numbers)."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)", label)
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
 
 
 def _seed_band(seeds: Sequence[Assessment]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -250,9 +257,9 @@ def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
     theorem's running average, and the negative ELBO on held-out data, against epochs."""
     labels = setting_labels(assessments)
     groups: dict[str, list[Assessment]] = {}
-    for label, a in zip(labels, assessments):
+    for label, a in sorted(zip(labels, assessments), key=lambda item: natural(item[0])):
         groups.setdefault(label, []).append(a)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
     for i, (label, members) in enumerate(groups.items()):
         colour = f"C{i % 10}"
         paper = [m.run.trace.dropna(subset=["paper_grad_stat"])[["epoch", "paper_grad_stat"]] for m in members
@@ -283,5 +290,5 @@ def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
     right.set_title("negative ELBO (held-out)", fontsize=10)
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: covers no curve
     return fig

@@ -99,3 +99,8 @@ def test_a_comparison_folder_holds_no_figure_of_an_earlier_comparison(runs, tmp_
     write_outputs(tmp_path, runs[:2], "t")
     names = {p.name for p in (tmp_path / "plots").iterdir()}
     assert "heatmap-beta-C_gamma.png" not in names and "family.png" in names
+
+
+def test_settings_are_ordered_as_numbers():
+    labels = ["B=128", "B=16", "B=8", "C_gamma=0.2", "C_gamma=1.49e-07"]
+    assert sorted(labels, key=plots.natural) == ["B=8", "B=16", "B=128", "C_gamma=1.49e-07", "C_gamma=0.2"]
