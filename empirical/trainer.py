@@ -92,8 +92,9 @@ class Trainer:
         self.step, self.epoch, self.pos, self.perm = state["step"], state["epoch"], state["pos"], state["perm"]
         self.flat = state["flat"].to(self.device)
         self.opt.load_state_dict(state["opt"])
-        self.gen.set_state(state["gen"])
-        self.inner_gen.set_state(state["inner_gen"])
+        # A checkpoint loaded with map_location=cuda carries the generator states there; set_state takes CPU bytes.
+        self.gen.set_state(state["gen"].cpu())
+        self.inner_gen.set_state(state["inner_gen"].cpu())
         self.paper_acc, self.elapsed, self.rows = state["paper_acc"], state["elapsed"], state["rows"]
 
     # -- one step ------------------------------------------------------------------------------------------------

@@ -53,3 +53,12 @@ def score_spec(beta: float) -> VAESpec:
                       decoder_output="identity")
     return VAESpec(model=model, objective=ObjectiveSpec("beta", beta), estimator="score",
                    weight_bound=ParameterBound(a=0.05))
+
+
+def devices() -> list:
+    """The devices a device-parametrised test runs on: the CPU always, CUDA where this machine has it (CI has none;
+    a user's or a GPU machine's run covers it)."""
+    import pytest
+    import torch
+    cuda = [pytest.param("cuda", id="cuda")] if torch.cuda.is_available() else []
+    return [pytest.param("cpu", id="cpu"), *cuda]
