@@ -24,6 +24,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_bounds.py
 	$(VENV)/bin/python benchmarks/bench_recording.py
+	$(VENV)/bin/python benchmarks/bench_paper_net.py
 
 bench-sweeps: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_ensemble.py
