@@ -146,7 +146,8 @@ def family(assessments: Sequence[Assessment]) -> plt.Figure:
     groups = families(assessments)
     ignore = {"spec." + ".".join(path) for path in _family_paths()}
     panel_titles = setting_labels([g[0] for g in groups], ignore) if len(groups) > 1 else [""]
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.8), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
+    fig.subplots_adjust(wspace=0.35)  # room for each panel's y-label; legends below grow the saved figure (tight)
     for ax, members, panel in zip(axes[0], groups, panel_titles):
         mixed = len({is_mapping(a) for a in members}) > 1
         for i, (label, seeds) in enumerate(_settings(members).items()):
@@ -259,7 +260,8 @@ def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
     groups: dict[str, list[Assessment]] = {}
     for label, a in sorted(zip(labels, assessments), key=lambda item: natural(item[0])):
         groups.setdefault(label, []).append(a)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig.subplots_adjust(wspace=0.25)
     for i, (label, members) in enumerate(groups.items()):
         colour = f"C{i % 10}"
         paper = [m.run.trace.dropna(subset=["paper_grad_stat"])[["epoch", "paper_grad_stat"]] for m in members
