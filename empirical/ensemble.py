@@ -142,6 +142,7 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     E = len(members)
     G, values = G_all[:E], values_all[:E]
     fresh = [G_all[E * j:E * (j + 1)] for j in range(1, len(groups))]
-    table = step_statistics(members[0].box, G, values, flats, fresh).tolist()  # one host sync for every member
+    table = step_statistics(members[0].box, G, values, flats, fresh,  # one host sync for every member
+                            members[0].spec.layout.logvars).tolist()
     pairs = [((G[e] if len(fresh) == 1 else fresh[0][e]), fresh[-1][e]) if fresh else None for e in range(E)]
     return {i: m.finish_step(rows[i], table[e], G[e], pairs[e]) for e, (i, m) in enumerate(zip(ids, members))}

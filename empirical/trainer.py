@@ -105,11 +105,14 @@ class Trainer:
     def norm_tensors(self) -> list[torch.Tensor]:
         return [self.flat[self.box["theta"]].abs().max(), self.flat[self.box["phi"]].abs().max()]
 
-    def norm_columns(self, theta: float, phi: float) -> dict[str, float]:
+    def norm_columns(self, theta: float, phi: float, logvar: list[float] | None = None) -> dict[str, float]:
+        """The norm columns; logvar: the lowest and highest log-variance where step_statistics measured them."""
         out = {"inf_norm_theta": theta, "inf_norm_phi": phi, "inf_norm_sum": theta + phi}
         if self.spec.layout.logvars is not None:  # the log-variances have their own range (not a)
-            v = self.flat[self.spec.layout.logvars]
-            out.update(logvar_low=float(v.min()), logvar_high=float(v.max()))
+            if logvar is None:
+                v = self.flat[self.spec.layout.logvars]
+                logvar = [float(v.min()), float(v.max())]
+            out.update(logvar_low=logvar[0], logvar_high=logvar[1])
         return out
 
     def probe(self, row: dict[str, Any]) -> None:
@@ -169,7 +172,8 @@ class Trainer:
 
     def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, fresh: list[torch.Tensor]) -> torch.Tensor:
         """Everything recorded at a step, as one tensor (one host sync): see `step_statistics`."""
-        return step_statistics(self.box, ghat[None], value[None], self.flat[None], [f[None] for f in fresh])[0]
+        return step_statistics(self.box, ghat[None], value[None], self.flat[None], [f[None] for f in fresh],
+                               self.spec.layout.logvars)[0]
 
     def mapping_sq(self, pair: tuple[torch.Tensor, torch.Tensor]) -> float:
         """||G_t(theta_k)||^2 at t = C_gamma: exact where the objective has a closed form, else <G_t(g), G_t(g')>."""
@@ -199,10 +203,13 @@ class Trainer:
         pair: two conditionally independent unbiased gradients at theta_k (for the gradient mapping)."""
         spec, B = self.spec, self.spec.B
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
+        logvar_columns = 2 if spec.layout.logvars is not None else 0
+        logvar = stats[5:5 + logvar_columns] or None
         row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
-                   grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2], **self.norm_columns(*stats[3:5]))
-        if len(stats) > 5:
-            row["grad_norm_sq_unbiased"] = stats[5]
+                   grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2],
+                   **self.norm_columns(stats[3], stats[4], logvar))
+        if len(stats) > 5 + logvar_columns:
+            row["grad_norm_sq_unbiased"] = stats[5 + logvar_columns]
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
@@ -294,13 +301,17 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
 
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
-                    fresh: list[torch.Tensor]) -> torch.Tensor:
+                    fresh: list[torch.Tensor], logvars: slice | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||theta||_inf,
-    ||phi||_inf, (<g, g'>)], from gradients G [E, P], objective values [E], iterates [E, P] and the fresh gradients
-    (none, one: the training gradient is the other, or two). One tensor, so that recording costs one host sync."""
+    ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective values [E],
+    iterates [E, P], the fresh gradients (none, one: the training gradient is the other, or two) and the linear VAE's
+    log-variances. One tensor, so that recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G * G
     columns = [values, G2.sum(1), G2[:, theta].sum(1), flats[:, theta].abs().amax(1), flats[:, phi].abs().amax(1)]
+    if logvars is not None:
+        v = flats[:, logvars]
+        columns += [v.amin(1), v.amax(1)]
     if fresh:
         columns.append(((G if len(fresh) == 1 else fresh[0]) * fresh[-1]).sum(1))
     return torch.stack(columns, dim=1)

@@ -169,3 +169,19 @@ def test_independent_batches_and_the_unbiased_column_keep_resume_identical(tmp_p
     assert full.trace["grad_norm_sq_unbiased"].notna().all()
     train(SPEC, config, data(), out=tmp_path, stop_after=23)
     same_trace(full.trace, train(SPEC, config, data(), out=tmp_path).trace)
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_the_linear_vae_log_variance_columns_are_those_of_the_iterate(unbiased):
+    """They come with the step's other statistics (one host sync): the range of v at theta_k, before its update,
+    and the unbiased norm still in its own column."""
+    from empirical.trainer import Trainer
+    spec = dataclasses.replace(SPEC, model=ModelSpec(kind="linear", data_dim=6, latent_dim=2))
+    trainer = Trainer(spec, dataclasses.replace(CONFIG, unbiased_norm=unbiased), data(spec), progress=False)
+    for _ in range(3):
+        v = trainer.flat[spec.layout.logvars].clone()
+        row = {"step": trainer.step, "epoch": trainer.epoch}
+        assert trainer.train_step(row)
+        assert (row["logvar_low"], row["logvar_high"]) == (float(v.min()), float(v.max()))
+        assert ("grad_norm_sq_unbiased" in row) is unbiased
+        trainer.step += 1
