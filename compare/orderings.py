@@ -78,8 +78,8 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def merge_ties(values: Sequence[float], rtol: float = BOUND_TIE_RTOL) -> np.ndarray:
-    """values with every run of neighbours closer than rtol (relative, after sorting) replaced by its first member,
-    so that rank statistics see them as ties."""
+    """values with each one within rtol (relative) of the smallest member of its group replaced by that member
+    (groups formed in sorted order), so that rank statistics see them as ties."""
     v = np.asarray(values, dtype=float)
     out = v.copy()
     order = np.argsort(v, kind="stable")
@@ -172,8 +172,9 @@ def orderings(assessments: Sequence[Assessment]) -> pd.DataFrame:
                          "nelbo": nelbo, "nelbo_claim": NELBO_CLAIMS.get(factor, "no claim"),
                          "nelbo_agrees": nelbo_agrees})
     table = pd.DataFrame(rows, columns=["factor", "values", "measured", "bound", "seeds", "rank_corr_factor_measured",
-                                        "p_value", "resolved", "bound_tie", "paper_claim", "agrees_with_paper", "rank_corr_bound_measured",
-                                        "bound_order_agrees", "nelbo", "nelbo_claim", "nelbo_agrees"])
+                                        "p_value", "resolved", "bound_tie", "paper_claim", "agrees_with_paper",
+                                        "rank_corr_bound_measured", "bound_order_agrees", "nelbo", "nelbo_claim",
+                                        "nelbo_agrees"])
     # Verdicts stay Python True / False / None (pandas would make an all-bool column numpy bools).
     return table.astype({"agrees_with_paper": object, "bound_order_agrees": object, "nelbo_agrees": object,
                          "resolved": object})

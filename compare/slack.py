@@ -9,8 +9,9 @@ Convention for the step constant: when the run's C_gamma met the theorem's cap C
 (the step was chosen from that L), C_gamma follows L when L is replaced: it becomes C_gamma L_theory / L_used, the
 same fraction of the cap at the L in use. A loose L then carries both of its costs, the noise term and the small
 step it forced, and the last row ("theorem form") is the theorem at the measured constants with the step they
-would allow. Where the step was not tied (the cap did not hold), C_gamma stays as trained and the last row equals
-the a-posteriori bound's ratio.
+would allow (the a-posteriori bound, `a_posteriori`, keeps the trained step and takes the best L' instead). Where the
+step was not tied (the cap did not hold), C_gamma stays as trained and the last row equals the a-posteriori bound's
+ratio.
 """
 from __future__ import annotations
 
@@ -51,19 +52,28 @@ def _settings(subset: tuple[str, ...], theory, measured, theory_at_run_a, values
 L_GRID = 64  # values of L' from the measured to the derived L (log-spaced) over which the a-posteriori bound is taken
 
 
+def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, float]) -> bool:
+    """Whether the run's step constant met the theorem's cap C_gamma L <= c for the derived L: then C_gamma was
+    chosen from that L, and a looser L also cost a smaller step (the convention in the module docstring)."""
+    caps = [c for c in form.conditions if c.startswith("C_gamma * L")]
+    checked = form.check_conditions({**values, **{k: theory[k] for k in THEOREM_CONSTANTS if k in theory}})
+    return bool(caps) and all(checked.get(c, False) for c in caps)
+
+
 def a_posteriori(form: Bound, values: Mapping[str, float], theory: Mapping[str, float],
                  measured: Mapping[str, float], n: np.ndarray | float) -> np.ndarray | float:
     """The theorem with every measured constant put in (those not measured keep their theoretical value).
 
     The theorem holds with any L' at least the smoothness constant, and its form is not monotone in L at a fixed
-    step (terms such as L_star / (C_gamma^3 L^2)): so where the step meets C_gamma L <= 1 at the derived L, the
-    measured L enters as the best L' between it and the derived L, pointwise in n. Without this a tiny step tied to
-    the derived L made the a-posteriori bound larger than the a-priori one."""
+    step (terms such as L_star / (C_gamma^3 L^2)): so where the step meets the theorem's cap C_gamma L <= c at the
+    derived L (`step_tied_to_L`; then every L' below it meets the cap too), the measured L enters as the best L'
+    between it and the derived L, pointwise in n. Without this a tiny step tied to the derived L made the
+    a-posteriori bound larger than the a-priori one. Where the step is not tied, the measured L enters as it is,
+    and `decompose`'s last row is this bound's ratio (module docstring)."""
     consts = {c: (measured[c] if math.isfinite(measured.get(c, math.nan)) else theory[c])
               for c in THEOREM_CONSTANTS if c in theory}
     L, L_theory = consts.get("L"), theory.get("L", math.nan)
-    # Only where the step met the cap C_gamma L <= 1 at the derived L, so that every L' below it meets it too.
-    if L is None or not (0 < L < L_theory < math.inf) or not values.get("C_gamma", math.inf) * L_theory <= 1:
+    if L is None or not (0 < L < L_theory < math.inf) or not step_tied_to_L(form, values, theory):
         return form.evaluate({**values, **consts, "n": n})
     grid = np.geomspace(L, L_theory, L_GRID)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -29,7 +29,7 @@ from empirical.estimators import has_exact_objective
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, measured_constants, projection_acted,
                        running_average)
 from .rates import SlopeFit, fit_slope
-from .slack import a_posteriori, decompose
+from .slack import a_posteriori, decompose, step_tied_to_L
 
 
 @dataclass
@@ -237,14 +237,6 @@ def assess(run: Run, label: str = "") -> Assessment:
                       posterior_curve=posterior, conditions=conds,
                       constant_checks=[c for c in checks if math.isfinite(c.measured)], theory=theory,
                       measured=measured, slack=slack, slope=_slope(average), label=label, notes=notes)
-
-
-def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, float]) -> bool:
-    """Whether the run's step constant met the theorem's cap C_gamma L <= c for the derived L: then C_gamma was
-    chosen from that L, and a looser L also cost a smaller step (the slack convention in `compare.slack`)."""
-    caps = [c for c in form.conditions if c.startswith("C_gamma * L")]
-    checked = form.check_conditions({**values, **{k: theory[k] for k in THEOREM_CONSTANTS if k in theory}})
-    return bool(caps) and all(checked.get(c, False) for c in caps)
 
 
 def _average(run: Run, projected: bool) -> RunningAverage:

@@ -117,7 +117,7 @@ def families(assessments: Sequence[Assessment]) -> list[list[Assessment]]:
 
 
 def _settings(members: Sequence[Assessment]) -> dict[str, list[Assessment]]:
-    """A family's runs by setting (seeds pooled), in order of first appearance."""
+    """A family's runs by setting (seeds pooled), labelled by what differs and in numeric order of the labels."""
     from ..orderings import setting_key
     by_key: dict[str, list[Assessment]] = {}
     for a in members:
@@ -178,7 +178,8 @@ def heatmap_axes(assessments: Sequence[Assessment]) -> tuple[list[Assessment], s
     beta, K, B, s vary (None if there is none)."""
     best = None
     for members in families(assessments):
-        varied = [k for k in ("beta", "K", "B", "s") if len({a.summary()[k] for a in members}) > 1]
+        summaries = [a.summary() for a in members]
+        varied = [k for k in ("beta", "K", "B", "s") if len({s[k] for s in summaries}) > 1]
         if len(varied) >= 2 and (best is None or len(members) > len(best[0])):
             best = (members, varied[0], varied[1])
     return best

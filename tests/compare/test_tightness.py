@@ -97,6 +97,13 @@ def test_slack_shares_add_up_to_the_whole_gap(spec):
     assert set(a.slack["factor"]) == {"a", "L", "sigma2", "L_star", "theorem form"}
 
 
+def test_an_untied_step_makes_the_last_slack_row_the_a_posteriori_ratio():
+    """C_gamma far above 1/L_derived (the cap broken): the measured L enters as it is, in both places."""
+    a = assess(fake_run(theory_spec(C_gamma=1.0), lambda k: np.full(len(k), 0.3), hessian=5.0, variance=2.0))
+    theorem_row = a.slack.set_index("factor").loc["theorem form", "log10 factor"]
+    assert theorem_row == pytest.approx(math.log10(a.summary()["a_posteriori_ratio"]), rel=1e-9)
+
+
 def test_the_theorem_form_at_the_derived_constants_is_the_derived_bound(spec):
     values = D.spec_values(spec)
     L = float(D.smoothness(spec).evaluate(values))
