@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_bounds.py
 	$(VENV)/bin/python benchmarks/bench_recording.py
 	$(VENV)/bin/python benchmarks/bench_paper_net.py
+	$(VENV)/bin/python benchmarks/bench_curvature.py
 
 bench-sweeps: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_ensemble.py

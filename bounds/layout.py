@@ -39,6 +39,15 @@ class Layout:
     def __len__(self) -> int:
         return len(self.slots)
 
+    @property
+    def pieces(self) -> tuple[int, ...] | None:
+        """The sizes of weight, bias, weight, bias, ... where they tile the vector in that order (the networks), so
+        that it splits into them in one operation; None where they do not (the linear VAE)."""
+        bounds = [(part.start, part.stop) for slot in self.slots for part in (slot.weight, slot.bias)]
+        if [start for start, _ in bounds] != [0] + [stop for _, stop in bounds[:-1]] or bounds[-1][1] != self.size:
+            return None
+        return tuple(stop - start for start, stop in bounds)
+
 
 def weight_shapes(model: Any) -> list[tuple[str, tuple[int, int]]]:
     """(name, (out, in)) of every weight matrix of a `ModelSpec`, encoder first, then decoder."""

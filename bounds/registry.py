@@ -138,19 +138,22 @@ def check_values(name: str, values: Any) -> None:
     setting = BY_NAME.get(name)
     if values is None:
         raise SpecError(f"{name}=None is invalid: must be a number")
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise SpecError(f"{name}={values!r} is invalid: must be a number or an array of numbers") from None
-    if not np.all(np.isfinite(array)):
-        raise SpecError(f"{name} is invalid: every value must be a finite number (got {_first_bad(array)!r})")
+    array = np.asarray(values)
+    whole = array.dtype.kind in "iub"  # integer arrays are finite whole numbers: no conversion, no checks
+    if not whole:
+        try:
+            array = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise SpecError(f"{name}={values!r} is invalid: must be a number or an array of numbers") from None
+        if not np.isfinite(array.sum()) and not np.all(np.isfinite(array)):  # one reduction in the common case
+            raise SpecError(f"{name} is invalid: every value must be a finite number (got {_first_bad(array)!r})")
     if setting is None and not name.startswith(("omega_", "b_")):
         return  # a symbol of a bound built outside the registry (tests, black-box VI): finiteness only
     low = minimum(setting) if setting is not None else 0.0  # omega_i, b_i: norms
-    if np.any(array < low):
+    if array.size and array.min() < low:
         raise SpecError(f"{name}={float(array[array < low].flat[0])!r} is invalid: must be >= {low:g}"
                         + (f" ({setting.description})" if setting is not None else ""))
-    if setting is not None and setting.integer and np.any(array != np.round(array)):
+    if setting is not None and setting.integer and not whole and np.any(array != np.round(array)):
         raise SpecError(f"{name}={float(array[array != np.round(array)].flat[0])!r} is invalid: must be a whole number")
 
 

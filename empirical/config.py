@@ -16,6 +16,7 @@ FORMS = ("theory", "torch")
 BASELINES = ("none", "loo")
 BATCHES = ("epochs", "independent")
 DTYPES = ("float32", "float64")
+NORM_ESTIMATORS = ("split", "fresh")
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,15 @@ class TrainConfig:
     quantities: opt-in probe quantities measured besides the default ones (names in `empirical.quantities`, e.g.
     "hessian_trace").
     batches: `epochs` draws mini-batches by reshuffling the training set every epoch (the paper's code);
-    `independent` draws each step's B points afresh, uniformly without replacement, which is what the theorems
+    `independent` draws each step's B points afresh, i.i.d. uniform (with replacement), which is what the theorems
     assume (E[ghat_k | past] = grad L(theta_k) holds only then). unbiased_norm: at every step also record
     grad_norm_sq_unbiased, the inner product of two conditionally independent, unbiased mini-batch gradients at
     theta_k: an unbiased estimate of ||grad L(theta_k)||^2 whose running mean estimates the theorem's quantity.
-    It costs one extra gradient per step with `independent` batches (the training gradient is one of the two),
-    two with `epochs`.
+    norm_estimator: where the two gradients come from. `split` (default): the mean gradients of the two halves of
+    one batch of i.i.d. examples, read off that batch's one backward pass: with `independent` batches the training
+    batch itself (nearly free), with `epochs` one fresh batch (a reshuffled epoch's batch is not unbiased given the
+    past; docs/derivations.md). `fresh`: two whole mini-batch gradients (the training gradient is one of them with
+    `independent` batches), the reference the split estimator is tested against.
     """
 
     steps: int | None = None
@@ -48,6 +52,7 @@ class TrainConfig:
     baseline: str = "none"
     batches: str = "epochs"
     unbiased_norm: bool = True
+    norm_estimator: str = "split"
     probes: int = 12
     full_grad_replicates: int = 4
     variance_draws: int = 8
@@ -68,6 +73,7 @@ class TrainConfig:
         choice("baseline", self.baseline, BASELINES)
         choice("dtype", self.dtype, DTYPES)
         choice("batches", self.batches, BATCHES)
+        choice("norm_estimator", self.norm_estimator, NORM_ESTIMATORS)
         for name in ("project", "unbiased_norm", "lanczos"):
             if not isinstance(getattr(self, name), bool):
                 invalid(name, getattr(self, name), "must be true or false")

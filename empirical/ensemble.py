@@ -8,7 +8,7 @@ training settings; they may differ in seed, optimiser settings (each keeps its o
 and their data may differ (same size). It pays for small models, where a step is dominated by per-call overhead rather than arithmetic:
 `benchmarks/bench_ensemble.py` measures it.
 
-    >>> runs = train_ensemble([spec.with_seed(s) for s in range(8)], config, [data] * 8, outs)
+    >>> runs = train_ensemble([dataclasses.replace(spec, seed=s) for s in range(8)], config, [data] * 8, outs)
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from .data import Dataset
 from .estimators import estimate
 from .locks import exclusive
 from .runs import Run, RunFolder
-from .trainer import Trainer, step_statistics
+from .trainer import Result, Trainer, gradient_pair, step_statistics
 from .training import default_data
 
 
@@ -130,19 +130,42 @@ def _run_together(trainers: list[Trainer], folders: list[RunFolder], progress: b
 
 
 def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids: list[int], gradient) -> dict[int, bool]:
-    """One update of every live member: the training gradients and the fresh ones in batched calls."""
-    batches = [m.training_batch() for m in members]
-    fresh_batches = [m.fresh_batches() for m in members]
+    """One update of every live member: every gradient the step needs (`Trainer.requests`), for all members, in
+    batched calls (a split request as its two halves)."""
+    requests = [m.requests() for m in members]  # members share the settings: the same requests, in order
     flats = torch.stack([m.flat for m in members])
-    # The training gradient and the fresh ones are all at theta_k: one call over (1 + fresh) x E members.
-    groups = [batches] + [[fb[j] for fb in fresh_batches] for j in range(len(fresh_batches[0]))]
-    x = torch.stack([m.X[idx] for pairs in groups for m, (idx, _) in zip(members, pairs)])
-    eps = torch.stack([e for pairs in groups for _, e in pairs])
-    G_all, values_all = gradient(flats.repeat(len(groups), 1), x, eps)
-    E = len(members)
-    G, values = G_all[:E], values_all[:E]
-    fresh = [G_all[E * j:E * (j + 1)] for j in range(1, len(groups))]
-    table = step_statistics(members[0].box, G, values, flats, fresh,  # one host sync for every member
+    n_a = members[0].spec.B // 2  # where a split request splits (Split.halves)
+    groups = []  # each: one (indices, eps) per member
+    for j, lead in enumerate(requests[0]):
+        parts = (slice(None, n_a), slice(n_a, None)) if lead.split else (slice(None),)
+        groups += [[(r[j].idx[part], r[j].eps[part]) for r in requests] for part in parts]
+    outputs = iter(_batched_gradients(members, flats, groups, gradient))
+    results = []
+    for lead in requests[0]:
+        if lead.split:
+            (G_a, v_a), (G_b, v_b) = next(outputs), next(outputs)
+            w = n_a / members[0].spec.B
+            results.append(Result(w * G_a + (1 - w) * G_b, w * v_a + (1 - w) * v_b, (G_a, G_b)))
+        else:
+            results.append(Result(*next(outputs)))
+    G, values, _ = results[0]
+    pair = gradient_pair(results)
+    table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
                             members[0].spec.layout.logvars).tolist()
-    pairs = [((G[e] if len(fresh) == 1 else fresh[0][e]), fresh[-1][e]) if fresh else None for e in range(E)]
-    return {i: m.finish_step(rows[i], table[e], G[e], pairs[e]) for e, (i, m) in enumerate(zip(ids, members))}
+    return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else (pair[0][e], pair[1][e]))
+            for e, (i, m) in enumerate(zip(ids, members))}
+
+
+def _batched_gradients(members: list[Trainer], flats: torch.Tensor, groups: list[list[tuple[torch.Tensor, torch.Tensor]]],
+                       gradient) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(gradients [E, P], values [E]) of each group, all at theta_k: one vmap call over the groups of each batch
+    size (halves of an odd batch differ by one)."""
+    E, out = len(members), [None] * len(groups)
+    for size in sorted({len(g[0][0]) for g in groups}):
+        chosen = [j for j, g in enumerate(groups) if len(g[0][0]) == size]
+        x = torch.stack([m.X[idx] for j in chosen for m, (idx, _) in zip(members, groups[j])])
+        eps = torch.stack([e for j in chosen for _, e in groups[j]])
+        G_all, values_all = gradient(flats.repeat(len(chosen), 1), x, eps)
+        for n, j in enumerate(chosen):
+            out[j] = (G_all[E * n:E * (n + 1)], values_all[E * n:E * (n + 1)])
+    return out  # type: ignore[return-value]

@@ -18,6 +18,7 @@ import torch
 from bounds.spec import VAESpec
 from bounds.support import refuse_untrained
 from .functional import latent_parts, linear_elbo
+from .split_batch import Tap
 
 
 def check_supported(spec: VAESpec, estimator: str) -> None:
@@ -29,15 +30,16 @@ def check_supported(spec: VAESpec, estimator: str) -> None:
 
 
 def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, estimator: str | None = None,
-             baseline: str = "none") -> tuple[torch.Tensor, torch.Tensor]:
-    """(surrogate, value) for a batch x of shape (B, d_x) and noise eps of shape (B, K, d_z)."""
+             baseline: str = "none", tap: Tap | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(surrogate, value) for a batch x of shape (B, d_x) and noise eps of shape (B, K, d_z). tap: collect half
+    A's share of the gradient in the same backward pass (`empirical.split_batch`)."""
     estimator = estimator or spec.estimator
     obj = spec.objective
     K = eps.shape[1]
     x = x[:, None, :]
     if estimator == "pathwise":
         beta = 1.0 if obj.kind in ("iwae", "vr_iwae") else obj.beta
-        log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps)
+        log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, tap=tap)
         lw = log_lik + beta * (log_prior - log_q)  # (B, K)
         if obj.kind in ("elbo", "beta"):
             value = lw.mean()
@@ -47,7 +49,7 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
         value = ((torch.logsumexp(scale * lw, dim=1) - math.log(K)) / scale).mean()
         return (weights * lw).sum(1).mean(), value
     check_supported(spec, estimator)
-    log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, detach_z=True)
+    log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, detach_z=True, tap=tap)
     f = log_lik + obj.beta * (log_prior - log_q)
     weight = f.detach()
     if baseline == "loo":

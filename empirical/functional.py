@@ -9,17 +9,62 @@ carry leading batch dimensions (x of shape (..., d_x), eps of shape (..., d_z), 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from bounds.spec import VAESpec
 from .activations import apply, softclip
+from .split_batch import Tap
 
 
-def unflatten(spec: VAESpec, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """[(W_l, b_l)] in the order of `spec.layout`; for the linear VAE [(V, v), (W, b)]."""
-    return [(flat[slot.weight].reshape(slot.shape), flat[slot.bias]) for slot in spec.layout]
+@dataclass(frozen=True)
+class Layer:
+    """One layer's weight (the flat layout's (out, in) matrix) and bias; unpacks as (W, b). With a tap (see
+    `empirical.split_batch`), its backward also hands half A's weight gradient to the tap's views."""
+
+    W: torch.Tensor
+    b: torch.Tensor
+    tap: tuple[Tap, torch.Tensor, torch.Tensor] | None = None
+
+    def __iter__(self):
+        return iter((self.W, self.b))
+
+    def linear(self, h: torch.Tensor) -> torch.Tensor:
+        if self.tap is None:
+            return F.linear(h, self.W, self.b)
+        tap, W_tap, b_tap = self.tap
+        return tap.linear(h, self.W, self.b, W_tap, b_tap)
+
+    def conv(self, h: torch.Tensor, transposed: bool) -> torch.Tensor:
+        """The 4x4, stride-2, padding-1 convolution (transposed: its transpose) of the paper's nets."""
+        kernel = _conv_weight(self.W, transposed)
+        if self.tap is None:
+            conv = F.conv_transpose2d if transposed else F.conv2d
+            return conv(h, kernel, self.b, stride=2, padding=1)
+        tap, W_tap, b_tap = self.tap
+        return tap.conv(h, kernel, self.b, _conv_weight(W_tap, transposed), b_tap, transposed)
+
+
+def unflatten(spec: VAESpec, flat: torch.Tensor, tap: Tap | None = None) -> list[Layer]:
+    """[Layer(W_l, b_l)] in the order of `spec.layout`; for the linear VAE [(V, v), (W, b)]. tap: collect half A's
+    gradient (networks only: the linear VAE's parameters are not all layer weights)."""
+    pieces = spec.layout.pieces
+    if pieces is None:  # the linear VAE
+        if tap is not None:
+            raise ValueError("a split-batch tap needs a network: the linear VAE's log-variances are not layer weights")
+        return [Layer(flat[slot.weight].reshape(slot.shape), flat[slot.bias]) for slot in spec.layout]
+    # One split, not a slice per piece: the backward of a split is one concatenation, where each slice's backward
+    # fills a zero vector of the full size (17% of a step of the paper's CIFAR-100 net).
+    parts = flat.split(pieces, dim=-1)
+    taps = tap.flat.split(pieces, dim=-1) if tap is not None else None
+    layers = []
+    for i, slot in enumerate(spec.layout):
+        W, b = parts[2 * i].reshape(slot.shape), parts[2 * i + 1]
+        layers.append(Layer(W, b) if taps is None else
+                      Layer(W, b, (tap, taps[2 * i].reshape(slot.shape), taps[2 * i + 1])))
+    return layers
 
 
 def _activation(spec: VAESpec, x: torch.Tensor) -> torch.Tensor:
@@ -43,13 +88,12 @@ def encode(spec: VAESpec, layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.
     if n_conv:
         lead = x.shape[:-1]
         h = x.reshape(-1, *m.image_shape)
-        for W, b in layers[:n_conv]:
-            h = _activation(spec, F.conv2d(h, _conv_weight(W, False), b, stride=2, padding=1))
+        for layer in layers[:n_conv]:
+            h = _activation(spec, layer.conv(h, transposed=False))
         h = h.reshape(*lead, -1)
-    for W, b in layers[n_conv:m.n_encoder_layers - 1]:
-        h = _activation(spec, F.linear(h, W, b))
-    W, b = layers[m.n_encoder_layers - 1]
-    u = F.linear(h, W, b)
+    for layer in layers[n_conv:m.n_encoder_layers - 1]:
+        h = _activation(spec, layer.linear(h))
+    u = layers[m.n_encoder_layers - 1].linear(h)
     mu = softclip(u[..., :m.latent_dim], m.head_s, -m.mean_clip, m.mean_clip)
     logvar = softclip(u[..., m.latent_dim:], m.head_s, m.logvar_min, m.logvar_max)
     return mu, logvar
@@ -62,15 +106,15 @@ def decode(spec: VAESpec, layers, z: torch.Tensor) -> torch.Tensor:
     n_conv = len(m.conv_channels)
     n_linear = len(dec) - n_conv
     h = z
-    for i, (W, b) in enumerate(dec[:n_linear]):
-        h = F.linear(h, W, b)
+    for i, layer in enumerate(dec[:n_linear]):
+        h = layer.linear(h)
         if i < len(dec) - 1:
             h = _activation(spec, h)
     if n_conv:
         lead = z.shape[:-1]
         h = h.reshape(-1, m.conv_channels[-1], *m.conv_grid)
-        for i, (W, b) in enumerate(dec[n_linear:]):
-            h = F.conv_transpose2d(h, _conv_weight(W, True), b, stride=2, padding=1)
+        for i, layer in enumerate(dec[n_linear:]):
+            h = layer.conv(h, transposed=True)
             if i < n_conv - 1:
                 h = _activation(spec, h)
         h = h.reshape(*lead, -1)
@@ -89,12 +133,12 @@ def log_likelihood(spec: VAESpec, x: torch.Tensor, out: torch.Tensor) -> torch.T
 
 
 def latent_parts(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
-                 detach_z: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 detach_z: bool = False, tap: Tap | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(log p(x|z), log p(z), log q(z|x)) at z = mu + exp(logvar/2) eps, each without the shared 2 pi constant
     (it cancels in log p(z) - log q(z|x)). detach_z: z is a sample only (no path to phi), as the score-function
-    estimator needs; log q is then the density of the fixed z under the current encoder."""
+    estimator needs; log q is then the density of the fixed z under the current encoder. tap: see `unflatten`."""
     m = spec.model
-    layers = unflatten(spec, flat)
+    layers = unflatten(spec, flat, tap)
     if m.kind == "linear":
         (V, v), (W, b) = layers
         mu, logvar = F.linear(x - b, V), v

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,34 @@ from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
 from .quantities import ProbeContext, probe_quantities
+from .split_batch import Split, Tap, tapped_gradient
+
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+class Request(NamedTuple):
+    """A mini-batch gradient a step needs at theta_k; split: with its two halves' mean gradients."""
+    idx: torch.Tensor
+    eps: torch.Tensor
+    split: bool = False
+
+
+class Result(NamedTuple):
+    """A requested gradient (of a batch-mean objective), its objective value, and its halves' mean gradients."""
+    gradient: torch.Tensor
+    value: torch.Tensor
+    halves: Pair | None = None
+
+
+def gradient_pair(results: list[Result]) -> Pair | None:
+    """The two conditionally independent unbiased gradients at theta_k among a step's results (see
+    `Trainer.requests`): the last request's halves, else its last two gradients (the training gradient may be the
+    first of them when batches are independent), else none. Works alike on one run's [P] tensors and an
+    ensemble's [E, P] ones."""
+    if results and results[-1].halves is not None:
+        return results[-1].halves
+    return (results[-2].gradient, results[-1].gradient) if len(results) >= 2 else None
 
 
 MAX_PARAMETERS = 2**31 - 1  # torch's index range; far beyond what a CPU trains in reasonable time anyway
@@ -132,28 +160,48 @@ class Trainer:
                            device=self.device)
 
     def training_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(indices, eps) of this step's mini-batch, from the training generator."""
+        """(indices, eps) of this step's mini-batch, from the training generator. Independent batches draw their B
+        indices with replacement: i.i.d. examples, so that any two parts of the batch are independent given theta_k
+        (the split-batch estimator needs it; without replacement they are not, see docs/derivations.md)."""
         B = self.spec.B
         if self.config.batches == "independent":
-            idx = torch.randperm(len(self.X), generator=self.gen, device=self.device)[:B]
+            idx = torch.randint(len(self.X), (B,), generator=self.gen, device=self.device)
         else:
             if self.perm is None:
                 self.perm = torch.randperm(len(self.X), generator=self.gen, device=self.device)
             idx = self.perm[self.pos:self.pos + B]
         return idx, self.draw_eps(B, self.gen)
 
-    def fresh_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The independent mini-batches grad_norm_sq_unbiased needs at this step: none, one (the training gradient
-        is the other, when batches are independent), or two (a reshuffled epoch's batch is not unbiased given the
-        past)."""
-        if not (self.config.unbiased_norm or self.config.project):  # the gradient mapping needs the pair too
-            return []
-        return [self.fresh_batch() for _ in range(1 if self.config.batches == "independent" else 2)]
-
     def fresh_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(indices, eps) from the second generator, independent of training given theta_k."""
-        idx = torch.randperm(len(self.X), generator=self.inner_gen, device=self.device)[:self.spec.B]
+        """(indices, eps) of B i.i.d. examples from the second generator, independent of training given theta_k."""
+        idx = torch.randint(len(self.X), (self.spec.B,), generator=self.inner_gen, device=self.device)
         return idx, self.draw_eps(self.spec.B, self.inner_gen)
+
+    @property
+    def wants_pair(self) -> bool:
+        """Whether steps record two conditionally independent unbiased gradients at theta_k (for
+        grad_norm_sq_unbiased, and for the gradient mapping of projected runs)."""
+        return self.config.unbiased_norm or self.config.project
+
+    @property
+    def splits(self) -> bool:
+        """Whether the pair is the two halves of one batch (`TrainConfig.norm_estimator`; a batch of one cannot
+        split)."""
+        return self.config.norm_estimator == "split" and self.spec.B >= 2
+
+    def requests(self, final: bool = False) -> list[Request]:
+        """The mini-batch gradients at theta_k this step needs, training batch first (none at the final row), in
+        the order their randomness is drawn; `gradient_pair` reads the pair off their results."""
+        independent = self.config.batches == "independent"
+        out = [] if final else [Request(*self.training_batch())]
+        if not self.wants_pair:
+            return out
+        if self.splits and independent and not final:
+            return [Request(*out[0][:2], split=True)]  # the training batch's own halves
+        if self.splits:  # a reshuffled epoch's batch is not unbiased given the past: a fresh one
+            return out + [Request(*self.fresh_batch(), split=True)]
+        fresh = 2 if final or not independent else 1  # the reference: whole fresh batches
+        return out + [Request(*self.fresh_batch()) for _ in range(fresh)]
 
     def minibatch_gradient(self, idx: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(gradient, objective value) of the mini-batch estimator at theta_k on the points idx with noise eps."""
@@ -161,18 +209,31 @@ class Trainer:
         surrogate, value = estimate(self.spec, flat, self.X[idx], eps, self.spec.estimator, self.config.baseline)
         return torch.autograd.grad(surrogate, flat)[0], value.detach()
 
-    def fresh_gradient(self) -> torch.Tensor:
-        """An unbiased mini-batch gradient at theta_k, independent of training given theta_k."""
-        return self.minibatch_gradient(*self.fresh_batch())[0]
+    def split_gradient(self, idx: torch.Tensor, eps: torch.Tensor) -> Result:
+        """The mini-batch gradient and value and its two halves' mean gradients, from one backward pass where the
+        layers allow it (`empirical.split_batch`), else from one gradient per half (the linear VAE)."""
+        split = Split.halves(len(idx))
+        w = split.n_a / split.n
+        if self.spec.layout.pieces is None:
+            (g_a, v_a), (g_b, v_b) = (self.minibatch_gradient(idx[part], eps[part])
+                                      for part in (slice(None, split.n_a), slice(split.n_a, None)))
+            return Result(w * g_a + (1 - w) * g_b, w * v_a + (1 - w) * v_b, (g_a, g_b))
+        flat = self.flat.detach().requires_grad_(True)
+        tap = Tap(torch.zeros_like(flat, requires_grad=True), split)
+        surrogate, value = estimate(self.spec, flat, self.X[idx], eps, self.spec.estimator, self.config.baseline,
+                                    tap=tap)
+        g, part_a = tapped_gradient(surrogate, flat, tap)
+        return Result(g, value.detach(), (part_a / w, (g - part_a) / (1 - w)))
 
-    def unbiased_norm(self, ghat: torch.Tensor | None) -> torch.Tensor:
-        """<g, g'> for two conditionally independent unbiased gradients (see `fresh_batches`)."""
-        first = ghat if ghat is not None and self.config.batches == "independent" else self.fresh_gradient()
-        return first @ self.fresh_gradient()
+    def compute(self, request: Request) -> Result:
+        if request.split:
+            return self.split_gradient(request.idx, request.eps)
+        return Result(*self.minibatch_gradient(request.idx, request.eps))
 
-    def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, fresh: list[torch.Tensor]) -> torch.Tensor:
+    def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, pair: Pair | None) -> torch.Tensor:
         """Everything recorded at a step, as one tensor (one host sync): see `step_statistics`."""
-        return step_statistics(self.box, ghat[None], value[None], self.flat[None], [f[None] for f in fresh],
+        pair = None if pair is None else (pair[0][None], pair[1][None])
+        return step_statistics(self.box, ghat[None], value[None], self.flat[None], pair,
                                self.spec.layout.logvars)[0]
 
     def mapping_sq(self, pair: tuple[torch.Tensor, torch.Tensor]) -> float:
@@ -198,7 +259,7 @@ class Trainer:
         return moved
 
     def finish_step(self, row: dict[str, Any], stats: list[float], ghat: torch.Tensor,
-                    pair: tuple[torch.Tensor, torch.Tensor] | None = None) -> bool:
+                    pair: Pair | None = None) -> bool:
         """Record the step and update; False if the objective or the gradient is not finite (the run diverged).
         pair: two conditionally independent unbiased gradients at theta_k (for the gradient mapping)."""
         spec, B = self.spec, self.spec.B
@@ -225,20 +286,23 @@ class Trainer:
 
     def train_step(self, row: dict[str, Any]) -> bool:
         """One update of this run alone."""
-        ghat, value = self.minibatch_gradient(*self.training_batch())
-        fresh = [self.minibatch_gradient(idx, eps)[0] for idx, eps in self.fresh_batches()]
-        pair = ((ghat if len(fresh) == 1 else fresh[0]), fresh[-1]) if fresh else None
-        return self.finish_step(row, self.step_stats(ghat, value, fresh).tolist(), ghat, pair)
+        results = [self.compute(request) for request in self.requests()]
+        ghat, value, _ = results[0]
+        pair = gradient_pair(results)
+        return self.finish_step(row, self.step_stats(ghat, value, pair).tolist(), ghat, pair)
 
     def final_row(self, row: dict[str, Any]) -> None:
         """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""
         row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
         if not bool(torch.isfinite(self.flat).all()):
             return
+        if not self.wants_pair:
+            return
+        pair = gradient_pair([self.compute(request) for request in self.requests(final=True)])
         if self.config.unbiased_norm:
-            row["grad_norm_sq_unbiased"] = float(self.unbiased_norm(None))
+            row["grad_norm_sq_unbiased"] = float(pair[0] @ pair[1])
         if self.config.project:
-            row["grad_mapping_sq"] = self.mapping_sq((self.fresh_gradient(), self.fresh_gradient()))
+            row["grad_mapping_sq"] = self.mapping_sq(pair)
 
     def begin_row(self) -> dict[str, Any]:
         """The row of theta_k before its update: probes at probe steps, and the last row's own columns."""
@@ -301,17 +365,17 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
 
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
-                    fresh: list[torch.Tensor], logvars: slice | None = None) -> torch.Tensor:
+                    pair: Pair | None, logvars: slice | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||theta||_inf,
     ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective values [E],
-    iterates [E, P], the fresh gradients (none, one: the training gradient is the other, or two) and the linear VAE's
-    log-variances. One tensor, so that recording costs one host sync."""
+    iterates [E, P], the pair of conditionally independent unbiased gradients ([E, P] each, or None) and the linear
+    VAE's log-variances. One tensor, so that recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G * G
     columns = [values, G2.sum(1), G2[:, theta].sum(1), flats[:, theta].abs().amax(1), flats[:, phi].abs().amax(1)]
     if logvars is not None:
         v = flats[:, logvars]
         columns += [v.amin(1), v.amax(1)]
-    if fresh:
-        columns.append(((G if len(fresh) == 1 else fresh[0]) * fresh[-1]).sum(1))
+    if pair is not None:
+        columns.append((pair[0] * pair[1]).sum(1))
     return torch.stack(columns, dim=1)

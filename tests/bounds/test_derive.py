@@ -62,6 +62,31 @@ def test_bound_terms_sum_to_value_and_evaluate_vectorised():
     assert BOUND.evaluate(VALUES) == pytest.approx(slow, rel=1e-10)
 
 
+def test_a_grid_larger_than_one_chunk_evaluates_as_sympy_does():
+    """Above `CHUNK` settings the evaluation runs chunk by chunk (integer and float columns, a broadcast grid):
+    every setting equals sympy's own value to 1e-9, and bad values are still refused."""
+    import numpy as np
+    from bounds.bound import CHUNK
+    from bounds.validate import SpecError
+    rng = np.random.default_rng(0)
+    size = 2 * CHUNK + 17
+    grid = {**VALUES, "B": rng.integers(1, 1024, size), "K": rng.integers(1, 100, size),
+            "beta": rng.uniform(0, 4, size), "n": rng.integers(1, 10**7, (size,)).astype(float)}
+    out = BOUND.evaluate(grid)
+    assert out.shape == (size,)
+    for i in (0, CHUNK - 1, CHUNK, CHUNK + 1, size - 1):
+        point = {**VALUES, **{k: grid[k][i] for k in ("B", "K", "beta", "n")}}
+        slow = float(BOUND.expr.subs({s: point[s.name] for s in BOUND.symbols}).evalf())
+        assert out[i] == pytest.approx(slow, rel=1e-9)
+    mesh = BOUND.evaluate({**VALUES, "B": np.arange(1, 301)[:, None], "K": np.arange(1, 301)[None, :]})
+    assert mesh.shape == (300, 300) and mesh[4, 6] == pytest.approx(BOUND.evaluate({**VALUES, "B": 5, "K": 7}))
+    for bad, match in ((-1, "B=-1"), (2.5, "whole number"), (np.nan, "finite")):
+        B = np.ones(size)
+        B[CHUNK + 3] = bad
+        with pytest.raises(SpecError, match=match):
+            BOUND.evaluate({**grid, "B": B})
+
+
 def test_missing_symbol_names_the_symbol():
     with pytest.raises(ValueError, match="missing value for 'B'"):
         BOUND.evaluate({k: v for k, v in VALUES.items() if k != "B"})
