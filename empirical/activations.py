@@ -1,12 +1,14 @@
 """Torch activations matching `bounds.spec.ActivationSpec`, generalized soft-clipping included."""
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
 
+@functools.lru_cache(maxsize=None)  # called for every activation of every step
 def jump_free_threshold(dtype: torch.dtype) -> float:
     """The input above which F.softplus returns its input, chosen so that the switch is invisible in `dtype`.
 

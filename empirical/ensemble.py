@@ -26,7 +26,7 @@ from .data import Dataset
 from .estimators import estimate
 from .locks import exclusive
 from .runs import Run, RunFolder
-from .trainer import Result, Trainer, gradient_pair, step_statistics
+from .trainer import Pair, Result, Trainer, gradient_pair, step_statistics
 from .training import default_data
 
 
@@ -145,14 +145,14 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
         if lead.split:
             (G_a, v_a), (G_b, v_b) = next(outputs), next(outputs)
             w = n_a / members[0].spec.B
-            results.append(Result(w * G_a + (1 - w) * G_b, w * v_a + (1 - w) * v_b, (G_a, G_b)))
+            results.append(Result(w * G_a + (1 - w) * G_b, w * v_a + (1 - w) * v_b, Pair(G_a, G_b)))
         else:
             results.append(Result(*next(outputs)))
     G, values, _ = results[0]
     pair = gradient_pair(results)
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
                             members[0].spec.layout.logvars).tolist()
-    return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else (pair[0][e], pair[1][e]))
+    return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))
             for e, (i, m) in enumerate(zip(ids, members))}
 
 

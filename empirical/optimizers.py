@@ -26,9 +26,9 @@ class FlatOptimizer:
         o, st = self.spec, self.state
         st["k"] += 1
         k = st["k"]
-        H = -ghat
         if o.name == "sgd":
             return ghat
+        H = -ghat
         if o.name == "adagrad":
             st["v"] += H * H
             if self.form == "theory":

@@ -72,7 +72,7 @@ def pair_draws(trainer: Trainer, draws: int) -> np.ndarray:
     out = []
     for _ in range(draws):
         pair = gradient_pair([trainer.compute(r) for r in trainer.requests()])
-        out.append(float(pair[0] @ pair[1]))
+        out.append(float(pair.inner()))
     return np.array(out)
 
 
