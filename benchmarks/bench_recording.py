@@ -84,6 +84,8 @@ def main() -> None:
 
     cfg, flat, X = trainer.config, trainer.flat, trainer.X
     gen = torch.Generator().manual_seed(1)
+    # The first double backward of a process imports sympy inside torch (about 0.4 s, once): not a probe's cost.
+    P.top_hessian_eigenvalue(P.frozen_objective(spec, X[:8], gen), flat, max_hvps=3)
     costs = {}
     t0 = time.perf_counter()
     P.full_grad_norm_sq(spec, flat, X, gen, cfg.full_grad_replicates)

@@ -216,11 +216,15 @@ def assess(run: Run, label: str = "") -> Assessment:
     bound, form, values, theory = derived.convergence, derived.theorem, derived.values, derived.constants
     conds = C.check(run, spec, bound, values, measured, theory, projected)
     if projected and average.source.startswith("gradient mapping") and not has_exact_objective(spec):
-        # <G(g), G(g')> estimates ||E G(ghat)||^2, within sqrt(sigma^2) of ||G(grad L)|| (G is 1-Lipschitz in g).
+        # <G(g), G(g')> estimates ||E G(g)||^2, within sqrt(Var g) of ||G(grad L)|| (G is 1-Lipschitz in g); g is a
+        # batch of B (variance sigma^2) or, with the split estimator, half of one (variance sigma^2 B / floor(B/2)).
         sigma2 = measured["sigma2"] if math.isfinite(measured["sigma2"]) else theory["sigma2"]
-        average = average.with_bias_band(math.sqrt(sigma2))
-        notes.append(f"gradient mapping estimated from mini-batch gradients: bias band +-sqrt(sigma^2) = "
-                     f"{math.sqrt(sigma2):.3g} around its root")
+        halves = run.config["train"].get("norm_estimator") == "split" and spec.B >= 2  # absent: recorded before it
+        variance = sigma2 * (spec.B / (spec.B // 2) if halves else 1.0)
+        average = average.with_bias_band(math.sqrt(variance))
+        notes.append(f"gradient mapping estimated from {'half-batch' if halves else 'mini-batch'} gradients: bias "
+                     f"band +-sqrt({'sigma^2 B / floor(B/2)' if halves else 'sigma^2'}) = {math.sqrt(variance):.3g} "
+                     "around its root")
     bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
     posterior = np.asarray(a_posteriori(form, values, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),

@@ -42,9 +42,10 @@ QUANTITIES = [
         "projection_distance": "projected runs: ||Pi(y) - y|| for the unprojected update y of theta_k (0: the "
                                "projection did not act)",
         "grad_mapping_sq": "projected runs: ||G_t(theta_k)||^2, the gradient mapping G_t = (Pi(theta + t grad L) - "
-                           "theta) / t at t = C_gamma; exact for the linear ELBO, else <G_t(g), G_t(g')> of two "
-                           "conditionally independent mini-batch gradients (unbiased for ||E G_t(ghat)||^2, within "
-                           "sqrt(sigma^2) of ||G_t(grad L)||)",
+                           "theta) / t at t = C_gamma; exact for the linear ELBO, else <G_t(g), G_t(g')> of the "
+                           "step's two conditionally independent unbiased gradients (the halves of one batch with "
+                           "the split estimator): unbiased for ||E G_t(g)||^2, within the standard deviation of g "
+                           "of ||G_t(grad L)||",
     }, when=STEP),
     Quantity("paper_statistic", {
         "paper_grad_stat": "at the last step of each epoch: the paper's statistic, sum over the epoch's batches of "

@@ -83,3 +83,20 @@ def test_gradient_mapping_is_the_gradient_inside_and_cut_at_the_boundary():
     G = gradient_mapping(spec, flat, g, t=1e-3)
     # inside: g itself; at +a pushed out: 0; at -a pushed in: g; v pushed below logvar_min: cut at the boundary
     assert torch.allclose(G, torch.tensor([1.0, 0.0, 1.0, -2.0 / 1e-3], dtype=torch.float64))
+
+
+def test_a_split_run_widens_the_mapping_band_to_half_batch_noise(run_dirs):
+    """With the split estimator the mapping is read off half-batch gradients, whose standard deviation is
+    sqrt(sigma^2 B / floor(B/2)): the band around the estimate uses it (a whole-batch band would be too narrow to
+    be sound); a run recorded with whole batches keeps sigma."""
+    import math
+    from empirical import load_run
+    run = load_run(run_dirs / "inside")
+    split = assess(run)
+    B, sigma2 = split.spec.B, split.measured["sigma2"]
+    note = next(n for n in split.notes if n.startswith("gradient mapping estimated"))
+    assert "half-batch" in note and f"{math.sqrt(sigma2 * B / (B // 2)):.3g}" in note
+    run.config["train"]["norm_estimator"] = "fresh"
+    whole = assess(run)
+    assert f"{math.sqrt(sigma2):.3g}" in next(n for n in whole.notes if n.startswith("gradient mapping estimated"))
+    assert (whole.average.upper < split.average.upper).all()
