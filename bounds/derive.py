@@ -16,13 +16,14 @@ import sympy as sp
 from . import symbols as S
 from .bound import Bound
 from .registry import SETTINGS
+from .objectives.gap import objective_gap_bound
 from .objectives.linear import linear_hessian_bound, linear_pieces
 from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
                                     pathwise_pointwise, score_pointwise)
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
-from .support import require_bounded, require_bounded_architecture, require_projected_theorem
+from .support import NotDerivedError, require_bounded, require_bounded_architecture, require_projected_theorem
 from .theorems import adam, adaptive, projected_sgd, sgd
 
 REF = "docs/derivations.md"
@@ -156,7 +157,8 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     opt = spec.optimizer.name
     assumptions = ["step sizes gamma_k = C_gamma k^{-1/2}, output iterate R uniform on {0..n}",
                    "unbiased mini-batch gradients, drawn independently at each step given the past",
-                   "L_star = sup L - L(theta_0), the objective gap (user-supplied)"]
+                   "L_star = sup L - L(theta_0), the objective gap (certified from the spec unless given: "
+                   f"{REF}#the-objective-gap)"]
     conditions: dict[str, sp.Basic] = {}
     if projected:
         require_projected_theorem(opt)
@@ -214,13 +216,29 @@ def derive_all(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, B
             "convergence": convergence(spec, None, allow_outside_theory)}
 
 
+@lru_cache(maxsize=64)
+def objective_gap(spec: VAESpec, allow_outside_theory: bool = False) -> Bound:
+    """L_star certified from the spec: sup - inf of the per-example objective over the compact set and the data
+    (`bounds.objectives.gap`), which bounds sup L - L(theta_0) for any start in the set."""
+    expr = objective_gap_bound(spec, _pieces(spec, allow_outside_theory))
+    return Bound("L_star", {"likelihood and KL ranges": expr}, "derived", f"{REF}#the-objective-gap",
+                 ["parameters in the compact set, every data point in the data set's bound"],
+                 description="sup L - inf L over the compact set: the objective gap from any start")
+
+
 def spec_values(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, Any]:
     """Numbers for every symbol a bound of `spec` may contain: each setting of `bounds.registry` read from its
-    spec path, the per-layer norm bounds, and (adaptive methods) the default M."""
+    spec path, the per-layer norm bounds, and (adaptive methods) the default M. L_star is the spec's objective_gap
+    where given, else certified (`objective_gap`; left out where no bound is derived for the spec)."""
     values: dict[str, Any] = {setting.name: setting.read(spec) for setting in SETTINGS}
     for i, (w, b) in enumerate(zip(spec.weight_bound.layer_norms, spec.weight_bound.bias_norms)):
         values[S.layer_norm_symbol(i).name] = w
         values[S.bias_norm_symbol(i).name] = b
+    if spec.objective_gap is None:
+        try:
+            values["L_star"] = float(objective_gap(spec, allow_outside_theory).evaluate(values))
+        except (NotDerivedError, SpecError):  # conv nets, outside-theory activations, too many latents: no bound
+            del values["L_star"]
     if spec.optimizer.name != "sgd":
         values["M"] = gradient_bound_value(spec, values, allow_outside_theory=allow_outside_theory)
     return values
@@ -230,9 +248,11 @@ def theory_constants(spec: VAESpec, values: dict[str, float], a: float | None = 
     """The derived L, sigma2 (and M for the adaptive methods), with L_star and a, at the spec's settings, or with the
     entry-wise bound a replaced (the theory's constants at the parameter norms a run reached)."""
     vals = dict(values) if a is None else {**values, "a": a}
+    if a is not None and spec.objective_gap is None and "L_star" in vals:  # the certified gap depends on a too
+        vals["L_star"] = float(objective_gap(spec, True).evaluate(vals))
     out = {"L": float(smoothness(spec, allow_outside_theory=True).evaluate(vals)),
            "sigma2": float(variance(spec, allow_outside_theory=True).evaluate(vals)),
-           "L_star": spec.objective_gap, "a": vals["a"]}
+           "L_star": vals["L_star"], "a": vals["a"]}
     if spec.optimizer.name != "sgd":
         out["M"] = gradient_bound_value(spec, vals, allow_outside_theory=True)
     return out

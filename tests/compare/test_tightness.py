@@ -79,7 +79,7 @@ def test_step_size_above_one_over_L_breaks_the_theorem(spec):
 
 
 def test_an_observed_objective_gap_above_L_star_breaks_the_theorem(spec):
-    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), gap=2 * spec.objective_gap))
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), gap=2 * D.spec_values(spec)["L_star"]))
     assert [c.name for c in a.conditions if not c.holds] == ["objective gap"]
 
 

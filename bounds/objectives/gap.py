@@ -1,0 +1,41 @@
+"""The objective gap L_star = sup L - L(theta_0), certified from the spec: sup over the compact set and the data of
+the per-example objective, minus its infimum there (so it bounds the gap from any start). Derivation:
+docs/derivations.md, "The objective gap".
+
+Every objective here lies between the beta-ELBO (beta = 1 for IWAE and VR-IWAE, which are above the ELBO by Jensen)
+and max_z log p(x|z) (above log p(x), which is above each objective):
+- log p(x|z) >= its lower bound: Gaussian -(R_x + ||G||)^2 / (2 c^2) - (d_x / 2) log(2 pi c^2); Bernoulli on logits
+  eta, -d_x log 2 - sqrt(d_x) ||eta||;
+- KL(q(z|x) || p(z)) = (1/2) sum_j (mu_j^2 + e^{v_j} - 1 - v_j) <= (1/2) (||mu||^2 + d_z max(e^v - 1 - v)) with the
+  maximum at an end of [logvar_min, logvar_max] (the function is convex).
+With ||G|| <= C_G(||eps||) the decoder's output bound (a polynomial in ||eps||), the expectation is exact.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import symbols as S
+from ..spec import VAESpec
+from .linear import linear_norms
+from .pieces import Pieces
+
+
+def objective_gap_bound(spec: VAESpec, pieces: Pieces) -> sp.Expr:
+    """sup - inf of the per-example objective over the compact set and the data, as an expression in the spec's
+    settings (a, R_x, c, the clips, beta, ...); `pieces`: the spec's pointwise bounds (`bounds.derive._pieces`)."""
+    m = spec.model
+    obj = spec.objective
+    beta = S.beta if obj.kind in ("elbo", "beta") else sp.Integer(1)
+    if m.kind == "linear":  # the mean V (x - b) is not clipped: ||mu|| <= omega_V (R_x + ||b||)
+        q = linear_norms(spec)
+        mu_sq = (q["omega_V"] * q["R"]) ** 2
+    else:
+        mu_sq = m.latent_dim * S.mu_max ** 2
+    C_G = pieces.decoder_joint.H
+    if m.kind == "bernoulli":
+        likelihood = m.data_dim * sp.log(2) + sp.sqrt(m.data_dim) * C_G.expectation(m.latent_dim)
+    else:
+        likelihood = ((C_G + S.R_x) * (C_G + S.R_x)).expectation(m.latent_dim) / (2 * S.c ** 2)
+    excess = sp.Max(*(sp.exp(v) - 1 - v for v in (S.logvar_min, S.logvar_max)))
+    kl = (mu_sq + m.latent_dim * excess) / 2
+    return likelihood + beta * kl
