@@ -89,11 +89,12 @@ def test_the_per_step_estimate_averages_to_the_exact_gradient_norm(batches, norm
     trainer = linear_trainer(TrainConfig(batches=batches, norm_estimator=norm_estimator))
     exact, se0 = P.full_grad_norm_sq(LINEAR, trainer.flat, trainer.X, torch.Generator().manual_seed(0))
     assert se0 == 0.0
-    draws = pair_draws(trainer, 3000)
+    draws = pair_draws(trainer, 2000)
     assert abs(draws.mean() - exact) <= 4 * draws.std() / np.sqrt(len(draws))
-    naive = np.array([float(trainer.minibatch_gradient(*trainer.fresh_batch())[0].square().sum())
-                      for _ in range(3000)])
-    assert naive.mean() - exact > 4 * naive.std() / np.sqrt(len(naive))
+    if (batches, norm_estimator) == ("independent", "split"):  # the check can tell: the plug-in is biased
+        naive = np.array([float(trainer.minibatch_gradient(*trainer.fresh_batch())[0].square().sum())
+                          for _ in range(2000)])
+        assert naive.mean() - exact > 4 * naive.std() / np.sqrt(len(naive))
 
 
 def test_halves_drawn_without_replacement_are_biased_by_the_finite_population_term():
@@ -130,7 +131,7 @@ def test_split_and_fresh_agree_on_a_network(batches):
     for estimator in ("split", "fresh"):
         trainer = Trainer(spec, TrainConfig(batches=batches, norm_estimator=estimator, dtype="float64"), data,
                           progress=False)
-        draws = pair_draws(trainer, 1500)
+        draws = pair_draws(trainer, 1000)
         means[estimator] = (draws.mean(), draws.std() / np.sqrt(len(draws)))
     (a, se_a), (b, se_b) = means["split"], means["fresh"]
     assert abs(a - b) <= 4 * np.hypot(se_a, se_b)
