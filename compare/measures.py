@@ -103,6 +103,29 @@ def measured_constants(run: Run) -> dict[str, float]:
     return {name: declared[name].from_trace(run.trace) for name in (*THEOREM_CONSTANTS, "a")}
 
 
+def reached_norms(run: Run):
+    """The per-layer norm set a run stayed in, as far as it recorded: a spectral `ParameterBound` whose bound on
+    each layer's ||W_l||_2 and ||b_l|| is the largest the run reached at its probes (`parameter_norms`) and at its
+    final parameters. Between probes the norms are not recorded: the set describes the probed path."""
+    from bounds.spec import ParameterBound
+    spec, t = run.spec, run.trace
+    final = run.parameters()
+    weights, biases = [], []
+    for slot in spec.layout:
+        w = [t[f"spectral_norm.{slot.name}"].max()] if f"spectral_norm.{slot.name}" in t else []
+        b = [t[f"bias_norm.{slot.name}"].max()] if f"bias_norm.{slot.name}" in t else []
+        if final is not None:
+            w.append(float(np.linalg.norm(final[slot.weight].reshape(slot.shape), 2)))
+            b.append(float(np.linalg.norm(final[slot.bias])))
+        w, b = [v for v in w if np.isfinite(v)], [v for v in b if np.isfinite(v)]
+        if not w or not b:
+            raise ValueError(f"the run recorded no norms of layer {slot.name!r} (no parameter-norm probe and no "
+                             "final parameters): its norm set is unknown")
+        weights.append(max(w))
+        biases.append(max(b))
+    return ParameterBound(kind="spectral", layer_norms=tuple(weights), bias_norms=tuple(biases))
+
+
 def probe_series(run: Run, column: str) -> pd.DataFrame:
     """(step, value) at the probes where `column` was measured."""
     t = run.trace

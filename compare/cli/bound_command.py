@@ -69,6 +69,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--norm-kind", choices=NORM_KINDS, default="entrywise")
     b.add_argument("--layer-norms", type=_floats, default=())
     b.add_argument("--bias-norms", type=_floats, default=())
+    b.add_argument("--norms-from", metavar="RUN", default=None,
+                   help="the spec of a trained run, its compact set the per-layer spectral and bias norms the run "
+                        "reached (largest at its probes and final parameters): the bound as a function of the "
+                        "network's norms; its other settings are the run's (vary them with --grid)")
     b.add_argument("--outside-theory", action="store_true",
                    help="allow non-smooth activations (ReLU); the result is labelled outside-theory")
     b.add_argument("--grid", action="append", default=[], metavar="NAME=v1,v2,...",
@@ -196,8 +200,17 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
     return "\n".join(out)
 
 
+def spec_from_run(folder: str) -> VAESpec:
+    """A run's spec with the per-layer norm set it reached (`compare.measures.reached_norms`)."""
+    import dataclasses
+    from empirical.runs import load_run
+    from ..measures import reached_norms
+    run = load_run(folder)
+    return dataclasses.replace(run.spec, weight_bound=reached_norms(run))
+
+
 def cmd_bound(args: argparse.Namespace) -> int:
-    spec = spec_from_args(args)
+    spec = spec_from_run(args.norms_from) if args.norms_from else spec_from_args(args)
     grid = parse_grid(args.grid)
     if args.M is not None:
         if not (math.isfinite(args.M) and args.M > 0):
@@ -209,7 +222,14 @@ def cmd_bound(args: argparse.Namespace) -> int:
         raise UsageError("--layer-norms and --bias-norms bound the per-layer norms: they need --norm-kind spectral "
                          "or frobenius (the entry-wise set reads --a only)")
     bound = select_bound(spec, args.which, args.outside_theory)
-    frame = settings_frame(spec, grid, args.M, args.outside_theory, step_from_L=args.C_gamma is None)
+    # a run's bound keeps its own step; otherwise SGD's default step is the theorem's largest
+    frame = settings_frame(spec, grid, args.M, args.outside_theory,
+                           step_from_L=args.C_gamma is None and not args.norms_from)
+    if args.norms_from and args.format == "text":
+        wb = spec.weight_bound
+        print(f"norm set reached by {args.norms_from} (probes and final parameters): "
+              + ", ".join(f"{slot.name} ||W|| <= {w:.4g}, ||b|| <= {b:.4g}"
+                          for slot, w, b in zip(spec.layout, wb.layer_norms, wb.bias_norms)) + "\n")
     print(render(bound, frame, list(grid), args.format, args.show_expression))
     return 0
 
