@@ -40,7 +40,7 @@ class TrainConfig:
     norm_estimator: where the two gradients come from. `split` (default): the mean gradients of the two halves of
     one batch of i.i.d. examples, read off that batch's one backward pass: with `independent` batches the training
     batch itself (nearly free), with `epochs` one fresh batch (a reshuffled epoch's batch is not unbiased given the
-    past; docs/derivations.md). `fresh`: two whole mini-batch gradients (the training gradient is one of them with
+    past; docs/empirical.md). `fresh`: two whole mini-batch gradients (the training gradient is one of them with
     `independent` batches), the reference the split estimator is tested against.
     """
 

@@ -1,7 +1,7 @@
 """Two half-batch gradients from the one backward pass of the training gradient.
 
 The per-step unbiased ||grad L(theta_k)||^2 is <g_A, g_B> for the mean gradients g_A, g_B of two halves of one
-mini-batch of i.i.d. examples (docs/derivations.md, "The split-batch estimator"). Computing the halves as two
+mini-batch of i.i.d. examples (docs/empirical.md, "The per-step estimate ..."). Computing the halves as two
 separate gradients costs per-call overhead twice (2x a step on a small net); this module gets them from the
 training gradient's own backward pass instead.
 

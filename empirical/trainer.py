@@ -196,7 +196,7 @@ class Trainer:
     def training_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(indices, eps) of this step's mini-batch, from the training generator. Independent batches draw their B
         indices with replacement: i.i.d. examples, so that any two parts of the batch are independent given theta_k
-        (the split-batch estimator needs it; without replacement they are not, see docs/derivations.md)."""
+        (the split-batch estimator needs it; without replacement they are not, see docs/empirical.md)."""
         B = self.spec.B
         if self.config.batches == "independent":
             idx = torch.randint(len(self.X), (B,), generator=self.gen, device=self.device)
