@@ -134,9 +134,9 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     batched calls (a split request as its two halves)."""
     requests = [m.requests() for m in members]  # members share the settings: the same requests, in order
     flats = torch.stack([m.flat for m in members])
-    n_a = members[0].spec.B // 2  # where a split request splits (Split.halves)
     groups = []  # each: one (indices, eps) per member
     for j, lead in enumerate(requests[0]):
+        n_a = len(lead.idx) // 2  # where a split request splits (Split.halves)
         parts = (slice(None, n_a), slice(n_a, None)) if lead.split else (slice(None),)
         groups += [[(r[j].idx[part], r[j].eps[part]) for r in requests] for part in parts]
     outputs = iter(_batched_gradients(members, flats, groups, gradient))
@@ -144,7 +144,7 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     for lead in requests[0]:
         if lead.split:
             (G_a, v_a), (G_b, v_b) = next(outputs), next(outputs)
-            w = n_a / members[0].spec.B
+            w = (len(lead.idx) // 2) / len(lead.idx)
             results.append(Result(w * G_a + (1 - w) * G_b, w * v_a + (1 - w) * v_b, Pair(G_a, G_b)))
         else:
             results.append(Result(*next(outputs)))

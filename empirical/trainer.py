@@ -207,9 +207,11 @@ class Trainer:
         return idx, self.draw_eps(B, self.gen)
 
     def fresh_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(indices, eps) of B i.i.d. examples from the second generator, independent of training given theta_k."""
-        idx = torch.randint(len(self.X), (self.spec.B,), generator=self.inner_gen, device=self.device)
-        return idx, self.draw_eps(self.spec.B, self.inner_gen)
+        """(indices, eps) of i.i.d. examples (`TrainConfig.norm_batch`, default B) from the second generator,
+        independent of training given theta_k."""
+        size = self.config.norm_batch or self.spec.B
+        idx = torch.randint(len(self.X), (size,), generator=self.inner_gen, device=self.device)
+        return idx, self.draw_eps(size, self.inner_gen)
 
     @property
     def wants_pair(self) -> bool:

@@ -81,19 +81,20 @@ def linear_trainer(config: TrainConfig, n_points: int = 64) -> Trainer:
     return Trainer(LINEAR, dataclasses.replace(config, dtype="float64"), data, progress=False)
 
 
-@pytest.mark.parametrize("batches", ["epochs", "independent"])
-@pytest.mark.parametrize("norm_estimator", ["split", "fresh"])
-def test_the_per_step_estimate_averages_to_the_exact_gradient_norm(batches, norm_estimator):
-    """The linear VAE's ||grad L||^2 is exact: both estimators under both batch schemes average to it, and the
-    plug-in ||ghat||^2 does not."""
-    trainer = linear_trainer(TrainConfig(batches=batches, norm_estimator=norm_estimator))
+@pytest.mark.parametrize("batches,norm_estimator,norm_batch", [
+    ("epochs", "split", None), ("independent", "split", None), ("epochs", "fresh", None),
+    ("independent", "fresh", None), ("epochs", "split", 3)])
+def test_the_per_step_estimate_averages_to_the_exact_gradient_norm(batches, norm_estimator, norm_batch):
+    """The linear VAE's ||grad L||^2 is exact: both estimators under both batch schemes average to it (also from
+    a small fresh batch, split 1 + 2), and the plug-in ||ghat||^2 does not."""
+    trainer = linear_trainer(TrainConfig(batches=batches, norm_estimator=norm_estimator, norm_batch=norm_batch))
     exact, se0 = P.full_grad_norm_sq(LINEAR, trainer.flat, trainer.X, torch.Generator().manual_seed(0))
     assert se0 == 0.0
-    draws = pair_draws(trainer, 2000)
+    draws = pair_draws(trainer, 1500)
     assert abs(draws.mean() - exact) <= 4 * draws.std() / np.sqrt(len(draws))
     if (batches, norm_estimator) == ("independent", "split"):  # the check can tell: the plug-in is biased
         naive = np.array([float(trainer.minibatch_gradient(*trainer.fresh_batch())[0].square().sum())
-                          for _ in range(2000)])
+                          for _ in range(1500)])
         assert naive.mean() - exact > 4 * naive.std() / np.sqrt(len(naive))
 
 
@@ -151,6 +152,19 @@ def test_split_runs_record_the_column_resume_identically_and_train_alone_as_in_a
         np.testing.assert_array_equal(resumed[cols].to_numpy(), full.trace[cols].to_numpy())
         together = train_ensemble([spec, dataclasses.replace(spec, seed=1)], config, [data, data])[0].trace
         np.testing.assert_allclose(together[cols].to_numpy(), full.trace[cols].to_numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_a_smaller_fresh_batch_trains_alone_as_in_an_ensemble_and_a_batch_of_one_is_refused():
+    from empirical.ensemble import train_ensemble
+    spec = small_mlp_spec(n=12)
+    data = synthetic_linear_gaussian(6, 2, 200, data_bound=spec.model.data_bound, seed=1)
+    config = TrainConfig(norm_batch=5, **SMALL_RUN_CONFIG)  # epochs: the estimate's fresh batch is 2 + 3 points
+    alone = train(spec, config, data).trace["grad_norm_sq_unbiased"]
+    together = train_ensemble([spec, dataclasses.replace(spec, seed=4)], config, [data, data])[0].trace
+    assert alone.notna().all()
+    np.testing.assert_allclose(together["grad_norm_sq_unbiased"].to_numpy(), alone.to_numpy(), rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match="norm_batch"):
+        TrainConfig(norm_batch=1)
 
 
 def test_odd_batches_and_a_batch_of_one():
