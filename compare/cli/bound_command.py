@@ -178,10 +178,12 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
             setting = ", ".join(f"{k}={table[k].iloc[i]:g}" for k in shown)
             out.append(f"% {setting + ': ' if setting else ''}value = {table['value'].iloc[i]:.6g}")
         return "\n".join(out)
+    used = {sym.name for sym in bound.symbols}  # a setting the bound does not depend on is not printed with it
     # the grid's settings, and any shown setting that follows them (the default C_gamma = 1/L), printed per row
     per_row = shown + [k for k in SHOWN if k in table and k not in shown and table[k].nunique() > 1]
     out = [f"{bound.name}  [{bound.status}]  {bound.description}", f"reference: {bound.reference}",
-           "settings: " + ", ".join(f"{k}={table[k].iloc[0]:.4g}" for k in SHOWN if k in table and k not in per_row),
+           "settings: " + ", ".join(f"{k}={table[k].iloc[0]:.4g}" for k in SHOWN
+                                    if k in table and k not in per_row and k in used),
            f"read: {READING.get(bound.name, 'an upper bound on the quantity named above, at these settings')}"]
     if show_expression:
         out.append(f"expression: {bound.expr}")
