@@ -10,7 +10,7 @@ is W with bias b.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -39,7 +39,7 @@ class Layout:
     def __len__(self) -> int:
         return len(self.slots)
 
-    @property
+    @cached_property  # read by every forward pass; a layout is built once per model (parameter_layout)
     def pieces(self) -> tuple[int, ...] | None:
         """The sizes of weight, bias, weight, bias, ... where they tile the vector in that order (the networks), so
         that it splits into them in one operation; None where they do not (the linear VAE)."""

@@ -26,6 +26,7 @@ from bounds.spec import VAESpec
 from empirical.runs import Run
 from . import conditions as C
 from empirical.estimators import has_exact_objective
+from empirical.trainer import pair_batch
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, measured_constants, projection_acted,
                        running_average)
 from .rates import SlopeFit, fit_slope
@@ -216,15 +217,15 @@ def assess(run: Run, label: str = "") -> Assessment:
     bound, form, values, theory = derived.convergence, derived.theorem, derived.values, derived.constants
     conds = C.check(run, spec, bound, values, measured, theory, projected)
     if projected and average.source.startswith("gradient mapping") and not has_exact_objective(spec):
-        # <G(g), G(g')> estimates ||E G(g)||^2, within sqrt(Var g) of ||G(grad L)|| (G is 1-Lipschitz in g); g is a
-        # batch of B (variance sigma^2) or, with the split estimator, half of one (variance sigma^2 B / floor(B/2)).
+        # <G(g), G(g')> estimates ||E G(g)||^2, within sqrt(Var g) of ||G(grad L)|| (G is 1-Lipschitz in g); the
+        # noisier g of the pair averages m examples, so Var g <= sigma^2 B / m (sigma^2: the variance at batch B).
         sigma2 = measured["sigma2"] if math.isfinite(measured["sigma2"]) else theory["sigma2"]
-        halves = run.config["train"].get("norm_estimator") == "split" and spec.B >= 2  # absent: recorded before it
-        variance = sigma2 * (spec.B / (spec.B // 2) if halves else 1.0)
+        m = pair_batch(run.config["train"], spec.B)
+        variance = sigma2 * spec.B / m
         average = average.with_bias_band(math.sqrt(variance))
-        notes.append(f"gradient mapping estimated from {'half-batch' if halves else 'mini-batch'} gradients: bias "
-                     f"band +-sqrt({'sigma^2 B / floor(B/2)' if halves else 'sigma^2'}) = {math.sqrt(variance):.3g} "
-                     "around its root")
+        source, spread = ("mini-batch", "sigma^2") if m == spec.B else (f"{m}-example", f"sigma^2 B / {m}")
+        notes.append(f"gradient mapping estimated from {source} gradients: bias band +-sqrt({spread}) = "
+                     f"{math.sqrt(variance):.3g} around its root")
     bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
     posterior = np.asarray(a_posteriori(form, values, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),

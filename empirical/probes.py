@@ -100,8 +100,8 @@ def frozen_objective(spec: VAESpec, X: torch.Tensor, generator: torch.Generator)
 
 def top_hessian_eigenvalue(objective: Objective, flat: torch.Tensor, tol: float = 1e-3,
                            max_hvps: int = 300) -> tuple[float, int]:
-    """(largest |eigenvalue| of hess objective at flat, number of Hessian-vector products), by Lanczos with full
-    reorthogonalisation (`lanczos_top`). The gradient's graph is built once; each product is one backward pass
+    """(largest |eigenvalue| of hess objective at flat, number of Hessian-vector products), by Lanczos
+    (`lanczos_top`). The gradient's graph is built once; each product is one backward pass
     through it (double backward), so the noise and the data are the same for every product."""
     flat = flat.detach().requires_grad_(True)
     grad = torch.autograd.grad(objective(flat), flat, create_graph=True)[0]

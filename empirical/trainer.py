@@ -90,6 +90,17 @@ def gradient_pair(results: list[Result]) -> Pair | None:
     return Pair(results[-2].gradient, results[-1].gradient) if len(results) >= 2 else None
 
 
+def pair_batch(train: dict[str, Any], B: int) -> int:
+    """The fewest examples behind either gradient of a step's pair (as `Trainer.requests` forms it, final row
+    included), from a run's recorded training settings: a pair's noise is that of a batch of this size. Runs recorded
+    before the split estimator paired whole batches of B."""
+    if "norm_estimator" not in train:
+        return B
+    fresh = train.get("norm_batch") or B
+    smallest = min(B, fresh) if train.get("batches") == "independent" else fresh
+    return smallest // 2 if train["norm_estimator"] == "split" and B >= 2 else smallest
+
+
 MAX_PARAMETERS = 2**31 - 1  # torch's index range; far beyond what a CPU trains in reasonable time anyway
 
 
@@ -332,9 +343,7 @@ class Trainer:
     def final_row(self, row: dict[str, Any]) -> None:
         """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""
         row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
-        if not bool(torch.isfinite(self.flat).all()):
-            return
-        if not self.wants_pair:
+        if not self.wants_pair or not bool(torch.isfinite(self.flat).all()):
             return
         pair = gradient_pair([self.compute(request) for request in self.requests(final=True)])
         if self.config.unbiased_norm:

@@ -85,18 +85,24 @@ def test_gradient_mapping_is_the_gradient_inside_and_cut_at_the_boundary():
     assert torch.allclose(G, torch.tensor([1.0, 0.0, 1.0, -2.0 / 1e-3], dtype=torch.float64))
 
 
-def test_a_split_run_widens_the_mapping_band_to_half_batch_noise(run_dirs):
-    """With the split estimator the mapping is read off half-batch gradients, whose standard deviation is
-    sqrt(sigma^2 B / floor(B/2)): the band around the estimate uses it (a whole-batch band would be too narrow to
-    be sound); a run recorded with whole batches keeps sigma."""
+def test_the_mapping_band_follows_the_smallest_batch_behind_the_pair(run_dirs):
+    """The mapping is read off the step's pair; the band around it is the standard deviation of the noisier
+    gradient, sqrt(sigma^2 B / m) for m examples: half the batch with the split estimator, a quarter with a fresh
+    batch of half the size, the whole batch for runs recorded before (a band too narrow could not be sound)."""
     import math
     from empirical import load_run
     run = load_run(run_dirs / "inside")
-    split = assess(run)
-    B, sigma2 = split.spec.B, split.measured["sigma2"]
-    note = next(n for n in split.notes if n.startswith("gradient mapping estimated"))
-    assert "half-batch" in note and f"{math.sqrt(sigma2 * B / (B // 2)):.3g}" in note
-    run.config["train"]["norm_estimator"] = "fresh"
-    whole = assess(run)
-    assert f"{math.sqrt(sigma2):.3g}" in next(n for n in whole.notes if n.startswith("gradient mapping estimated"))
-    assert (whole.average.upper < split.average.upper).all()
+    bands = {}
+    for label, changes in (("split", {}), ("small fresh", {"batches": "epochs", "norm_batch": run.spec.B // 2}),
+                           ("before", None)):
+        train = run.config["train"]
+        run.config["train"] = ({k: v for k, v in train.items() if k not in ("norm_estimator", "norm_batch")}
+                               if changes is None else {**train, **changes})
+        a = assess(run)
+        run.config["train"] = train
+        B, sigma2 = a.spec.B, a.measured["sigma2"]
+        m = {"split": B // 2, "small fresh": B // 4, "before": B}[label]
+        note = next(n for n in a.notes if n.startswith("gradient mapping estimated"))
+        assert f"{math.sqrt(sigma2 * B / m):.3g}" in note, (label, note)
+        bands[label] = a.average.upper
+    assert (bands["before"] < bands["split"]).all() and (bands["split"] < bands["small fresh"]).all()

@@ -179,3 +179,25 @@ def test_odd_batches_and_a_batch_of_one():
     one = small_mlp_spec(n=10, B=1)
     assert train(one, config, data).trace["grad_norm_sq_unbiased"].notna().all()
     assert not Trainer(one, config, data, progress=False).splits
+
+
+@pytest.mark.parametrize("batches", ["epochs", "independent"])
+@pytest.mark.parametrize("norm_estimator", ["split", "fresh"])
+@pytest.mark.parametrize("B,norm_batch", [(8, None), (8, 3), (8, 20), (1, None), (1, 4)])
+def test_pair_batch_is_the_smallest_batch_the_trainer_pairs(batches, norm_estimator, B, norm_batch):
+    """`pair_batch` (what compare reads from a run's record) against the requests the trainer actually makes, at
+    a step and at the final row."""
+    from empirical.trainer import pair_batch
+    spec = small_mlp_spec(B=B)
+    config = TrainConfig(batches=batches, norm_estimator=norm_estimator, norm_batch=norm_batch)
+    trainer = Trainer(spec, config, synthetic_linear_gaussian(6, 2, 60, data_bound=2.0, seed=1), progress=False)
+    sizes = []
+    for final in (False, True):
+        requests = trainer.requests(final)
+        paired = requests[-1:] if requests[-1].split else requests[-2:]
+        for r in paired:
+            n = len(r.idx)
+            sizes += [n // 2, n - n // 2] if r.split else [n]
+    assert pair_batch(config.to_dict(), B) == min(sizes)  # what the run record holds
+    assert pair_batch({"batches": batches}, B) == B  # recorded before the split estimator: whole batches
+
