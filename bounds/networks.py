@@ -12,14 +12,16 @@ on the encoder), we propagate four bounds through the layers (derivation: docs/d
 - the Lipschitz constant of h_N in h_0, prod_l L1_l ||W_l||.
 
 Recursion, with L1, L2 the activation's Lipschitz and smoothness constants, omega_l >= ||W_l||_2,
-b_l >= ||b_l||, Hhat = H + 1 (the norm of the augmented input [h; 1]):
-    Jz_l = Hhat_{l-1} + omega_l J_{l-1}          (the pre-activation's Jacobian)
-    J_l  = L1_l Jz_l
-    J2_l = L1_l^2 (Hhat_{l-1}^2 + omega_l^2 J2_{l-1})   (Cauchy-Schwarz over disjoint parameter blocks)
-    S_l  = L2_l (Hhat_{l-1}^2 + omega_l^2 J2_{l-1}) + L1_l (J_{l-1} + omega_l S_{l-1})
+b_l >= ||b_l||, Hhat^2 = H^2 + 1 (the squared norm of the augmented input [h; 1]):
+    Jz2_l = Hhat_{l-1}^2 + omega_l^2 J2_{l-1}    (the pre-activation's squared Jacobian: Cauchy-Schwarz over
+                                                  the layer's block and the disjoint blocks before it)
+    J2_l = L1_l^2 Jz2_l
+    J_l  = L1_l sqrt(Jz2_l) where that is a number, else L1_l (Hhat_{l-1} + omega_l J_{l-1})
+    S_l  = L2_l Jz2_l + L1_l X_l,  X_l the cross term sup_t [2 t s J + s^2 omega S] (t^2 + s^2 = 1):
+           omega S / 2 + sqrt(J^2 + (omega S / 2)^2) where J, S are numbers, else J + omega S
     H_l  = sqrt(m_l) sup|f|  (bounded f)  or  sqrt(m_l) |f(0)| + L1_l (omega_l H_{l-1} + b_l)
-Triangle inequalities are used instead of square roots so that every bound stays a polynomial in
-||eps|| (see `rpoly`), whose expectation is exact.
+Where a bound depends on ||eps|| (the decoder's input z), triangle inequalities replace the square roots so that
+it stays a polynomial in ||eps|| (see `rpoly`), whose expectation is exact.
 """
 from __future__ import annotations
 
@@ -52,6 +54,25 @@ class NetworkBounds:
     lipschitz: sp.Expr  # Lipschitz constant in the input h_0
 
 
+def _root(x: RPoly) -> RPoly:
+    """sqrt of a constant polynomial."""
+    return RPoly([sp.sqrt(x.coeffs[0])])
+
+
+def _augmented_norm(H: RPoly) -> RPoly:
+    """A bound on ||[h; 1]|| = sqrt(||h||^2 + 1): exact for a number, H + 1 for a polynomial in ||eps||."""
+    return _root(H * H + 1) if H.degree == 0 else H + 1
+
+
+def _cross_term(J: RPoly, wS: RPoly) -> RPoly:
+    """sup over t^2 + s^2 = 1 of 2 t s J + s^2 wS: the second derivative's mixed term 2 dW dh (the layer's block
+    of norm t, the earlier blocks of norm s) plus W d^2h."""
+    if J.degree == 0 and wS.degree == 0:
+        half = wS.coeffs[0] / 2
+        return RPoly([half + sp.sqrt(J.coeffs[0] ** 2 + half**2)])
+    return J + wS
+
+
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
                S0: RPoly | sp.Expr = 0) -> NetworkBounds:
     """Propagate (H, J, S) through `layers` from an input with ||h_0|| <= H0, Jacobian J0, second derivative S0.
@@ -62,11 +83,10 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
     J2 = J * J
     lip = sp.Integer(1)
     for layer in layers:
-        L1, L2 = layer.act.lipschitz, layer.act.smoothness
-        Hhat = H + 1
-        Jz2 = Hhat * Hhat + layer.omega**2 * J2
-        S = L2 * Jz2 + L1 * (J + layer.omega * S)
-        J = L1 * (Hhat + layer.omega * J)
+        L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
+        Jz2 = H * H + 1 + omega**2 * J2
+        S = L2 * Jz2 + L1 * _cross_term(J, omega * S)
+        J = L1 * (_root(Jz2) if Jz2.degree == 0 else _augmented_norm(H) + omega * J)
         J2 = L1**2 * Jz2
         affine = sp.sqrt(layer.width_out) * layer.act.at_zero + L1 * (layer.omega * H + layer.bias)
         if layer.act.bounded:

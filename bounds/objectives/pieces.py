@@ -1,7 +1,8 @@
 """Pointwise bounds on the parts of a VAE's per-sample objective, as polynomials in r = ||eps||.
 
 `vae_pieces(spec)` collects, for the deep Gaussian and Bernoulli-decoder VAEs:
-- the encoder u = (mu, logvar): its parameter Jacobian J_E and second derivative S_E;
+- the encoder u = (mu, logvar): its parameter Jacobian J_E and second derivative S_E, and the log-variance head's
+  own J_lv, S_lv (the two heads are separate rows of the last layer: their weight blocks are disjoint);
 - the reparameterised latent z = mu + exp(logvar/2) * eps: ||z|| <= R_z, Jacobian Jz, second derivative Sz;
 - the decoder output G (mean, or logits): value bound, Jacobian and second derivative, both with respect
   to (theta, phi) jointly through z (pathwise) and to theta alone at fixed z (score function);
@@ -39,50 +40,62 @@ class Pieces:
     A2: sp.Expr                     # ||hess_G log p(x|z)||
     log_lik: RPoly                  # |log p(x|z)|
     statuses: tuple[str, ...]       # statuses of the activations used
+    J_lv: RPoly = RPoly([1])         # the log-variance head's Jacobian (free log-variances: 1)
+    S_lv: RPoly = RPoly([0])         # and its second derivative
 
 
-def weight_norms(spec: VAESpec) -> list[tuple[sp.Expr, sp.Expr]]:
+def weight_norms(spec: VAESpec, rows: dict[int, int] | None = None) -> list[tuple[sp.Expr, sp.Expr]]:
     """(omega_l, b_l) for every layer of `spec.layer_shapes`: operator-norm bound and bias-norm bound.
 
     Entry-wise bound a: ||W||_2 <= ||W||_F <= sqrt(m m') a and ||b|| <= sqrt(m) a. Spectral or Frobenius
-    per-layer bounds: symbols omega_i, b_i (a Frobenius bound is also a spectral bound).
+    per-layer bounds: symbols omega_i, b_i (a Frobenius bound is also a spectral bound, and a bound for any block of
+    rows). rows: layer index -> the number of its rows taken (a head's block of the last encoder layer).
     """
+    rows = rows or {}
     out = []
     for i, (_, (m_out, m_in)) in enumerate(spec.layer_shapes):
         if spec.weight_bound.kind == "entrywise":
-            out.append((sp.sqrt(m_out * m_in) * S.a, sp.sqrt(m_out) * S.a))
+            m = rows.get(i, m_out)
+            out.append((sp.sqrt(m * m_in) * S.a, sp.sqrt(m) * S.a))
         else:
             out.append((S.layer_norm_symbol(i), S.bias_norm_symbol(i)))
     return out
 
 
-def head_constants() -> ActivationConstants:
-    """Constants of the encoder's two soft-clipped heads, taken as one layer (the worse of the two)."""
-    mean = softclip_constants(S.head_s, -S.mu_max, S.mu_max)
-    logvar = softclip_constants(S.head_s, S.logvar_min, S.logvar_max)
-    return ActivationConstants("softclip-heads", sp.Max(mean.value_bound, logvar.value_bound),
-                               sp.Max(mean.at_zero, logvar.at_zero), sp.Max(mean.lipschitz, logvar.lipschitz),
-                               S.head_s / 4, "derived")
+def head_constants() -> tuple[ActivationConstants, ActivationConstants]:
+    """Constants of the encoder's soft-clipped mean and log-variance heads."""
+    return (softclip_constants(S.head_s, -S.mu_max, S.mu_max),
+            softclip_constants(S.head_s, S.logvar_min, S.logvar_max))
 
 
-def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> tuple[list[Layer], list[Layer]]:
-    """Encoder layers (hidden, then the heads) and decoder layers (hidden, then the output)."""
+@dataclass(frozen=True)
+class NetworkLayers:
+    """The layers of a deep VAE: the encoder's hidden layers, its two heads (each d_z rows of the last encoder
+    layer, with disjoint weights), and the decoder's layers (hidden, then the output)."""
+
+    encoder: list[Layer]
+    mean_head: Layer
+    logvar_head: Layer
+    decoder: list[Layer]
+
+
+def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> NetworkLayers:
     m = spec.model
     hidden = constants(m.activation, allow_outside_theory=allow_outside_theory)
     out_name = "identity" if m.kind == "bernoulli" else m.decoder_output
     output = constants(ActivationSpec(name=out_name), symbolic=False)
-    norms = weight_norms(spec)
-    shapes = spec.layer_shapes
     n_enc = len(m.encoder_widths) + 1
-    encoder, decoder = [], []
+    norms = weight_norms(spec, rows={n_enc - 1: m.latent_dim})
+    shapes = spec.layer_shapes
+    encoder, decoder, heads = [], [], []
     for i, ((name, (m_out, m_in)), (omega, bias)) in enumerate(zip(shapes, norms)):
-        if i < n_enc:
-            act = head_constants() if i == n_enc - 1 else hidden
-            encoder.append(Layer(m_out, m_in, omega, bias, act))
+        if i < n_enc - 1:
+            encoder.append(Layer(m_out, m_in, omega, bias, hidden))
+        elif i == n_enc - 1:
+            heads = [Layer(m.latent_dim, m_in, omega, bias, act) for act in head_constants()]
         else:
-            act = output if i == len(shapes) - 1 else hidden
-            decoder.append(Layer(m_out, m_in, omega, bias, act))
-    return encoder, decoder
+            decoder.append(Layer(m_out, m_in, omega, bias, output if i == len(shapes) - 1 else hidden))
+    return NetworkLayers(encoder, heads[0], heads[1], decoder)
 
 
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
@@ -90,18 +103,23 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     if m.kind == "linear":
         raise ValueError("model='linear' has its own closed-form bounds: use bounds.objectives.linear")
     d_x, d_z = m.data_dim, m.latent_dim
-    encoder, decoder = network_layers(spec, allow_outside_theory)
-    enc = mlp_bounds(encoder, S.R_x)
-    J_E, S_E = enc.J, enc.S
+    net = network_layers(spec, allow_outside_theory)
+    hidden = mlp_bounds(net.encoder, S.R_x)
+    mean, logvar = (mlp_bounds([head], hidden.H, hidden.J, hidden.S) for head in (net.mean_head, net.logvar_head))
+    # u = (mu, logvar): ||du||^2 = ||dmu||^2 + ||dlogvar||^2, and likewise for the second derivative.
+    J_E = RPoly([sp.sqrt(mean.J2.coeffs[0] + logvar.J2.coeffs[0])])
+    S_E = RPoly([sp.sqrt(mean.S.coeffs[0] ** 2 + logvar.S.coeffs[0] ** 2)])
     sigma_max = sp.exp(S.logvar_max / 2)
     sigma_min = sp.exp(S.logvar_min / 2)
     r = RPoly([0, 1])
-    half_sr = RPoly([1, sigma_max / 2])                      # 1 + sigma_max r / 2
+    half_sr = (sigma_max / 2) * r
+    # z = mu + sigma * eps, sigma = exp(logvar / 2): dz = dmu + (sigma / 2) eps dlogvar,
+    # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2.
     R_z = sp.sqrt(d_z) * S.mu_max + sigma_max * r
-    Jz = half_sr * J_E
-    Sz = half_sr * S_E + (sigma_max / 4) * r * J_E * J_E
-    joint = mlp_bounds(decoder, R_z, Jz, Sz)
-    theta = mlp_bounds(decoder, R_z)
+    Jz = mean.J + half_sr * logvar.J
+    Sz = mean.S + half_sr * logvar.S + (sigma_max / 4) * r * logvar.J2
+    joint = mlp_bounds(net.decoder, R_z, Jz, Sz)
+    theta = mlp_bounds(net.decoder, R_z)
     if m.kind == "gaussian":
         C_G = joint.H
         A1 = (C_G + S.R_x) * (1 / S.c**2)
@@ -111,6 +129,6 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         A1 = RPoly([sp.sqrt(d_x)])
         A2 = sp.Rational(1, 4)
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
-    statuses = tuple(sorted({layer.act.status for layer in encoder + decoder}))
+    statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
     return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, sp.Max(sp.Abs(S.logvar_min), sp.Abs(S.logvar_max)),
-                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses)
+                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S)

@@ -26,13 +26,13 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
     """l(theta, phi; x, eps) = log p(x|z) + beta [log p(z) - log q(z|x)], z = mu + sigma * eps.
 
     With -log q(z|x) = sum(logvar)/2 + const(eps) at the reparameterised point:
-      ||hess l|| <= A1 S_G + A2 J2_G + beta (Jz^2 + R_z Sz + sqrt(d_z)/2 S_E)
-      ||grad l|| <= A1 J_G + beta (R_z Jz + sqrt(d_z)/2 J_E)
+      ||hess l|| <= A1 S_G + A2 J2_G + beta (Jz^2 + R_z Sz + sqrt(d_z)/2 S_lv)
+      ||grad l|| <= A1 J_G + beta (R_z Jz + sqrt(d_z)/2 J_lv)
     """
     G = p.decoder_joint
     half_sqrt_d = sp.sqrt(p.d_z) / 2
-    hessian = p.A1 * G.S + p.A2 * G.J2 + beta * (p.Jz * p.Jz + p.R_z * p.Sz + half_sqrt_d * p.S_E)
-    gradient = p.A1 * G.J + beta * (p.R_z * p.Jz + half_sqrt_d * p.J_E)
+    hessian = p.A1 * G.S + p.A2 * G.J2 + beta * (p.Jz * p.Jz + p.R_z * p.Sz + half_sqrt_d * p.S_lv)
+    gradient = p.A1 * G.J + beta * (p.R_z * p.Jz + half_sqrt_d * p.J_lv)
     return Pointwise(hessian, gradient)
 
 
