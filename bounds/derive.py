@@ -20,7 +20,7 @@ from .objectives.gap import objective_gap_bound
 from .objectives.linear import linear_hessian_bound, linear_pieces
 from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
-                                    pathwise_pointwise, score_pointwise)
+                                    pathwise_expected_hessian, pathwise_pointwise, score_pointwise)
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
 from .support import NotDerivedError, require_bounded, require_bounded_architecture, require_projected_theorem
@@ -91,7 +91,7 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
             terms = {"weighted hessians": expected_max(pw.hessian, d_z),
                      "weight covariance": expected_max(pw.gradient * pw.gradient, d_z)}
         else:
-            terms = {"expected hessian": pw.hessian.expectation(d_z)}
+            terms = {"expected hessian": pathwise_expected_hessian(p, beta)}
         desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"
     else:
         sb = score_pointwise(p, beta)

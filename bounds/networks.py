@@ -17,8 +17,11 @@ b_l >= ||b_l||, Hhat^2 = H^2 + 1 (the squared norm of the augmented input [h; 1]
                                                   the layer's block and the disjoint blocks before it)
     J2_l = L1_l^2 Jz2_l
     J_l  = L1_l sqrt(Jz2_l) where that is a number, else L1_l (Hhat_{l-1} + omega_l J_{l-1})
-    S_l  = L2_l Jz2_l + L1_l X_l,  X_l the cross term sup_t [2 t s J + s^2 omega S] (t^2 + s^2 = 1):
-           omega S / 2 + sqrt(J^2 + (omega S / 2)^2) where J, S are numbers, else J + omega S
+    S_l  = L2_l Q_l + L1_l X_l,  X_l the cross term sup_t [2 t s J + s^2 omega S] (t^2 + s^2 = 1):
+           omega S / 2 + sqrt(J^2 + (omega S / 2)^2) where J, S are numbers, else J + omega S;
+           Q_l bounds ||dpre||_4^2 <= ||dpre||_2 ||dpre||_inf (f'' acts entry-wise), with rho_l >= the norm of any
+           row of W_l:  sqrt(Jz2_l Ji2_l), Ji2_l = Hhat^2 + rho_l^2 J2_{l-1}, or, where that is not a number,
+           its AM-GM bound (Jz2_l / lam + lam Ji2_l) / 2 at lam = omega_l / rho_l
     H_l  = sqrt(m_l) sup|f|  (bounded f)  or  sqrt(m_l) |f(0)| + L1_l (omega_l H_{l-1} + b_l)
 Where a bound depends on ||eps|| (the decoder's input z), triangle inequalities replace the square roots so that
 it stays a polynomial in ||eps|| (see `rpoly`), whose expectation is exact.
@@ -36,13 +39,19 @@ from .rpoly import RPoly
 
 @dataclass(frozen=True)
 class Layer:
-    """One dense layer: weight (width_out x width_in) with norm bound omega, bias norm bound, activation."""
+    """One dense layer: weight (width_out x width_in) with norm bound omega, bias norm bound, activation, and a bound
+    on the norm of any one row of the weight (`row`; omega where none tighter is known)."""
 
     width_out: int
     width_in: int
     omega: sp.Expr
     bias: sp.Expr
     act: ActivationConstants
+    row: sp.Expr | None = None
+
+    @property
+    def row_norm(self) -> sp.Expr:
+        return self.omega if self.row is None else self.row
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,15 @@ def _cross_term(J: RPoly, wS: RPoly) -> RPoly:
     return J + wS
 
 
+def _fourth_power(Jz2: RPoly, Ji2: RPoly, lam: sp.Expr) -> RPoly:
+    """A bound on ||dpre||_4^2 from ||dpre||_2^2 <= Jz2 and ||dpre||_inf^2 <= Ji2 (lam = omega / rho >= 1)."""
+    if lam == 1 or Jz2.coeffs == Ji2.coeffs:
+        return Jz2
+    if Jz2.degree == 0 and Ji2.degree == 0:
+        return _root(Jz2 * Ji2)
+    return Jz2 * (1 / (2 * lam)) + Ji2 * (lam / 2)
+
+
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
                S0: RPoly | sp.Expr = 0) -> NetworkBounds:
     """Propagate (H, J, S) through `layers` from an input with ||h_0|| <= H0, Jacobian J0, second derivative S0.
@@ -85,7 +103,8 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
     for layer in layers:
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
         Jz2 = H * H + 1 + omega**2 * J2
-        S = L2 * Jz2 + L1 * _cross_term(J, omega * S)
+        S = L2 * _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2, omega / layer.row_norm) \
+            + L1 * _cross_term(J, omega * S)
         J = L1 * (_root(Jz2) if Jz2.degree == 0 else _augmented_norm(H) + omega * J)
         J2 = L1**2 * Jz2
         affine = sp.sqrt(layer.width_out) * layer.act.at_zero + L1 * (layer.omega * H + layer.bias)

@@ -42,6 +42,10 @@ class Pieces:
     statuses: tuple[str, ...]       # statuses of the activations used
     J_lv: RPoly = RPoly([1])         # the log-variance head's Jacobian (free log-variances: 1)
     S_lv: RPoly = RPoly([0])         # and its second derivative
+    Jz2_mean: sp.Expr | None = None  # sup_u E_eps ||dz u||^2 (eps's cross terms vanish); None: E[Jz^2]
+
+    def expected_Jz2(self) -> sp.Expr:
+        return (self.Jz * self.Jz).expectation(self.d_z) if self.Jz2_mean is None else self.Jz2_mean
 
 
 def weight_norms(spec: VAESpec, rows: dict[int, int] | None = None) -> list[tuple[sp.Expr, sp.Expr]]:
@@ -60,6 +64,14 @@ def weight_norms(spec: VAESpec, rows: dict[int, int] | None = None) -> list[tupl
         else:
             out.append((S.layer_norm_symbol(i), S.bias_norm_symbol(i)))
     return out
+
+
+def row_norms(spec: VAESpec) -> list[sp.Expr | None]:
+    """A bound on the norm of any one row of each layer's weight: sqrt(m') a under the entry-wise bound, else None
+    (the layer's own norm bound serves)."""
+    if spec.weight_bound.kind != "entrywise":
+        return [None] * len(spec.layer_shapes)
+    return [sp.sqrt(m_in) * S.a for _, (_, m_in) in spec.layer_shapes]
 
 
 def head_constants() -> tuple[ActivationConstants, ActivationConstants]:
@@ -88,13 +100,13 @@ def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> Network
     norms = weight_norms(spec, rows={n_enc - 1: m.latent_dim})
     shapes = spec.layer_shapes
     encoder, decoder, heads = [], [], []
-    for i, ((name, (m_out, m_in)), (omega, bias)) in enumerate(zip(shapes, norms)):
+    for i, ((name, (m_out, m_in)), (omega, bias), row) in enumerate(zip(shapes, norms, row_norms(spec))):
         if i < n_enc - 1:
-            encoder.append(Layer(m_out, m_in, omega, bias, hidden))
+            encoder.append(Layer(m_out, m_in, omega, bias, hidden, row))
         elif i == n_enc - 1:
-            heads = [Layer(m.latent_dim, m_in, omega, bias, act) for act in head_constants()]
+            heads = [Layer(m.latent_dim, m_in, omega, bias, act, row) for act in head_constants()]
         else:
-            decoder.append(Layer(m_out, m_in, omega, bias, output if i == len(shapes) - 1 else hidden))
+            decoder.append(Layer(m_out, m_in, omega, bias, output if i == len(shapes) - 1 else hidden, row))
     return NetworkLayers(encoder, heads[0], heads[1], decoder)
 
 
@@ -117,6 +129,8 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2.
     R_z = sp.sqrt(d_z) * S.mu_max + sigma_max * r
     Jz = mean.J + half_sr * logvar.J
+    # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2.
+    Jz2_mean = mean.J2.coeffs[0] + sigma_max**2 / 4 * logvar.J2.coeffs[0]
     Sz = mean.S + half_sr * logvar.S + (sigma_max / 4) * r * logvar.J2
     joint = mlp_bounds(net.decoder, R_z, Jz, Sz)
     theta = mlp_bounds(net.decoder, R_z)
@@ -131,4 +145,4 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
     return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, sp.Max(sp.Abs(S.logvar_min), sp.Abs(S.logvar_max)),
-                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S)
+                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean)

@@ -36,6 +36,22 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
     return Pointwise(hessian, gradient)
 
 
+def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
+    """A bound on ||E_eps hess l||: `pathwise_pointwise`'s Hessian with its Gauss-Newton terms taken in expectation
+    before the supremum over directions.
+
+    The likelihood's -J_G^T (-hess_G log p) J_G and the prior's -beta Jz^T Jz are negative semi-definite, with
+    ||-hess_G log p|| <= A2 (a number), and sup_v E||J_G v||^2 <= E[J2_theta] + lip_G^2 sup_u E||dz u||^2
+    (Cauchy-Schwarz over the decoder's and the encoder's blocks), where E_eps ||dz u||^2 has no cross term:
+    E[eps] = 0. The remaining terms are bounded pointwise, as in `pathwise_pointwise`.
+    """
+    G, d_z = p.decoder_joint, p.d_z
+    curvature = p.A1 * G.S + beta * (p.R_z * p.Sz + sp.sqrt(d_z) / 2 * p.S_lv)
+    Jz2 = p.expected_Jz2()
+    gauss_newton = p.A2 * (p.decoder_theta.J2.expectation(d_z) + G.lipschitz**2 * Jz2) + beta * Jz2
+    return curvature.expectation(d_z) + gauss_newton
+
+
 @dataclass(frozen=True)
 class ScoreBlocks:
     """Pointwise bounds for the score-function representation, by parameter block."""

@@ -43,7 +43,8 @@ def bounds_for(widths, act, last, a, radius):
     for l in range(len(widths) - 1):
         o, n_in = widths[l + 1], widths[l]
         spec = act if l < len(widths) - 2 else last
-        layers.append(Layer(o, n_in, sp.sqrt(o * n_in) * a, sp.sqrt(o) * a, constants(spec, symbolic=False)))
+        layers.append(Layer(o, n_in, sp.sqrt(o * n_in) * a, sp.sqrt(o) * a, constants(spec, symbolic=False),
+                            sp.sqrt(n_in) * a))
     nb = mlp_bounds(layers, sp.nsimplify(radius))
     return tuple(float(p.coeffs[0]) for p in (nb.H, nb.J, nb.S)) + (float(nb.lipschitz), float(nb.J2.coeffs[0]))
 
