@@ -89,7 +89,7 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
         pw = pathwise_pointwise(p, beta)
         if iwae:
             terms = {"weighted hessians": expected_max(pw.hessian, d_z),
-                     "weight covariance": expected_max(pw.gradient * pw.gradient, d_z)}
+                     "weight covariance": expected_max(pw.gradient_sq, d_z)}
         else:
             terms = {"expected hessian": pathwise_expected_hessian(p, beta)}
         desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"
@@ -102,26 +102,30 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
                  _assumptions(spec), description=desc)
 
 
-def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False):
-    """The pointwise bound g(r) on the per-sample gradient estimator's norm, an `RPoly` in r = ||eps||."""
+def _gradient_bounds(spec: VAESpec, estimator: str | None, allow_outside_theory: bool):
+    """The pointwise bounds (g(r), g_sq(r)) on the per-sample gradient estimator's norm and squared norm."""
     estimator = _estimator(spec, estimator)
     p = _pieces(spec, allow_outside_theory)
-    if estimator == "pathwise":
-        return pathwise_pointwise(p, S.beta).gradient
-    return score_pointwise(p, S.beta).gradient
+    bounds = pathwise_pointwise(p, S.beta) if estimator == "pathwise" else score_pointwise(p, S.beta)
+    return bounds.gradient, bounds.gradient_sq
+
+
+def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False):
+    """The pointwise bound g(r) on the per-sample gradient estimator's norm, an `RPoly` in r = ||eps||."""
+    return _gradient_bounds(spec, estimator, allow_outside_theory)[0]
 
 
 def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """sigma^2_{B,K} >= E||ghat - E ghat||^2 for the mini-batch estimator (B points, K draws each)."""
     estimator = _estimator(spec, estimator)
     require_bounded(spec.objective.kind, estimator)
-    g = gradient_polynomial(spec, estimator, allow_outside_theory)
+    g, g_sq = _gradient_bounds(spec, estimator, allow_outside_theory)
     d_z = spec.model.latent_dim
     if spec.objective.kind == "iwae":
-        terms = {"iwae estimator": iwae_variance(g, d_z)}
+        terms = {"iwae estimator": iwae_variance(g_sq, d_z)}
         desc = "||sum_l w_l grad l_l|| <= max_l g(r_l); E max by Hartley-David-Gumbel"
     else:
-        terms = minibatch_variance(g, d_z)
+        terms = minibatch_variance(g, g_sq, d_z)
         desc = "Var = Var_x(grad L_x) / B + E Var_eps / (B K)"
     return Bound("sigma2", terms, _status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
                  _assumptions(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)

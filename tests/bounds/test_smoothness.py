@@ -49,7 +49,7 @@ def test_pointwise_hessian_and_gradient_bounds(name, tightness):
     spec = SPECS[name]
     values = D.spec_values(spec)
     pw = pathwise_pointwise(D._pieces(spec, False), spec.objective.beta)
-    h, g = poly_at(pw.hessian, values), poly_at(pw.gradient, values)
+    h, g, g_sq = (poly_at(q, values) for q in (pw.hessian, pw.gradient, pw.gradient_sq))
     gen = torch.Generator().manual_seed(1)
     for trial in range(40):
         flat = random_parameters(spec, gen, corners=trial % 2 == 0)
@@ -60,7 +60,8 @@ def test_pointwise_hessian_and_gradient_bounds(name, tightness):
         eig, gnorm = top_abs_eig(hessian(f)(flat)), float(grad(f)(flat).norm())
         tightness.record(f"VAE pointwise Hessian h(r) ({name})", eig, h(r))
         tightness.record(f"VAE pointwise gradient g(r) ({name})", gnorm, g(r))
-        assert eig <= h(r) and gnorm <= g(r), (eig, h(r), gnorm, g(r))
+        tightness.record(f"VAE pointwise squared gradient g_sq(r) ({name})", gnorm**2, g_sq(r))
+        assert eig <= h(r) and gnorm <= g(r) and gnorm**2 <= g_sq(r), (eig, h(r), gnorm, g(r), g_sq(r))
 
 
 @pytest.mark.parametrize("name", list(SPECS))

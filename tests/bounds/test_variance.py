@@ -43,7 +43,8 @@ def test_score_gradient_bound_covers_the_estimator_that_trains(beta, tightness):
     from empirical.estimators import estimate
     spec = score_spec(beta)
     values = D.spec_values(spec)
-    g = poly_at(score_pointwise(D._pieces(spec, False), spec.objective.beta).gradient, values)
+    blocks = score_pointwise(D._pieces(spec, False), spec.objective.beta)
+    g, g_sq = poly_at(blocks.gradient, values), poly_at(blocks.gradient_sq, values)
     gen = torch.Generator().manual_seed(0)
     x = torch.zeros(1, 2, dtype=torch.float64)
     for trial in range(100):
@@ -51,9 +52,10 @@ def test_score_gradient_bound_covers_the_estimator_that_trains(beta, tightness):
         eps = torch.randn(1, 1, 2, generator=gen, dtype=torch.float64) * 0.05
         surrogate, _ = estimate(spec, flat, x, eps, "score")
         norm = float(torch.autograd.grad(surrogate, flat)[0].norm())
-        bound = g(float(eps.norm()))
+        bound, bound_sq = g(float(eps.norm())), g_sq(float(eps.norm()))
         tightness.record("score-function estimator gradient g(r)", norm, bound)
-        assert norm <= bound
+        tightness.record("score-function estimator squared gradient g_sq(r)", norm**2, bound_sq)
+        assert norm <= bound and norm**2 <= bound_sq
 
 
 def measured_variance(spec, estimator: str, draws: int = 3000) -> float:
