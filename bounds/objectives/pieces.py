@@ -80,6 +80,13 @@ def head_constants() -> tuple[ActivationConstants, ActivationConstants]:
             softclip_constants(S.head_s, S.logvar_min, S.logvar_max))
 
 
+def worse_of(first: ActivationConstants, second: ActivationConstants) -> ActivationConstants:
+    """Constants valid for both activations."""
+    return ActivationConstants(f"{first.name}|{second.name}", sp.Max(first.value_bound, second.value_bound),
+                               sp.Max(first.at_zero, second.at_zero), sp.Max(first.lipschitz, second.lipschitz),
+                               sp.Max(first.smoothness, second.smoothness), "derived")
+
+
 @dataclass(frozen=True)
 class NetworkLayers:
     """The layers of a deep VAE: the encoder's hidden layers, its two heads (each d_z rows of the last encoder
@@ -88,6 +95,7 @@ class NetworkLayers:
     encoder: list[Layer]
     mean_head: Layer
     logvar_head: Layer
+    heads: Layer        # the two heads as one layer, with the worse head's constants
     decoder: list[Layer]
 
 
@@ -105,9 +113,11 @@ def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> Network
             encoder.append(Layer(m_out, m_in, omega, bias, hidden, row))
         elif i == n_enc - 1:
             heads = [Layer(m.latent_dim, m_in, omega, bias, act, row) for act in head_constants()]
+            whole, whole_bias = weight_norms(spec)[i]
+            heads.append(Layer(m_out, m_in, whole, whole_bias, worse_of(*head_constants()), row))
         else:
             decoder.append(Layer(m_out, m_in, omega, bias, output if i == len(shapes) - 1 else hidden, row))
-    return NetworkLayers(encoder, heads[0], heads[1], decoder)
+    return NetworkLayers(encoder, *heads, decoder)
 
 
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
@@ -118,9 +128,11 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     net = network_layers(spec, allow_outside_theory)
     hidden = mlp_bounds(net.encoder, S.R_x)
     mean, logvar = (mlp_bounds([head], hidden.H, hidden.J, hidden.S) for head in (net.mean_head, net.logvar_head))
-    # u = (mu, logvar): ||du||^2 = ||dmu||^2 + ||dlogvar||^2, and likewise for the second derivative.
-    J_E = RPoly([sp.sqrt(mean.J2.coeffs[0] + logvar.J2.coeffs[0])])
-    S_E = RPoly([sp.sqrt(mean.S.coeffs[0] ** 2 + logvar.S.coeffs[0] ** 2)])
+    # u = (mu, logvar): ||du||^2 = ||dmu||^2 + ||dlogvar||^2 (likewise for the second derivative), or the two heads
+    # as one layer, whose disjoint blocks share the unit direction: the smaller of the two.
+    both = mlp_bounds([net.heads], hidden.H, hidden.J, hidden.S)
+    J_E = RPoly([sp.Min(sp.sqrt(mean.J2.coeffs[0] + logvar.J2.coeffs[0]), both.J.coeffs[0])])
+    S_E = RPoly([sp.Min(sp.sqrt(mean.S.coeffs[0] ** 2 + logvar.S.coeffs[0] ** 2), both.S.coeffs[0])])
     sigma_max = sp.exp(S.logvar_max / 2)
     sigma_min = sp.exp(S.logvar_min / 2)
     r = RPoly([0, 1])
