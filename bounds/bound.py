@@ -64,9 +64,10 @@ class Bound:
 
     def subs(self, values: Mapping[str, Any]) -> "Bound":
         """A new bound with some symbols replaced by numbers or expressions (names as keys)."""
-        table = {sym: values[sym.name] for sym in self.symbols if sym.name in values}
-        return Bound(self.name, {k: v.subs(table) for k, v in self.terms.items()}, self.status, self.reference,
-                     self.assumptions, {k: v.subs(table) for k, v in self.conditions.items()}, self.description)
+        # xreplace: a symbol swapped for a (possibly large) expression is not re-simplified, as subs would.
+        table = {sym: sp.sympify(values[sym.name]) for sym in self.symbols if sym.name in values}
+        return Bound(self.name, {k: v.xreplace(table) for k, v in self.terms.items()}, self.status, self.reference,
+                     self.assumptions, {k: v.xreplace(table) for k, v in self.conditions.items()}, self.description)
 
     # ---- numeric side --------------------------------------------------------------------------
     def _function(self, key: str, expr: sp.Basic):

@@ -99,7 +99,7 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
                            sb.phi_phi.expectation(d_z))
         # The smoothness is the objective's, whichever estimator trains: the reparameterised representation of the
         # same Hessian (q is Gaussian) bounds it too, and the smaller of the two is used.
-        terms = {"smoothness": sp.Min(score, pathwise_expected_hessian(p, beta))}
+        terms = {"smoothness": sp.Min(score, pathwise_expected_hessian(p, beta), evaluate=False)}
         desc = ("the smaller of the score-function representation of the Hessian (blockwise (theta, phi)) and the "
                 "reparameterised one: both bound the same objective's Hessian")
     return Bound(name, terms, _status(p, spec), f"{REF}#{'iwae' if iwae else 'deep-gaussian-vae'}",
@@ -107,29 +107,29 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
 
 
 def _gradient_bounds(spec: VAESpec, estimator: str | None, allow_outside_theory: bool):
-    """The pointwise bounds (g(r), g_sq(r)) on the per-sample gradient estimator's norm and squared norm."""
+    """The pointwise bounds on the per-sample gradient estimator: `Pointwise` or `ScoreBlocks` (g(r), g_sq(r) and
+    the (theta, phi) blocks)."""
     estimator = _estimator(spec, estimator)
     p = _pieces(spec, allow_outside_theory)
-    bounds = pathwise_pointwise(p, S.beta) if estimator == "pathwise" else score_pointwise(p, S.beta)
-    return bounds.gradient, bounds.gradient_sq
+    return pathwise_pointwise(p, S.beta) if estimator == "pathwise" else score_pointwise(p, S.beta)
 
 
 def gradient_polynomial(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False):
     """The pointwise bound g(r) on the per-sample gradient estimator's norm, an `RPoly` in r = ||eps||."""
-    return _gradient_bounds(spec, estimator, allow_outside_theory)[0]
+    return _gradient_bounds(spec, estimator, allow_outside_theory).gradient
 
 
 def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False) -> Bound:
     """sigma^2_{B,K} >= E||ghat - E ghat||^2 for the mini-batch estimator (B points, K draws each)."""
     estimator = _estimator(spec, estimator)
     require_bounded(spec.objective.kind, estimator)
-    g, g_sq = _gradient_bounds(spec, estimator, allow_outside_theory)
+    grads = _gradient_bounds(spec, estimator, allow_outside_theory)
     d_z = spec.model.latent_dim
     if spec.objective.kind == "iwae":
-        terms = {"iwae estimator": iwae_variance(g_sq, d_z)}
+        terms = {"iwae estimator": iwae_variance(grads.gradient_sq, d_z)}
         desc = "||sum_l w_l grad l_l|| <= max_l g(r_l); E max by Hartley-David-Gumbel"
     else:
-        terms = minibatch_variance(g, g_sq, d_z)
+        terms = minibatch_variance(grads.gradient_blocks, grads.gradient_sq, d_z)
         desc = "Var = Var_x(grad L_x) / B + E Var_eps / (B K)"
     return Bound("sigma2", terms, _status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
                  _assumptions(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)

@@ -21,7 +21,7 @@ b_l >= ||b_l||, Hhat^2 = H^2 + 1 (the squared norm of the augmented input [h; 1]
            omega S / 2 + sqrt(J^2 + (omega S / 2)^2) where J, S are numbers, else J + omega S;
            Q_l bounds ||dpre||_4^2 <= ||dpre||_2 ||dpre||_inf (f'' acts entry-wise), with rho_l >= the norm of any
            row of W_l:  sqrt(Jz2_l Ji2_l), Ji2_l = Hhat^2 + rho_l^2 J2_{l-1}, or, where that is not a number,
-           its AM-GM bound (Jz2_l / lam + lam Ji2_l) / 2 at lam = omega_l / rho_l
+           its AM-GM bound (Jz2_l / lam + lam Ji2_l) / 2 at lam = sqrt(Jz2_l / Ji2_l) taken at ||eps|| = 1
     H_l  = sqrt(m_l) sup|f|  (bounded f)  or  sqrt(m_l) |f(0)| + L1_l (omega_l H_{l-1} + b_l)
 Where a bound depends on ||eps|| (the decoder's input z), triangle inequalities replace the square roots so that
 it stays a polynomial in ||eps|| (see `rpoly`), whose expectation is exact.
@@ -82,12 +82,18 @@ def _cross_term(J: RPoly, wS: RPoly) -> RPoly:
     return J + wS
 
 
-def _fourth_power(Jz2: RPoly, Ji2: RPoly, lam: sp.Expr) -> RPoly:
-    """A bound on ||dpre||_4^2 from ||dpre||_2^2 <= Jz2 and ||dpre||_inf^2 <= Ji2 (lam = omega / rho >= 1)."""
-    if lam == 1 or Jz2.coeffs == Ji2.coeffs:
+def _fourth_power(Jz2: RPoly, Ji2: RPoly) -> RPoly:
+    """A bound on ||dpre||_4^2 <= ||dpre||_2 ||dpre||_inf from ||dpre||_2^2 <= Jz2 and ||dpre||_inf^2 <= Ji2 <= Jz2.
+
+    sqrt(Jz2 Ji2) where that is a number; else (Jz2 / lam + lam Ji2) / 2 (AM-GM, valid for any lam > 0) with
+    lam = sqrt(Jz2(1) / Ji2(1)), exact at ||eps|| = 1. (lam = omega / rho, the ratio of the leading J2 terms, was
+    tried first: where the input's norm term dominates, as on a small box, it made S larger than Jz2 alone.)
+    """
+    if Jz2.coeffs == Ji2.coeffs:
         return Jz2
     if Jz2.degree == 0 and Ji2.degree == 0:
         return _root(Jz2 * Ji2)
+    lam = sp.sqrt(sp.Add(*Jz2.coeffs) / sp.Add(*Ji2.coeffs))
     return Jz2 * (1 / (2 * lam)) + Ji2 * (lam / 2)
 
 
@@ -103,8 +109,7 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
     for layer in layers:
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
         Jz2 = H * H + 1 + omega**2 * J2
-        S = L2 * _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2, omega / layer.row_norm) \
-            + L1 * _cross_term(J, omega * S)
+        S = L2 * _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2) + L1 * _cross_term(J, omega * S)
         J = L1 * (_root(Jz2) if Jz2.degree == 0 else _augmented_norm(H) + omega * J)
         J2 = L1**2 * Jz2
         affine = sp.sqrt(layer.width_out) * layer.act.at_zero + L1 * (layer.omega * H + layer.bias)

@@ -105,7 +105,7 @@ def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> Network
     out_name = "identity" if m.kind == "bernoulli" else m.decoder_output
     output = constants(ActivationSpec(name=out_name), symbolic=False)
     n_enc = len(m.encoder_widths) + 1
-    norms = weight_norms(spec, rows={n_enc - 1: m.latent_dim})
+    norms, whole_norms = weight_norms(spec, rows={n_enc - 1: m.latent_dim}), weight_norms(spec)
     shapes = spec.layer_shapes
     encoder, decoder, heads = [], [], []
     for i, ((name, (m_out, m_in)), (omega, bias), row) in enumerate(zip(shapes, norms, row_norms(spec))):
@@ -113,7 +113,7 @@ def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> Network
             encoder.append(Layer(m_out, m_in, omega, bias, hidden, row))
         elif i == n_enc - 1:
             heads = [Layer(m.latent_dim, m_in, omega, bias, act, row) for act in head_constants()]
-            whole, whole_bias = weight_norms(spec)[i]
+            whole, whole_bias = whole_norms[i]
             heads.append(Layer(m_out, m_in, whole, whole_bias, worse_of(*head_constants()), row))
         else:
             decoder.append(Layer(m_out, m_in, omega, bias, output if i == len(shapes) - 1 else hidden, row))
@@ -128,11 +128,10 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     net = network_layers(spec, allow_outside_theory)
     hidden = mlp_bounds(net.encoder, S.R_x)
     mean, logvar = (mlp_bounds([head], hidden.H, hidden.J, hidden.S) for head in (net.mean_head, net.logvar_head))
-    # u = (mu, logvar): ||du||^2 = ||dmu||^2 + ||dlogvar||^2 (likewise for the second derivative), or the two heads
-    # as one layer, whose disjoint blocks share the unit direction: the smaller of the two.
+    # u = (mu, logvar) as one layer: the heads' disjoint weight blocks share the unit direction, which the heads'
+    # root-sum-of-squares would count twice.
     both = mlp_bounds([net.heads], hidden.H, hidden.J, hidden.S)
-    J_E = RPoly([sp.Min(sp.sqrt(mean.J2.coeffs[0] + logvar.J2.coeffs[0]), both.J.coeffs[0])])
-    S_E = RPoly([sp.Min(sp.sqrt(mean.S.coeffs[0] ** 2 + logvar.S.coeffs[0] ** 2), both.S.coeffs[0])])
+    J_E, S_E = both.J, both.S
     sigma_max = sp.exp(S.logvar_max / 2)
     sigma_min = sp.exp(S.logvar_min / 2)
     r = RPoly([0, 1])
