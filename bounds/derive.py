@@ -24,10 +24,11 @@ from .objectives.smoothness import (block_norm, expected_max, iwae_variance, min
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
 from .support import NotDerivedError, require_bounded, require_bounded_architecture, require_projected_theorem
-from .theorems import adam, adaptive, projected_sgd, sgd
+from .theorems import adagrad, adam, projected_sgd, sgd
 
 REF = "docs/derivations.md"
 M_SYMBOL = S.M  # almost-sure gradient bound (adaptive methods)
+M_INF_SYMBOL = S.M_inf  # almost-sure bound on each coordinate of the gradient estimator (adaptive methods)
 CONCENTRATION_T = 6  # M is the gradient bound at ||eps|| = sqrt(d_z) + t: P(||eps|| > that) < exp(-t^2/2)
 
 BASE_ASSUMPTIONS = (
@@ -154,7 +155,7 @@ PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
 
 def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False) -> Bound:
     """The convergence theorem of the spec's optimiser, in its constants: L (smoothness), sigma2 (variance, SGD),
-    M (almost-sure gradient bound, adaptive methods), L_star, and the optimiser's settings.
+    M and M_inf (almost-sure bounds on the gradient estimator and its coordinates, adaptive methods), L_star, and the optimiser's settings.
 
     projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
@@ -180,15 +181,18 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
         terms, conditions = sgd(L_SYMBOL, SIGMA2_SYMBOL)
         ref = f"{REF}#sgd"
     else:
-        assumptions.append("||H_k|| <= M and ||grad L|| <= M almost surely (assumed; the default M is the "
-                           f"pointwise gradient bound at ||eps|| = sqrt(d_z) + {CONCENTRATION_T})")
-        if opt == "adam" and spec.optimizer.beta1 > 0:
-            terms = adam(L_SYMBOL, M_SYMBOL)
-            assumptions.append("Adam in BASA's form: no bias correction, preconditioner (delta + v_k)^{-1/2}")
-            ref = f"{REF}#adam"
-        else:  # Adam with beta1 = 0 is RMSProp with beta = beta2
-            terms = adaptive("adagrad" if opt == "adagrad" else "rmsprop", L_SYMBOL, M_SYMBOL)
-            ref = f"{REF}#adagrad-and-rmsprop"
+        assumptions.append("||H_k|| <= M, ||grad L|| <= M and |H_k,i| <= M_inf on every coordinate, almost surely "
+                           "(assumed; the default M is the pointwise gradient bound at ||eps|| = sqrt(d_z) + "
+                           f"{CONCENTRATION_T}, and M_inf = M)")
+        dim = spec.n_parameters
+        if opt == "adagrad":
+            terms = adagrad(L_SYMBOL, M_INF_SYMBOL, dim)
+            ref = f"{REF}#adagrad"
+        else:  # RMSProp is Adam with beta1 = 0 (and beta = beta2)
+            beta1 = S.beta1 if opt == "adam" else 0
+            terms, conditions = adam(L_SYMBOL, M_INF_SYMBOL, M_SYMBOL, dim, beta1=beta1)
+            assumptions.append(f"{opt} in the analysed form: no bias correction, preconditioner (delta + v_k)^{{-1/2}}")
+            ref = f"{REF}#adam-and-rmsprop"
     return Bound("E||grad L(theta_R)||^2", terms, "derived", ref, assumptions, conditions,
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
 
@@ -248,7 +252,7 @@ def spec_values(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, 
         except (NotDerivedError, SpecError):  # conv nets, outside-theory activations, too many latents: no bound
             del values["L_star"]
     if spec.optimizer.name != "sgd":
-        values["M"] = gradient_bound_value(spec, values, allow_outside_theory=allow_outside_theory)
+        values["M"] = values["M_inf"] = gradient_bound_value(spec, values, allow_outside_theory=allow_outside_theory)
     return values
 
 
@@ -261,8 +265,8 @@ def theory_constants(spec: VAESpec, values: dict[str, float], a: float | None = 
     out = {"L": float(smoothness(spec, allow_outside_theory=True).evaluate(vals)),
            "sigma2": float(variance(spec, allow_outside_theory=True).evaluate(vals)),
            "L_star": vals["L_star"], "a": vals["a"]}
-    if spec.optimizer.name != "sgd":
-        out["M"] = gradient_bound_value(spec, vals, allow_outside_theory=True)
+    if spec.optimizer.name != "sgd":  # a coordinate is at most the norm: M_inf = M unless measured
+        out["M"] = out["M_inf"] = gradient_bound_value(spec, vals, allow_outside_theory=True)
     return out
 
 

@@ -81,6 +81,8 @@ CONSTANTS: tuple[Setting, ...] = (
     Setting("L", None, "smoothness constant of the objective on the compact set"),
     Setting("sigma2", None, "variance bound of the mini-batch gradient estimator"),
     Setting("M", None, "almost-sure bound on the gradient estimator (adaptive methods)", flag="--M"),
+    Setting("M_inf", None, "almost-sure bound on every coordinate of the gradient estimator (adaptive methods): "
+            "|H_k,i| <= M_inf", flag="--M-inf"),
     # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.
     Setting("M0", None, "black-box VI: |log p(x, 0)| <= M0", NONNEGATIVE),
     Setting("M1", None, "black-box VI: ||grad_z log p(x, 0)|| <= M1", NONNEGATIVE),

@@ -6,8 +6,6 @@ objects. Derivations: docs/derivations.md, "Theorems".
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import sympy as sp
 
 from . import symbols as S
@@ -67,63 +65,61 @@ def projected_sgd(L: sp.Expr, sigma2: sp.Expr, *, L_star: sp.Expr = S.L_star, C:
     return terms, {"C_gamma * L <= 1/2": sp.Le(C * L, sp.Rational(1, 2))}
 
 
-def biased_adaptive(L: sp.Expr, lam: sp.Expr, sigma_A2: sp.Expr, r_terms: Sequence[tuple[str, sp.Expr, sp.Expr]],
-                    *, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
-    """BASA's general form: theta_{k+1} = theta_k - gamma_{k+1} A_k H_k on V = -L (L-smooth), with
-    E<grad V, A_k H_k> >= lam (E||grad V||^2 - r_{k+1}), E||A_k H_k||^2 <= sigma_A2 and
-    r_j = sum_i C_i j^{-p_i} (r_terms: (name, C_i, p_i)):
+def _log_sum(M_inf: sp.Expr, delta: sp.Expr) -> sp.Expr:
+    """ln(1 + M_inf^2 / delta): what one coordinate's sum of (1 - beta2) H_k^2 / (delta + v_k) costs once
+    (docs/derivations.md, "Adaptive methods", lemma 1)."""
+    return sp.log(1 + M_inf**2 / delta)
 
-        E||grad V(theta_R)||^2 <= gap / (lam C sqrt(n+1)) + L sigma_A2 C H_{n+1} / (2 lam sqrt(n+1))
-                                  + sum_i (C_i / sqrt(n+1)) sum_{j<=n+1} j^{-1/2-p_i}.
+
+def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star,
+            C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
+    """AdaGrad as analysed (A_k = [delta + (1/(k+1)) sum_{j<=k} H_j^2]^{-1/2}, step C_gamma (k+1)^{-1/2}, so the update
+    is C_gamma H_k / sqrt((k+1) delta + sum_{j<=k} H_j^2)) on V = -L, L-smooth, with |H_k,i| <= M_inf for every one of
+    the dim coordinates:
+
+        E||grad V(theta_R)||^2 <= 2 sqrt(delta + M_inf^2) / (C sqrt(n+1))
+                                  x [L* + (2 M_inf C + L C^2 / 2) dim ln(1 + (n+1) M_inf^2 / delta)].
+
+    The preconditioner's dependence on the current H_k is paid for coordinate by coordinate, against the step's own
+    size, so delta enters only through a logarithm (docs/derivations.md, "AdaGrad").
     """
-    root = sp.sqrt(n + 1)
-    terms = {"initial gap": gap / (lam * C * root),
-             "noise": L * sigma_A2 * C * harmonic_bound(n + 1) / (2 * lam * root)}
-    for name, C_i, p_i in r_terms:
-        terms[name] = C_i * power_sum_bound(sp.Rational(1, 2) + sp.nsimplify(p_i), n + 1) / root
-    return terms
+    scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
+    log_sum = dim * sp.log(1 + (n + 1) * M_inf**2 / delta)
+    return {"initial gap": scale * gap,
+            "preconditioner dependence": scale * 2 * M_inf * C * log_sum,
+            "noise": scale * L * C**2 * log_sum / 2}
 
 
-def adaptive(kind: str, L: sp.Expr, M: sp.Expr, *, delta: sp.Expr = S.delta, beta2: sp.Expr = S.beta2, gap: sp.Expr = S.L_star,
-             C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
-    """AdaGrad or RMSProp (preconditioner [delta I + Diag(second moments)]^{-1/2}) with ||H_k|| <= M and
-    ||grad V|| <= M.
-
-    lam = 1 / (2 sqrt(delta + M^2)), sigma_A2 = M^2 / delta. The preconditioner uses the current H_k; the
-    gap to its F_k-measurable version costs M^4 sqrt(delta + M^2) / delta^{3/2} times 1/(k+1) (AdaGrad)
-    or times (1 - beta2) (RMSProp, a term that does not vanish): the gap t between the two preconditioners' second
-    moments is M^2/(k+1) or (1 - beta2) M^2, each costing M^2 t / (2 delta^{3/2}) in <grad V, A_k H_k>, which is
-    lam r: r = M^2 t sqrt(delta + M^2) / delta^{3/2}.
-    """
-    lam = 1 / (2 * sp.sqrt(delta + M**2))
-    sigma_A2 = M**2 / delta
-    dep = M**4 * sp.sqrt(delta + M**2) / delta ** sp.Rational(3, 2)
-    if kind == "adagrad":
-        r_terms = [("preconditioner dependence", dep, 1)]
-    elif kind == "rmsprop":
-        r_terms = [("preconditioner dependence", dep * (1 - beta2), 0)]
-    else:
-        raise ValueError(f"kind={kind!r} is invalid: must be 'adagrad' or 'rmsprop'")
-    return biased_adaptive(L, lam, sigma_A2, r_terms, gap=gap, C=C, n=n)
-
-
-def adam(L: sp.Expr, M: sp.Expr, *, beta1: sp.Expr = S.beta1, beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta,
-         gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
-    """Adam with momentum, in BASA's form without bias correction, on V = -L (L-smooth), unbiased H_k:
+def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr = S.beta1,
+         beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
+         n: sp.Expr = S.n) -> tuple[Terms, dict[str, sp.Basic]]:
+    """Adam as analysed (RMSProp at beta1 = 0), without bias correction, on V = -L, L-smooth:
 
         m_k = beta1 m_{k-1} + (1 - beta1) H_k,   v_k = beta2 v_{k-1} + (1 - beta2) H_k^2   (m_{-1} = v_{-1} = 0),
-        theta_{k+1} = theta_k - gamma_{k+1} (delta + v_k)^{-1/2} m_k,   ||H_k|| <= M, ||grad V|| <= M.
+        theta_{k+1} = theta_k - C_gamma (k+1)^{-1/2} m_k / sqrt(delta + v_k),
 
-    Writing m_k as a weighted sum of past H_j, each past gradient is compared with the one it estimated
-    (L-smoothness along the path) and the preconditioner with an F_j-measurable one; with R uniform,
-    the last iterate's weight (1 - beta1) sets the factor 1/(1 - beta1). Derived in docs/derivations.md, "Adam".
-    The "preconditioner dependence" term, (1 - beta2) times a constant, does not vanish with n (as for RMSProp).
+    with |H_k,i| <= M_inf on each of the dim coordinates, ||grad V|| <= M, and beta1 < beta2. With x = beta1/beta2,
+    rho = beta1/sqrt(beta2), kappa = (1 - beta1)/(1 - x), l = ln(1 + M_inf^2/delta), c = ln(1/beta2):
+
+        E||grad V(theta_R)||^2 <= s [L* + dim/(1 - beta2) (M_inf sqrt(1 - beta2) Q C (l + c P_{n+1})
+                                                             + (L/2) kappa Lam C^2 (l + c H_{n+1}))]
+                                  + M^2 beta1 / ((1 - beta1)(n + 1)),
+
+    s = 2 sqrt(delta + M_inf^2) / (C sqrt(n+1)), Q = (1 - beta1)[(1 - x)^{-3/2} + (1 - rho)^{-2}],
+    Lam = 1 + 2 sqrt(x beta1 (1 + beta1)) / (1 - beta1), P_m = sum_{j<=m} j^{-1/2}, H_m = sum_{j<=m} 1/j.
+    The c terms (c P_{n+1} ~ 2 (1 - beta2) sqrt(n)) do not vanish with n at a fixed beta2. Derived in
+    docs/derivations.md, "Adam and RMSProp".
     """
-    root = sp.sqrt(n + 1)
-    scale = sp.sqrt(delta + M**2) / ((1 - beta1) * C * root)
-    H = harmonic_bound(n + 1)
-    return {"initial gap": scale * gap,
-            "noise": scale * L * M**2 * C**2 * H / (2 * delta),
-            "momentum": scale * beta1 * L * M**2 * C**2 * H / (delta * (1 - beta1)),
-            "preconditioner dependence": scale * (1 - beta2) * M**4 * C * power_sum_bound(sp.Rational(1, 2), n + 1)
-            / (2 * delta ** sp.Rational(3, 2) * (1 - beta1))}
+    x, rho = beta1 / beta2, beta1 / sp.sqrt(beta2)
+    kappa = (1 - beta1) / (1 - x)
+    Q = (1 - beta1) * ((1 - x) ** sp.Rational(-3, 2) + (1 - rho) ** -2)
+    Lam = 1 + 2 * sp.sqrt(x * beta1 * (1 + beta1)) / (1 - beta1)
+    ell, c = _log_sum(M_inf, delta), sp.log(1 / beta2)
+    scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
+    per_coordinate = dim / (1 - beta2)
+    terms = {"initial gap": scale * gap,
+             "preconditioner dependence": scale * per_coordinate * M_inf * sp.sqrt(1 - beta2) * Q * C
+             * (ell + c * power_sum_bound(sp.Rational(1, 2), n + 1)),
+             "noise": scale * per_coordinate * L / 2 * kappa * Lam * C**2 * (ell + c * harmonic_bound(n + 1)),
+             "momentum warm-up": M**2 * beta1 / ((1 - beta1) * (n + 1))}
+    return terms, {"beta1 < beta2": sp.Lt(beta1, beta2)}

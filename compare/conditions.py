@@ -71,8 +71,11 @@ def check(run: Run, spec: VAESpec, bound: Bound | None, values: dict[str, float]
     if "M" in theory:
         add("||H_k|| <= M", not measured["M"] > theory["M"],
             f"largest ||ghat_k|| = {measured['M']:.4g} against M = {theory['M']:.4g}")
+    if "M_inf" in theory:
+        add("|H_k,i| <= M_inf", not measured.get("M_inf", math.nan) > theory["M_inf"],
+            f"largest |ghat_k,i| = {measured.get('M_inf', math.nan):.4g} against M_inf = {theory['M_inf']:.4g}")
     if opt.name == "adam":
-        add("beta1 < sqrt(beta2)", opt.beta1 < math.sqrt(opt.beta2), f"beta1={opt.beta1:g}, beta2={opt.beta2:g}")
+        add("beta1 < beta2", opt.beta1 < opt.beta2, f"beta1={opt.beta1:g}, beta2={opt.beta2:g}")
     return out
 
 

@@ -81,7 +81,7 @@ def running_average(trace: pd.DataFrame, column: str = "grad_norm_sq_unbiased") 
 
 # The constants the theorems are written in that a run also measures (the parameter bound a is measured too, but
 # enters the theorems only through the derived L, sigma2 and M).
-THEOREM_CONSTANTS = ("L", "sigma2", "M", "L_star")
+THEOREM_CONSTANTS = ("L", "sigma2", "M", "M_inf", "L_star")
 
 
 def constant_descriptions() -> dict[str, str]:

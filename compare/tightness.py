@@ -230,8 +230,9 @@ def assess(run: Run, label: str = "") -> Assessment:
     posterior = np.asarray(a_posteriori(form, values, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),
               ConstantCheck("L", theory["L"], measured["L"], False)]
-    if "M" in theory:
-        checks.append(ConstantCheck("M", theory["M"], measured["M"], False))
+    for name in ("M", "M_inf"):
+        if name in theory:
+            checks.append(ConstantCheck(name, theory[name], measured[name], False))
     at_run_a = None
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
         at_run_a = derived.constants_at(measured["a"])

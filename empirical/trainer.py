@@ -314,12 +314,12 @@ class Trainer:
         spec, B = self.spec, self.spec.B
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
         logvar_columns = 2 if spec.layout.logvars is not None else 0
-        logvar = stats[5:5 + logvar_columns] or None
+        logvar = stats[6:6 + logvar_columns] or None
         row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
-                   grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2],
-                   **self.norm_columns(stats[3], stats[4], logvar))
-        if len(stats) > 5 + logvar_columns:
-            row["grad_norm_sq_unbiased"] = stats[5 + logvar_columns]
+                   grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2], grad_abs_max=stats[3],
+                   **self.norm_columns(stats[4], stats[5], logvar))
+        if len(stats) > 6 + logvar_columns:
+            row["grad_norm_sq_unbiased"] = stats[6 + logvar_columns]
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
@@ -413,14 +413,15 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
                     pair: Pair | None, logvars: slice | None = None) -> torch.Tensor:
-    """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||theta||_inf,
-    ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective values [E],
+    """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
+    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective values [E],
     iterates [E, P], the pair of conditionally independent unbiased gradients ([E, P] each, or None) and the linear
     VAE's log-variances. One tensor, so that recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G.square()
     sup = lambda part: torch.linalg.vector_norm(flats[:, part], float("inf"), dim=1)  # one kernel, no |x| copy
-    columns = [values, G2.sum(1), G2[:, theta].sum(1), sup(theta), sup(phi)]
+    columns = [values, G2.sum(1), G2[:, theta].sum(1), torch.linalg.vector_norm(G, float("inf"), dim=1),
+               sup(theta), sup(phi)]
     if logvars is not None:
         v = flats[:, logvars]
         columns += [v.amin(1), v.amax(1)]

@@ -15,7 +15,7 @@ from .usage import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-NOT_GIVEN = ("beta", "M", "C_gamma")
+NOT_GIVEN = ("beta", "M", "M_inf", "C_gamma")
 LARGEST_STEP = 1 - 1e-9  # C_gamma L for the default step: the theorem's cap C_gamma L <= 1, kept clear of rounding
 SHOWN = ("n", "B", "K", "beta", "C_gamma", "a", "L_star")  # the settings the text format prints with every bound
 
@@ -53,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for setting in SETTINGS + CONSTANTS:
         if setting.flag is None:
             continue
-        # None means "not given": beta picks the objective, M defaults to the derived bound, C_gamma to 1/L (SGD)
+        # None means "not given": beta picks the objective, M (and M_inf) default to the derived bound, C_gamma to 1/L
+        # (SGD)
         default = None if setting.name in NOT_GIVEN else setting.read(defaults)
         b.add_argument(setting.flag, dest=setting.name, type=int if setting.integer else float, default=default,
                        help=setting.description)
@@ -120,9 +121,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
 
 
 def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
-                   allow_outside_theory: bool, step_from_L: bool = False) -> pd.DataFrame:
+                   allow_outside_theory: bool, step_from_L: bool = False, M_inf: float | None = None) -> pd.DataFrame:
     """One row of symbol values per grid point; each point is validated as a spec. step_from_L: SGD's C_gamma is
-    the theorem's largest, 1/L for the derived L at that point."""
+    the theorem's largest, 1/L for the derived L at that point. M, M_inf: the adaptive methods' gradient bounds where
+    given (a coordinate is at most the norm, so M_inf is at most M)."""
     import pandas as pd
     from bounds import derive as D
     rows = []
@@ -131,7 +133,9 @@ def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
         point = with_settings(spec, dict(zip(names, combo)))
         values = D.spec_values(point, allow_outside_theory)
         if M is not None and "M" in values:
-            values["M"] = M
+            values["M"] = values["M_inf"] = M
+        if M_inf is not None and "M_inf" in values:
+            values["M_inf"] = min(M_inf, values["M"])
         rows.append(values)
     frame = pd.DataFrame(rows)
     if step_from_L and spec.optimizer.name == "sgd":
@@ -198,6 +202,8 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
         for name in bound.conditions:
             ok = row[f"condition:{name}"]
             out.append(f"  condition {name}: {'holds' if ok else 'VIOLATED (the bound does not apply)'}")
+        if "M" in used and bound.name.startswith("E||grad L") and row["value"] > row["M"] ** 2:
+            out.append(f"  vacuous: above M^2 = {row['M'] ** 2:.6g}, which bounds ||grad L||^2 by assumption")
     out.append("\nassumptions:\n  - " + "\n  - ".join(bound.assumptions))
     return "\n".join(out)
 
@@ -214,19 +220,21 @@ def spec_from_run(folder: str) -> VAESpec:
 def cmd_bound(args: argparse.Namespace) -> int:
     spec = spec_from_run(args.norms_from) if args.norms_from else spec_from_args(args)
     grid = parse_grid(args.grid)
-    if args.M is not None:
-        if not (math.isfinite(args.M) and args.M > 0):
-            raise UsageError(f"--M={args.M!r} is invalid: must be a finite number > 0")
+    for flag, given in (("--M", args.M), ("--M-inf", args.M_inf)):
+        if given is None:
+            continue
+        if not (math.isfinite(given) and given > 0):
+            raise UsageError(f"{flag}={given!r} is invalid: must be a finite number > 0")
         if spec.optimizer.name == "sgd":
-            raise UsageError("--M is the adaptive methods' gradient bound: SGD's theorem does not use it (give "
-                             "--optimizer adam, adagrad or rmsprop, or leave --M out)")
+            raise UsageError(f"{flag} is the adaptive methods' gradient bound: SGD's theorem does not use it (give "
+                             f"--optimizer adam, adagrad or rmsprop, or leave {flag} out)")
     if spec.weight_bound.kind == "entrywise" and (args.layer_norms or args.bias_norms):
         raise UsageError("--layer-norms and --bias-norms bound the per-layer norms: they need --norm-kind spectral "
                          "or frobenius (the entry-wise set reads --a only)")
     bound = select_bound(spec, args.which, args.outside_theory)
     # a run's bound keeps its own step; otherwise SGD's default step is the theorem's largest
     frame = settings_frame(spec, grid, args.M, args.outside_theory,
-                           step_from_L=args.C_gamma is None and not args.norms_from)
+                           step_from_L=args.C_gamma is None and not args.norms_from, M_inf=args.M_inf)
     if args.norms_from and args.format == "text":
         wb = spec.weight_bound
         print(f"norm set reached by {args.norms_from} (probes and final parameters): "

@@ -23,6 +23,10 @@ QUANTITIES = [
         "grad_norm_sq_phi": "the encoder (phi) part of grad_norm_sq",
     }, when=STEP, constant=Constant("M", "gradient bound: largest ||ghat_k|| along the run",
                                     lambda t: math.sqrt(column_max(t, "grad_norm_sq")))),
+    Quantity("coordinate_bound", {
+        "grad_abs_max": "||ghat_k||_inf, the largest coordinate of the mini-batch gradient used for the step",
+    }, when=STEP, constant=Constant("M_inf", "coordinate bound: largest |ghat_k,i| along the run",
+                                    lambda t: column_max(t, "grad_abs_max"))),
     Quantity("unbiased_grad_norm", {
         "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at "
                                  "theta_k: an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running "
