@@ -120,6 +120,8 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     terms = {"initial gap": scale * gap,
              "preconditioner dependence": scale * per_coordinate * M_inf * sp.sqrt(1 - beta2) * Q * C
              * (ell + c * power_sum_bound(sp.Rational(1, 2), n + 1)),
-             "noise": scale * per_coordinate * L / 2 * kappa * Lam * C**2 * (ell + c * harmonic_bound(n + 1)),
-             "momentum warm-up": M**2 * beta1 / ((1 - beta1) * (n + 1))}
+             "noise": scale * per_coordinate * L / 2 * kappa * Lam * C**2 * (ell + c * harmonic_bound(n + 1))}
+    if beta1 == 0:  # RMSProp: no momentum, nothing to warm up, no condition on beta1
+        return terms, {}
+    terms["momentum warm-up"] = M**2 * beta1 / ((1 - beta1) * (n + 1))
     return terms, {"beta1 < beta2": sp.Lt(beta1, beta2)}

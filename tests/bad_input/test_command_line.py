@@ -33,6 +33,7 @@ BOUND_VALUES = [  # (option, bad value, what the message names)
 BOUND_OTHERS = [
     (["--M", "inf", "--optimizer", "adam"], "--M=inf"), (["--M", "0", "--optimizer", "adam"], "--M=0"),
     (["--M", "nan", "--optimizer", "adam"], "--M=nan"), (["--M", "3"], "--M is the adaptive"),
+    (["--M-inf", "0", "--optimizer", "rmsprop"], "--M-inf=0"), (["--M-inf", "1"], "--M-inf is the adaptive"),
     (["--layer-norms", "1,1,1,1"], "--layer-norms"), (["--bias-norms", "1"], "--layer-norms"),
     (["--grid", "B=1", "--grid", "B=2"], "given twice"), (["--grid", "Q=1"], "--grid 'Q=1'"),
     (["--grid", "B="], "no values"), (["--grid", "B=x"], "must be numbers"), (["--grid", "K=1.5"], "K=1.5"),
