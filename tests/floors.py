@@ -29,6 +29,7 @@ RECORDED: dict[str, float] = {
     'activation smoothness (softplus)': 1,
     'activation smoothness (tanh)': 0.999,
     "adaptive methods' M (largest per-sample gradient)": 0.0554,
+    "adaptive methods' M_inf (largest per-sample gradient coordinate)": 0.0222,
     'adversarial L_P (Bernoulli decoder, soft-clip)': 0.0519,
     'adversarial L_P (deep Gaussian, soft-clip)': 0.0502,
     'adversarial L_P (deep Gaussian, tanh, identity output)': 0.0541,

@@ -35,6 +35,10 @@ def test_trace_has_the_documented_columns_and_rows():
     for col in ("grad_norm_sq", "grad_norm_sq_theta", "grad_norm_sq_phi", "inf_norm_sum", "objective_batch", "lr"):
         assert t[col].iloc[:-1].notna().all()
     assert np.allclose(t["grad_norm_sq_theta"] + t["grad_norm_sq_phi"], t["grad_norm_sq"], equal_nan=True)
+    # the largest coordinate: at most the norm, at least the norm spread over every coordinate
+    top, sq = t["grad_abs_max"].iloc[:-1], t["grad_norm_sq"].iloc[:-1]
+    assert (top**2 <= sq * (1 + 1e-9)).all() and (sq <= SPEC.n_parameters * top**2 * (1 + 1e-9)).all()
+    assert (top**2 < sq).any()
     for col in ("hessian_top_eig", "snr_theta", "snr_phi", "grad_var_theta", "objective_test"):
         assert probed[col].notna().all() and (col.startswith("objective") or (probed[col] > 0).all())
     assert np.allclose(t["lr"].iloc[:-1], 0.05 / np.sqrt(np.arange(1, 61)))
