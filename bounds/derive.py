@@ -155,7 +155,8 @@ PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
 
 def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False) -> Bound:
     """The convergence theorem of the spec's optimiser, in its constants: L (smoothness), sigma2 (variance, SGD),
-    M and M_inf (almost-sure bounds on the gradient estimator and its coordinates, adaptive methods), L_star, and the optimiser's settings.
+    M and M_inf (almost-sure bounds on the gradient estimator and its coordinates, adaptive methods), L_star, and
+    the optimiser's settings.
 
     projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).

@@ -414,9 +414,9 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
                     pair: Pair | None, logvars: slice | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
-    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective values [E],
-    iterates [E, P], the pair of conditionally independent unbiased gradients ([E, P] each, or None) and the linear
-    VAE's log-variances. One tensor, so that recording costs one host sync."""
+    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective
+    values [E], iterates [E, P], the pair of conditionally independent unbiased gradients ([E, P] each, or None) and
+    the linear VAE's log-variances. One tensor, so that recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G.square()
     sup = lambda part: torch.linalg.vector_norm(flats[:, part], float("inf"), dim=1)  # one kernel, no |x| copy

@@ -202,7 +202,7 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
         for name in bound.conditions:
             ok = row[f"condition:{name}"]
             out.append(f"  condition {name}: {'holds' if ok else 'VIOLATED (the bound does not apply)'}")
-        if "M" in used and bound.name.startswith("E||grad L") and row["value"] > row["M"] ** 2:
+        if "M" in table and bound.name.startswith("E||grad L") and row["value"] > row["M"] ** 2:
             out.append(f"  vacuous: above M^2 = {row['M'] ** 2:.6g}, which bounds ||grad L||^2 by assumption")
     out.append("\nassumptions:\n  - " + "\n  - ".join(bound.assumptions))
     return "\n".join(out)

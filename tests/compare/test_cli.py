@@ -23,6 +23,17 @@ def test_default_prints_the_bound(capsys):
     assert code == 0 and "value =" in out and "dominant" in out
 
 
+@pytest.mark.parametrize("optimizer", ["adagrad", "rmsprop", "adam"])
+def test_an_adaptive_bound_above_M_squared_is_called_vacuous(capsys, optimizer):
+    """||grad L||^2 <= M^2 by the adaptive theorems' assumption, so a bound above it says nothing, and says so; with
+    a tiny M the same theorem is below M^2 = 1e16 at large n and is not labelled."""
+    code, out, _ = run(capsys, "bound", "--optimizer", optimizer)
+    assert code == 0 and "vacuous: above M^2" in out
+    code, out, _ = run(capsys, "bound", "--optimizer", optimizer, "--M", "1e8", "--M-inf", "1e-3",
+                       "--C-gamma", "1e-3", "--grid", "n=1e30")
+    assert code == 0 and "vacuous" not in out
+
+
 def test_json_has_the_required_keys_per_setting(capsys):
     code, out, _ = run(capsys, "bound", "--grid", "B=16,64", "--grid", "K=1,5", "--format", "json")
     doc = json.loads(out)  # one document

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bounds import derive as D
+from bounds.spec import OptimizerSpec
 from compare.tightness import assess
 from empirical import TrainConfig
 from tests.compare.fakes import INSIDE, fake_run, theory_spec, with_running_average
@@ -216,3 +217,19 @@ def test_linear_vae_parameter_bound_leaves_out_the_log_variances():
     # v starts at logvar_max = -3 and the unprojected steps push it above: that condition, and only that, breaks
     assert run.trace["logvar_high"].max() > -3.0
     assert names["parameters in the compact set"] and not names["log-variances in [logvar_min, logvar_max]"]
+
+
+@pytest.mark.parametrize("recorded, holds", [(0.5, True), (None, True), ("above", False)])
+def test_adam_checks_its_coordinate_bound_and_its_beta1_condition_once(spec, recorded, holds):
+    """An analysed-form Adam run: |H_k,i| <= M_inf is checked on the recorded grad_abs_max (a run recorded before the
+    column falls back to the norm, which bounds every coordinate), and beta1 < beta2 is named once (its bound's)."""
+    adam = dataclasses.replace(spec, optimizer=OptimizerSpec("adam", C_gamma=1e-3, beta1=0.9, beta2=0.999))
+    run = fake_run(adam, lambda k: np.full(len(k), 0.3), dataclasses.replace(INSIDE, form="theory"))
+    if recorded is not None:
+        M_inf = D.spec_values(adam)["M_inf"]
+        run.trace["grad_abs_max"] = 2 * M_inf if recorded == "above" else recorded
+    a = assess(run)
+    names = [c.name for c in a.conditions]
+    assert names.count("beta1 < beta2") == 1 and "|H_k,i| <= M_inf" in names
+    assert next(c.holds for c in a.conditions if c.name == "|H_k,i| <= M_inf") is holds
+    assert a.applicable is holds
