@@ -1,6 +1,7 @@
 """The bound object: a sympy expression with named terms, provenance, and fast numeric evaluation."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -22,6 +23,19 @@ Values = Mapping[str, Any] | pd.DataFrame
 # Settings evaluated at a time: the generated code's temporaries then stay in cache, which doubles the throughput
 # at 1e6 settings (benchmarks/bench_bounds.py).
 CHUNK = 1 << 16
+
+
+# Bounds are rebuilt per run (a sweep of seeds derives the same expressions again): the compiled function and the
+# symbol list are cached on the expressions themselves, so each distinct expression is compiled once per process.
+@lru_cache(maxsize=512)
+def _compile(args: tuple[sp.Symbol, ...], expr: sp.Basic):
+    return sp.lambdify(args, expr, modules="numpy", cse=True)
+
+
+@lru_cache(maxsize=512)
+def _sorted_symbols(exprs: tuple[sp.Basic, ...]) -> tuple[sp.Symbol, ...]:
+    free = set().union(*(e.free_symbols for e in exprs))
+    return tuple(sorted(free, key=lambda x: x.name))
 
 
 class Bound:
@@ -54,10 +68,7 @@ class Bound:
     @property
     def symbols(self) -> list[sp.Symbol]:
         """The free symbols, sorted by name: the settings the bound depends on."""
-        free = set().union(*(e.free_symbols for e in self.terms.values()))
-        for cond in self.conditions.values():
-            free |= cond.free_symbols
-        return sorted(free, key=lambda x: x.name)
+        return list(_sorted_symbols(tuple(self.terms.values()) + tuple(self.conditions.values())))
 
     def latex(self) -> str:
         return sp.latex(self.expr)
@@ -73,7 +84,7 @@ class Bound:
     def _function(self, key: str, expr: sp.Basic):
         if key not in self._compiled:
             args = self.symbols
-            self._compiled[key] = (args, sp.lambdify(args, expr, modules="numpy", cse=True))
+            self._compiled[key] = (args, _compile(tuple(args), expr))
         return self._compiled[key]
 
     def _call(self, key: str, expr: sp.Basic, values: Values) -> np.ndarray:

@@ -65,8 +65,16 @@ def _estimator(spec: VAESpec, estimator: str | None) -> str:
     return estimator
 
 
-@lru_cache(maxsize=64)
 def _pieces(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
+    """The spec's derived pieces, cached on what they read (model, objective, estimator, weight bound): runs that
+    differ in seed, n, B or optimiser share one derivation."""
+    bare = VAESpec(model=spec.model, objective=spec.objective, estimator=spec.estimator,
+                   weight_bound=spec.weight_bound)
+    return _pieces_of(bare, allow_outside_theory)
+
+
+@lru_cache(maxsize=64)
+def _pieces_of(spec: VAESpec, allow_outside_theory: bool) -> Pieces:
     require_bounded_architecture(spec.model.architecture)
     if spec.model.latent_dim > MAX_LATENT_DIM:
         raise SpecError(f"latent_dim={spec.model.latent_dim} is too large for a derived bound: at most "

@@ -9,9 +9,9 @@ from bounds.rpoly import RPoly
 
 
 def number(expr, values: dict) -> float:
-    """A sympy expression at the named values."""
+    """A sympy expression at the named values (xreplace: subs is slow on large expressions)."""
     expr = sp.sympify(expr)
-    return float(expr.subs({s: values[s.name] for s in expr.free_symbols}))
+    return float(expr.xreplace({s: sp.Float(values[s.name], 30) for s in expr.free_symbols}).evalf())
 
 
 def poly_at(poly: RPoly, values: dict):

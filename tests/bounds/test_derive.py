@@ -36,7 +36,7 @@ def test_rate_is_log_n_over_sqrt_n(optimizer):
     spec = dataclasses.replace(SPEC, optimizer=OptimizerSpec(optimizer))
     bound = D.convergence(spec)
     values = D.spec_values(spec)
-    expr = bound.expr.subs({sym: values[sym.name] for sym in bound.symbols if sym != S.n})
+    expr = bound.expr.xreplace({sym: sp.Float(values[sym.name], 30) for sym in bound.symbols if sym != S.n})
     limit = sp.limit(expr * sp.sqrt(S.n) / sp.log(S.n), S.n, sp.oo)
     assert limit.is_finite and limit > 0
 
@@ -46,7 +46,8 @@ def test_rmsprop_has_a_floor_that_does_not_vanish():
     spec = dataclasses.replace(SPEC, optimizer=OptimizerSpec("rmsprop"))
     bound = D.convergence(spec)
     values = D.spec_values(spec)
-    term = bound.terms["preconditioner dependence"].subs({sym: values[sym.name] for sym in bound.symbols if sym != S.n})
+    term = bound.terms["preconditioner dependence"].xreplace(
+        {sym: sp.Float(values[sym.name], 30) for sym in bound.symbols if sym != S.n})
     assert 0 < sp.limit(term, S.n, sp.oo) < sp.oo
 
 
@@ -58,7 +59,7 @@ def test_bound_terms_sum_to_value_and_evaluate_vectorised():
     assert vals.shape == (4,) and np.allclose(vals, sum(terms.values()))
     assert np.allclose(vals, [BOUND.evaluate({**VALUES, "B": int(b)}) for b in Bs])
     # The lambdified fast path against sympy's own point-by-point evaluation.
-    slow = float(BOUND.expr.subs({s: VALUES[s.name] for s in BOUND.symbols}))
+    slow = float(BOUND.expr.xreplace({s: sp.Float(VALUES[s.name], 30) for s in BOUND.symbols}).evalf())
     assert BOUND.evaluate(VALUES) == pytest.approx(slow, rel=1e-10)
 
 
@@ -76,7 +77,7 @@ def test_a_grid_larger_than_one_chunk_evaluates_as_sympy_does():
     assert out.shape == (size,)
     for i in (0, CHUNK - 1, CHUNK, CHUNK + 1, size - 1):
         point = {**VALUES, **{k: grid[k][i] for k in ("B", "K", "beta", "n")}}
-        slow = float(BOUND.expr.subs({s: point[s.name] for s in BOUND.symbols}).evalf())
+        slow = float(BOUND.expr.xreplace({s: sp.Float(point[s.name], 30) for s in BOUND.symbols}).evalf())
         assert out[i] == pytest.approx(slow, rel=1e-9)
     mesh = BOUND.evaluate({**VALUES, "B": np.arange(1, 301)[:, None], "K": np.arange(1, 301)[None, :]})
     assert mesh.shape == (300, 300) and mesh[4, 6] == pytest.approx(BOUND.evaluate({**VALUES, "B": 5, "K": 7}))

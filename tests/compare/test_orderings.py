@@ -62,7 +62,8 @@ def test_the_held_out_negative_elbo_ordering_over_K(nelbo_of, agrees):
 
 
 @pytest.mark.parametrize("values,seeds,resolved", [([0.5, 1.0], (0, 1), False), ([0.25, 0.5, 1.0], (0, 1), True),
-                                                   ([0.5, 1.0], (0, 1, 2, 3, 4), True)])
+                                                   pytest.param([0.5, 1.0], (0, 1, 2, 3, 4), True,
+                                                                marks=pytest.mark.slow)])
 def test_an_ordering_is_resolved_beyond_seed_noise_only_with_enough_runs(values, seeds, resolved):
     """Two values with two seeds each: 6 assignments, 2 as extreme as any: p = 1/3 whatever the measurements."""
     r = row(orderings(family("beta", values, lambda b: 0.1 + b, seeds=seeds)), "beta")

@@ -114,7 +114,7 @@ def test_sweep_cli_then_compare_and_bad_input(capsys, tmp_path):
     assert "not valid TOML" in capsys.readouterr().err and not Path("x").exists()
 
 
-@pytest.mark.parametrize("ensemble,workers", [("never", "2"), ("auto", "1")])
+@pytest.mark.parametrize("ensemble,workers", [("never", "2"), pytest.param("auto", "1", marks=pytest.mark.slow)])
 def test_sigkill_loses_no_finished_run_and_leaves_no_corrupt_file(tmp_path, ensemble, workers):
     """Kill the whole sweep (parent and workers) with SIGKILL mid-way, start it again: finished runs are kept
     byte for byte, every file reads, and the sweep completes. With ensembles (auto: the three seeds of each beta
@@ -160,6 +160,7 @@ def test_sigkill_loses_no_finished_run_and_leaves_no_corrupt_file(tmp_path, ense
     assert not list(out.rglob("*.tmp")) and not list(out.rglob("checkpoint.pt"))
 
 
+@pytest.mark.slow
 def test_dask_backend_on_a_local_cluster_gives_the_same_runs(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     sweep = S.parse(sweep_data(seeds=[0]))

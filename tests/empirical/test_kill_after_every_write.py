@@ -79,7 +79,8 @@ def check_kill_after(tmp_path: Path, kind: str, afters: list[int] | None) -> Non
 
 
 # after the first trace (before its record), after the first record, after the first checkpoint
-@pytest.mark.parametrize("kind,afters", [("train", [1, 2, 3]), ("ensemble", [2, 3, 6])])
+@pytest.mark.parametrize("kind,afters", [("train", [1, 2, 3]),
+                                         pytest.param("ensemble", [2, 3, 6], marks=pytest.mark.slow)])
 def test_killed_after_a_chosen_write_resumes_to_the_same_run(tmp_path, kind, afters):
     check_kill_after(tmp_path, kind, afters)
 
