@@ -116,14 +116,18 @@ def expected_max(Y: RPoly, dim: int, K: sp.Expr = S.K) -> sp.Expr:
 
 def minibatch_variance(blocks: tuple[RPoly, ...], g_sq: RPoly, dim: int, B: sp.Expr = S.B,
                        K: sp.Expr = S.K) -> dict[str, sp.Expr]:
-    """E||ghat - grad L||^2 <= (sum_b (E g_b)^2 + E[g_sq] / K) / B for B data points, each averaging K draws, as the
-    terms 'data' and 'noise' (g_b bounds the per-sample gradient's block b, g_sq its squared norm).
+    """E||ghat - grad L||^2 <= ((1 - 1/K) sum_b (E g_b)^2 + E[g_sq] / K) / B for B data points, each averaging K
+    draws, as the terms 'data' and 'noise' (g_b bounds the per-sample gradient's block b, g_sq its squared norm).
 
-    Var(ghat_i) = Var_x(grad L_x) + E_x Var_eps <= sup ||grad L_x||^2 + E||grad l||^2 / K, and
-    ||grad L_x||^2 = sum_b ||E grad_b l||^2 <= sum_b (E g_b)^2, which is below (E g)^2.
+    One point's variance is Var_x(grad L_x) + E_x Var_eps / K. With Var_eps = E_eps||grad l||^2 - ||grad L_x||^2
+    it equals (1 - 1/K) E_x||grad L_x||^2 + E||grad l||^2 / K - ||grad L||^2: the data term enters with weight
+    1 - 1/K (none at K = 1, where the variance is at most the second moment). E_x||grad L_x||^2 is at most
+    sum_b (E g_b)^2 (||grad L_x||^2 = sum_b ||E grad_b l||^2) and at most E||grad l||^2 <= E g_sq (Jensen), so the
+    smaller of the two bounds it, and the bound never grows with K.
     """
-    data = sp.Add(*(block.expectation(dim) ** 2 for block in blocks))
-    return {"data": data / B, "noise": g_sq.expectation(dim) / (B * K)}
+    noise = g_sq.expectation(dim)
+    data = sp.Min(sp.Add(*(block.expectation(dim) ** 2 for block in blocks)), noise, evaluate=False)
+    return {"data": (1 - 1 / K) * data / B, "noise": noise / (B * K)}
 
 
 def iwae_variance(g_sq: RPoly, dim: int, B: sp.Expr = S.B, K: sp.Expr = S.K) -> sp.Expr:
