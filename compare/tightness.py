@@ -27,6 +27,7 @@ from empirical.runs import Run
 from . import conditions as C
 from empirical.estimators import has_exact_objective
 from empirical.trainer import pair_batch
+from .objective_gap import run_objective_gap
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, measured_constants, projection_acted,
                        running_average)
 from .rates import SlopeFit, fit_slope
@@ -215,6 +216,10 @@ def assess(run: Run, label: str = "") -> Assessment:
                           theory={}, measured=measured, slack=pd.DataFrame(), slope=_slope(average), label=label,
                           notes=notes + [f"no bound: {error}"])
     bound, form, values, theory = derived.convergence, derived.theorem, derived.values, derived.constants
+    run_gap = run_objective_gap(run, spec) if spec.objective_gap is None else None
+    if run_gap is not None and run_gap.has_error_bar and run_gap.value < theory["L_star"]:
+        # The theorems need L_star >= sup L - L(theta_0) for this run's theta_0 only: its own start certifies one.
+        values, theory = {**values, "L_star": run_gap.value}, {**theory, "L_star": run_gap.value}
     conds = C.check(run, spec, bound, values, measured, theory, projected)
     if projected and average.source.startswith("gradient mapping") and not has_exact_objective(spec):
         # <G(g), G(g')> estimates ||E G(g)||^2, within sqrt(Var g) of ||G(grad L)|| (G is 1-Lipschitz in g); the
@@ -236,6 +241,7 @@ def assess(run: Run, label: str = "") -> Assessment:
     at_run_a = None
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
         at_run_a = derived.constants_at(measured["a"])
+        at_run_a["L_star"] = min(at_run_a["L_star"], theory["L_star"])
     final_n, final_value, _ = average.final()
     slack = decompose(form, values, theory, measured, final_value, final_n, at_run_a,
                       step_tied_to_L(form, values, theory))

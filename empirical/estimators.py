@@ -41,12 +41,10 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
         beta = 1.0 if obj.kind in ("iwae", "vr_iwae") else obj.beta
         log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, tap=tap)
         lw = log_lik + beta * (log_prior - log_q)  # (B, K)
+        value = _per_example(spec, lw).mean()
         if obj.kind in ("elbo", "beta"):
-            value = lw.mean()
             return value, value
-        scale = 1.0 - obj.alpha
-        weights = torch.softmax(scale * lw, dim=1).detach()
-        value = ((torch.logsumexp(scale * lw, dim=1) - math.log(K)) / scale).mean()
+        weights = torch.softmax((1.0 - obj.alpha) * lw, dim=1).detach()
         return (weights * lw).sum(1).mean(), value
     check_supported(spec, estimator)
     log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, detach_z=True, tap=tap)
@@ -57,6 +55,26 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
             raise ValueError("baseline='loo' needs K >= 2 draws per data point (the leave-one-out mean)")
         weight = weight - (weight.sum(1, keepdim=True) - weight) / (K - 1)
     return (weight * log_q + f).mean(), f.mean()
+
+
+def _per_example(spec: VAESpec, lw: torch.Tensor) -> torch.Tensor:
+    """Each example's objective estimate from its K log-weights (B, K): their mean (ELBO, beta) or the
+    (1 - alpha)-scaled log-mean-exp (IWAE at alpha = 0, VR-IWAE)."""
+    obj = spec.objective
+    if obj.kind in ("elbo", "beta"):
+        return lw.mean(1)
+    scale = 1.0 - obj.alpha
+    return (torch.logsumexp(scale * lw, dim=1) - math.log(lw.shape[1])) / scale
+
+
+def objective_values(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Each example's objective (B,): exact where the objective has a closed form (eps unused), else the pathwise
+    estimate from the K draws eps (B, K, d_z)."""
+    if has_exact_objective(spec):
+        return linear_elbo(spec, flat, x)
+    beta = 1.0 if spec.objective.kind in ("iwae", "vr_iwae") else spec.objective.beta
+    log_lik, log_prior, log_q = latent_parts(spec, flat, x[:, None, :], eps)
+    return _per_example(spec, log_lik + beta * (log_prior - log_q))
 
 
 def has_exact_objective(spec: VAESpec) -> bool:

@@ -137,6 +137,29 @@ def test_a_real_run_inside_the_conditions_is_sound(tmp_path):
     assert a.sound is True and a.average.source.startswith("gradient mapping")
 
 
+def test_a_run_certifies_its_own_objective_gap_from_its_start(run_dirs):
+    """With no objective_gap in the spec, L_star is the smaller of the spec's certificate (sup - inf over the set)
+    and the run's (the objective's ceiling minus L(theta_0) less 3 standard errors); the bound uses it and the
+    condition says which. The run's certificate is above the gain the run observed."""
+    from compare.objective_gap import run_objective_gap
+    from empirical import load_run
+    run = load_run(run_dirs / "inside")
+    spec = run.spec
+    assert spec.objective_gap is None
+    gap = run_objective_gap(run, spec)
+    assert gap is not None and gap.start_se > 0  # a Monte Carlo start on 64 points: an error bar, not exact
+    spec_certified = D.derive_for_run(spec, True).constants["L_star"]
+    a = assess(run)
+    assert a.theory["L_star"] == pytest.approx(min(gap.value, spec_certified))
+    assert gap.value < spec_certified  # on this spec the run's start is the sharper certificate
+    condition = next(c for c in a.conditions if c.name == "objective gap")
+    assert condition.holds and condition.detail.startswith("certified from the run's start")
+    assert a.measured["L_star"] <= gap.value
+    # The bound follows: at the same n, the derived bound with the spec's L_star is larger.
+    values = {**D.spec_values(spec), "n": float(spec.n)}
+    assert a.bound_curve[-1] < float(a.bound.evaluate(values))
+
+
 def test_a_run_without_a_derived_bound_is_measured_and_says_why(tmp_path):
     from bounds.spec import ObjectiveSpec, VAESpec
     from compare.present import report
