@@ -20,7 +20,7 @@ def measure(ctx: ProbeContext) -> dict[str, float]:
             values = objective_values(spec, ctx.flat, x, draw_eps(spec, len(x), spec.objective.K, ctx.generator,
                                                                  ctx.flat))
             out[name] = float(values.mean())
-            out[f"{name}_se"] = standard_error(values, len(X), exact_on_all=_exact(spec) and len(x) == len(X))
+            out[f"{name}_se"] = standard_error(values, exact_on_all=_exact(spec) and len(x) == len(X))
         out["objective_ceiling"] = data_ceiling(spec, ctx.X)
     return out
 
@@ -30,7 +30,7 @@ def _exact(spec) -> bool:
     return has_exact_objective(spec)
 
 
-def standard_error(values, population: int, exact_on_all: bool) -> float:
+def standard_error(values, exact_on_all: bool) -> float:
     """Standard error of the mean of per-example values as an estimate of the objective over the whole set: zero
     when they are exact and cover it; else their sample standard deviation / sqrt(m) (the m points are the first
     of a seeded random permutation, each with its own draws)."""
