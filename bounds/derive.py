@@ -139,7 +139,7 @@ def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: 
         desc = "||sum_l w_l grad l_l|| <= max_l g(r_l); E max by Hartley-David-Gumbel"
     else:
         terms = minibatch_variance(grads.gradient_blocks, grads.gradient_sq, d_z)
-        desc = "Var = Var_x(grad L_x) / B + E Var_eps / (B K)"
+        desc = "Var = ((1 - 1/K) E_x||grad L_x||^2 + E||grad l||^2 / K - ||grad L||^2) / B"
     return Bound("sigma2", terms, _status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
                  _assumptions(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)
 

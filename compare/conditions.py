@@ -126,7 +126,7 @@ def _objective_gap(run: Run, spec: VAESpec, L_star: float, measured: dict[str, f
     observed = measured["L_star"]
     if observed > L_star:
         add("objective gap", False, f"the observed gain {observed:.4g} already exceeds L_star = {L_star:.4g}")
-    elif spec.objective_gap is None and run_gap is not None and run_gap.has_error_bar and run_gap.value <= L_star:
+    elif spec.objective_gap is None and run_gap is not None and run_gap.certifies(L_star):
         add("objective gap", True, f"{run_gap.detail} (observed gain {observed:.4g})")
     elif spec.objective_gap is None:
         add("objective gap", True, f"certified from the spec: sup L - inf L over the compact set = {L_star:.4g} "

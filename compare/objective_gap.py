@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from bounds.derive import objective_upper_bound
 from bounds.spec import VAESpec
-from empirical.quantities.objectives import SE_FACTOR
 from empirical.runs import Run
+
+SE_FACTOR = 3.0  # standard errors below an estimated L(theta_0): about 0.999 one-sided under the normal approximation
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class RunGap:
         """False for a run recorded before objective_train_se: its start is used as measured (to confirm a given
         L_star, as then), but never to replace the spec's certificate."""
         return math.isfinite(self.start_se)
+
+    def certifies(self, L_star: float) -> bool:
+        """Whether this certificate is used in place of (or confirms) the spec's L_star: it has an error bar and is
+        no larger."""
+        return self.has_error_bar and self.value <= L_star
 
     @property
     def detail(self) -> str:

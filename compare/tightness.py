@@ -217,7 +217,7 @@ def assess(run: Run, label: str = "") -> Assessment:
                           notes=notes + [f"no bound: {error}"])
     bound, form, values, theory = derived.convergence, derived.theorem, derived.values, derived.constants
     run_gap = run_objective_gap(run, spec) if spec.objective_gap is None else None
-    if run_gap is not None and run_gap.has_error_bar and run_gap.value < theory["L_star"]:
+    if run_gap is not None and run_gap.certifies(theory["L_star"]):
         # The theorems need L_star >= sup L - L(theta_0) for this run's theta_0 only: its own start certifies one.
         values, theory = {**values, "L_star": run_gap.value}, {**theory, "L_star": run_gap.value}
     conds = C.check(run, spec, bound, values, measured, theory, projected)

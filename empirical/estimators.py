@@ -38,9 +38,7 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
     K = eps.shape[1]
     x = x[:, None, :]
     if estimator == "pathwise":
-        beta = 1.0 if obj.kind in ("iwae", "vr_iwae") else obj.beta
-        log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, tap=tap)
-        lw = log_lik + beta * (log_prior - log_q)  # (B, K)
+        lw = _log_weights(spec, flat, x, eps, tap)
         value = _per_example(spec, lw).mean()
         if obj.kind in ("elbo", "beta"):
             return value, value
@@ -55,6 +53,15 @@ def estimate(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tens
             raise ValueError("baseline='loo' needs K >= 2 draws per data point (the leave-one-out mean)")
         weight = weight - (weight.sum(1, keepdim=True) - weight) / (K - 1)
     return (weight * log_q + f).mean(), f.mean()
+
+
+def _log_weights(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
+                 tap: Tap | None = None) -> torch.Tensor:
+    """log p(x|z) + beta (log p(z) - log q(z|x)) at the reparameterised z, (B, K) for x of shape (B, 1, d_x); beta = 1
+    for IWAE and VR-IWAE."""
+    beta = 1.0 if spec.objective.kind in ("iwae", "vr_iwae") else spec.objective.beta
+    log_lik, log_prior, log_q = latent_parts(spec, flat, x, eps, tap=tap)
+    return log_lik + beta * (log_prior - log_q)
 
 
 def _per_example(spec: VAESpec, lw: torch.Tensor) -> torch.Tensor:
@@ -72,9 +79,7 @@ def objective_values(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: to
     estimate from the K draws eps (B, K, d_z)."""
     if has_exact_objective(spec):
         return linear_elbo(spec, flat, x)
-    beta = 1.0 if spec.objective.kind in ("iwae", "vr_iwae") else spec.objective.beta
-    log_lik, log_prior, log_q = latent_parts(spec, flat, x[:, None, :], eps)
-    return _per_example(spec, log_lik + beta * (log_prior - log_q))
+    return _per_example(spec, _log_weights(spec, flat, x[:, None, :], eps))
 
 
 def has_exact_objective(spec: VAESpec) -> bool:

@@ -194,7 +194,7 @@ class Trainer:
             return  # a diverged iterate: probe columns stay empty
         start = time.perf_counter()
         gen = torch.Generator(device=self.device).manual_seed(self.spec.seed * 1_000_003 + self.step + 1)
-        ctx = ProbeContext(self.spec, self.config, self.flat, self.X, self.X_test, gen, self.K_at(self.step))
+        ctx = ProbeContext(self.spec, self.config, self.flat, self.X, self.X_test, gen, self.K_at(self.step), self.step)
         for quantity in self.probe_set:
             row.update(quantity.measure(ctx))
         row["probe_seconds"] = time.perf_counter() - start

@@ -116,8 +116,8 @@ def expected_max(Y: RPoly, dim: int, K: sp.Expr = S.K) -> sp.Expr:
 
 def minibatch_variance(blocks: tuple[RPoly, ...], g_sq: RPoly, dim: int, B: sp.Expr = S.B,
                        K: sp.Expr = S.K) -> dict[str, sp.Expr]:
-    """E||ghat - grad L||^2 <= ((1 - 1/K) sum_b (E g_b)^2 + E[g_sq] / K) / B for B data points, each averaging K
-    draws, as the terms 'data' and 'noise' (g_b bounds the per-sample gradient's block b, g_sq its squared norm).
+    """E||ghat - grad L||^2 <= ((1 - 1/K) min(sum_b (E g_b)^2, E[g_sq]) + E[g_sq] / K) / B for B data points, each
+    averaging K draws, as the terms 'data' and 'noise' (g_b bounds the per-sample gradient's block b, g_sq its squared norm).
 
     One point's variance is Var_x(grad L_x) + E_x Var_eps / K. With Var_eps = E_eps||grad l||^2 - ||grad L_x||^2
     it equals (1 - 1/K) E_x||grad L_x||^2 + E||grad l||^2 / K - ||grad L||^2: the data term enters with weight

@@ -24,6 +24,7 @@ class ProbeContext:
     X_test: "torch.Tensor"
     generator: "torch.Generator"
     K: int  # draws per data point at this step (the K schedule)
+    step: int = 0
 
 
 @dataclass(frozen=True)

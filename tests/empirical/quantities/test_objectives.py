@@ -65,7 +65,7 @@ def test_the_linear_vae_never_exceeds_its_data_ceiling_and_reaches_it_at_ppca(be
                          ceiling - floor_value + 1e-9 * abs(ceiling))  # rounding of the two sums
 
 
-def test_the_ceiling_is_refused_where_not_derived():
+def test_the_ceiling_is_nan_where_not_derived():
     assert math.isnan(data_ceiling(TINY_MLP, torch.zeros(4, 3)))
 
 
@@ -99,6 +99,8 @@ def test_the_run_certified_gap_bounds_and_nearly_reaches_the_largest_gain(tightn
     run = train(spec, TrainConfig(probes=2, eval_points=400, variance_draws=2, hessian_points=8), dataset)
     gap = run_objective_gap(run, spec)
     assert gap is not None and gap.start_se == 0.0 and gap.has_error_bar
+    ceiling = run.trace["objective_ceiling"]
+    assert ceiling.notna().sum() == 1 and ceiling[run.trace["step"] == 0].notna().all()  # measured once, at the start
     X = torch.as_tensor(dataset.train, dtype=torch.float64)
     start = initial_parameters(spec, torch.Generator().manual_seed(spec.seed)).double().requires_grad_(True)
     assert float(linear_elbo(spec, start.detach(), X).mean()) == pytest.approx(gap.start, rel=1e-5)  # the trainer's theta_0
