@@ -15,6 +15,7 @@ import sympy as sp
 
 from . import symbols as S
 from .bound import Bound
+from .hypotheses import bound_status, hypotheses
 from .registry import SETTINGS
 from .objectives.gap import objective_gap_bound
 from .objectives.linear import linear_hessian_bound, linear_pieces
@@ -27,33 +28,7 @@ from .support import NotDerivedError, require_bounded, require_bounded_architect
 from .theorems import adagrad, adam, projected_sgd, sgd
 
 REF = "docs/derivations.md"
-M_SYMBOL = S.M  # almost-sure gradient bound (adaptive methods)
-M_INF_SYMBOL = S.M_inf  # almost-sure bound on each coordinate of the gradient estimator (adaptive methods)
 CONCENTRATION_T = 6  # M is the gradient bound at ||eps|| = sqrt(d_z) + t: P(||eps|| > that) < exp(-t^2/2)
-
-BASE_ASSUMPTIONS = (
-    "parameters in the compact set of the spec's weight bound (entry-wise a, or per-layer norms)",
-    "data bounded: ||x|| <= R_x",
-    "encoder heads soft-clipped: |mu_j| < mu_max, logvar_min < logvar_j < logvar_max",
-)
-
-
-def _status(pieces: Pieces, spec: VAESpec) -> str:
-    if "outside-theory" in pieces.statuses:
-        return "outside-theory"
-    return "extension" if spec.model.kind == "bernoulli" else "derived"
-
-
-def _assumptions(spec: VAESpec) -> list[str]:
-    out = list(BASE_ASSUMPTIONS)
-    if spec.model.kind != "linear":
-        out.append(f"activation {spec.model.activation.name}: Lipschitz and smooth (assumption (i))"
-                   if spec.model.activation.smooth else
-                   f"activation {spec.model.activation.name} is NOT smooth: outside the theory")
-    if spec.model.kind == "bernoulli":
-        out.append("Bernoulli decoder, data in [0, 1]^d: beyond the paper's theory (this project's extension)")
-    return out
-
 
 MAX_LATENT_DIM = 4096  # the chi moments of ||eps|| are exact (gamma functions of d_z / 2): beyond this, too slow
 
@@ -92,7 +67,7 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
     iwae = spec.objective.kind == "iwae"
     if spec.model.kind == "linear" and not iwae:
         terms = linear_hessian_bound(spec, beta)
-        return Bound(name, terms, "derived", f"{REF}#linear-vae", _assumptions(spec),
+        return Bound(name, terms, "derived", f"{REF}#linear-vae", hypotheses(spec),
                      description="exact-Hessian bound of the linear VAE's closed-form ELBO (any estimator)")
     if estimator == "pathwise":
         pw = pathwise_pointwise(p, beta)
@@ -111,8 +86,8 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
         terms = {"smoothness": sp.Min(score, pathwise_expected_hessian(p, beta), evaluate=False)}
         desc = ("the smaller of the score-function representation of the Hessian (blockwise (theta, phi)) and the "
                 "reparameterised one: both bound the same objective's Hessian")
-    return Bound(name, terms, _status(p, spec), f"{REF}#{'iwae' if iwae else 'deep-gaussian-vae'}",
-                 _assumptions(spec), description=desc)
+    return Bound(name, terms, bound_status(p, spec), f"{REF}#{'iwae' if iwae else 'deep-gaussian-vae'}",
+                 hypotheses(spec), description=desc)
 
 
 def _gradient_bounds(spec: VAESpec, estimator: str | None, allow_outside_theory: bool):
@@ -140,8 +115,8 @@ def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: 
     else:
         terms = minibatch_variance(grads.gradient_blocks, grads.gradient_sq, d_z)
         desc = "Var = ((1 - 1/K) E_x||grad L_x||^2 + E||grad l||^2 / K - ||grad L||^2) / B"
-    return Bound("sigma2", terms, _status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
-                 _assumptions(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)
+    return Bound("sigma2", terms, bound_status(_pieces(spec, allow_outside_theory), spec), f"{REF}#variance",
+                 hypotheses(spec) + ["mini-batch drawn uniformly (with or without replacement)"], description=desc)
 
 
 def gradient_bound_value(spec: VAESpec, values: dict[str, float], estimator: str | None = None,
@@ -195,11 +170,11 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                            f"{CONCENTRATION_T}, and M_inf = M)")
         dim = spec.n_parameters
         if opt == "adagrad":
-            terms = adagrad(L_SYMBOL, M_INF_SYMBOL, dim)
+            terms = adagrad(L_SYMBOL, S.M_inf, dim)
             ref = f"{REF}#adagrad"
         else:  # RMSProp is Adam with beta1 = 0 (and beta = beta2)
             beta1 = S.beta1 if opt == "adam" else 0
-            terms, conditions = adam(L_SYMBOL, M_INF_SYMBOL, M_SYMBOL, dim, beta1=beta1)
+            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1)
             assumptions.append(f"{opt} in the analysed form: no bias correction, preconditioner (delta + v_k)^{{-1/2}}")
             ref = f"{REF}#adam-and-rmsprop"
     return Bound("E||grad L(theta_R)||^2", terms, "derived", ref, assumptions, conditions,

@@ -26,7 +26,7 @@ from bounds.spec import VAESpec
 from empirical.runs import Run
 from . import conditions as C
 from empirical.estimators import has_exact_objective
-from empirical.trainer import pair_batch
+from empirical.step_gradients import pair_batch
 from .objective_gap import run_objective_gap
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, measured_constants, projection_acted,
                        running_average)

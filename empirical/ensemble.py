@@ -26,7 +26,8 @@ from .data import Dataset
 from .estimators import estimate
 from .locks import exclusive
 from .runs import Run, RunFolder
-from .trainer import Pair, Result, Trainer, gradient_pair, step_statistics
+from .step_gradients import Pair, Result, gradient_pair, step_statistics
+from .trainer import Trainer
 from .training import default_data
 
 

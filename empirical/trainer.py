@@ -1,6 +1,6 @@
 """One training run as a step API: `Trainer` holds the iterate, the optimiser, the generators and the trace rows,
 and takes one step at a time (`begin_row`, `train_step` or the split `training_batch` / `finish_step` that
-`ensemble` batches across runs, `end_row`). `training.train` drives it; `runs.RunFolder` saves it.
+`ensemble` batches across runs, `end_row`). `training.train` steps it; `runs.RunFolder` saves it.
 
 The trace has one row per step k = 0..n: the state theta_k, and (for k < n) the mini-batch gradient used for the
 update to theta_{k+1}; its columns are documented by the quantities (`empirical.quantities.trace_columns`).
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,86 +20,15 @@ import torch
 
 from bounds.spec import VAESpec
 from .config import TrainConfig
-from .data import DataError, Dataset
-from .estimators import check_supported, estimate, has_exact_objective
+from .checks import check_trainable
+from .data import Dataset
+from .estimators import estimate, has_exact_objective
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
 from .quantities import ProbeContext, probe_quantities
 from .split_batch import Split, Tap, tapped_gradient
-
-
-@dataclass(frozen=True)
-class Pair:
-    """Two conditionally independent unbiased gradients g, g' at theta_k (one run's [P] or an ensemble's [E, P]).
-
-    Plain: g = first, g' = second. Halves of one batch (`w` set): first is half A's share w g_A of the batch
-    gradient `second`, so g = first / w and g' = (second - first) / (1 - w); kept in that form, their inner product
-    needs one new parameter-sized vector, not three (on the paper's CIFAR-100 net each costs about 5% of a step)."""
-
-    first: torch.Tensor
-    second: torch.Tensor
-    w: float | None = None
-
-    def inner(self) -> torch.Tensor:
-        """<g, g'> (per run)."""
-        if self.w is None:
-            return _dot(self.first, self.second)
-        # <first, second - first>, not <first, second> - <first, first>: that difference cancels where the halves
-        # are nearly orthogonal (noise-dominated), and differs from the ensemble's direct halves beyond rounding
-        return _dot(self.first, self.second - self.first) / (self.w * (1 - self.w))
-
-    def vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.w is None:
-            return self.first, self.second
-        return self.first / self.w, (self.second - self.first) / (1 - self.w)
-
-    def member(self, e: int) -> "Pair":
-        """Run e's pair, of an ensemble's."""
-        return Pair(self.first[e], self.second[e], self.w)
-
-
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise inner products without an elementwise product the size of the rows."""
-    return a @ b if a.ndim == 1 else (a[:, None, :] @ b[:, :, None]).flatten()
-
-
-class Request(NamedTuple):
-    """A mini-batch gradient a step needs at theta_k; split: with its two halves' mean gradients."""
-    idx: torch.Tensor
-    eps: torch.Tensor
-    split: bool = False
-
-
-class Result(NamedTuple):
-    """A requested gradient (of a batch-mean objective), its objective value, and its two halves' gradients."""
-    gradient: torch.Tensor
-    value: torch.Tensor
-    halves: Pair | None = None
-
-
-def gradient_pair(results: list[Result]) -> Pair | None:
-    """The two conditionally independent unbiased gradients at theta_k among a step's results (see
-    `Trainer.requests`): the last request's halves, else its last two gradients (the training gradient may be the
-    first of them when batches are independent), else none. Works alike on one run's [P] tensors and an
-    ensemble's [E, P] ones."""
-    if results and results[-1].halves is not None:
-        return results[-1].halves
-    return Pair(results[-2].gradient, results[-1].gradient) if len(results) >= 2 else None
-
-
-def pair_batch(train: dict[str, Any], B: int) -> int:
-    """The fewest examples behind either gradient of a step's pair (as `Trainer.requests` forms it, final row
-    included), from a run's recorded training settings: a pair's noise is that of a batch of this size. Runs recorded
-    before the split estimator paired whole batches of B."""
-    if "norm_estimator" not in train:
-        return B
-    fresh = train.get("norm_batch") or B
-    smallest = min(B, fresh) if train.get("batches") == "independent" else fresh
-    return smallest // 2 if train["norm_estimator"] == "split" and B >= 2 else smallest
-
-
-MAX_PARAMETERS = 2**31 - 1  # torch's index range; far beyond what a CPU trains in reasonable time anyway
+from .step_gradients import Pair, Request, Result, gradient_pair, step_statistics
 
 
 def probe_steps(n_steps: int, count: int) -> list[int]:
@@ -115,23 +42,7 @@ class Trainer:
 
 
     def __init__(self, spec: VAESpec, config: TrainConfig, data: Dataset, progress: bool) -> None:
-        for part, array in (("training", data.train), ("test", data.test)):
-            if not np.isfinite(array).all():
-                raise DataError(f"data {data.name!r}: the {part} set holds NaN or infinite values")
-        if spec.n_parameters > MAX_PARAMETERS:
-            raise ValueError(f"the spec has {spec.n_parameters:,} parameters: more than {MAX_PARAMETERS:,} cannot be "
-                             "trained in memory here (reduce data_dim, latent_dim or the widths)")
-        if data.dim != spec.model.data_dim:
-            raise ValueError(f"data has {data.dim} features but model.data_dim={spec.model.data_dim}: they must match")
-        if spec.model.kind == "bernoulli" and (data.train.min() < 0 or data.train.max() > 1):
-            raise ValueError("model='bernoulli' needs data in [0, 1]")
-        if len(data.train) < spec.B:
-            raise ValueError(f"B={spec.B} exceeds the {len(data.train)} training points: B must be <= n_train")
-        check_supported(spec, spec.estimator)  # before any file is written
-        if config.baseline == "loo" and (spec.objective.K < 2 or config.K_alpha is not None):
-            raise ValueError("baseline='loo' needs a fixed K >= 2 (objective.K) and no K schedule")
-        if config.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device={config.device!r} is not available here: use device='cpu'")
+        check_trainable(spec, config, data)
         self.spec, self.config, self.progress = spec, config, progress
         self.device = torch.device(config.device)
         self.dtype = getattr(torch, config.dtype)
@@ -375,31 +286,6 @@ class Trainer:
             checkpoint(self)
         return False
 
-    def run(self, checkpoint, stop_after: int | None) -> None:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=self.n_steps, initial=self.step, disable=not self.progress, unit="step", leave=False)
-        clock = time.perf_counter() - self.elapsed
-        try:
-            while True:
-                if stop_after is not None and self.step >= stop_after and self.step < self.n_steps:
-                    self.status = "interrupted"
-                    checkpoint(self)  # a clean step boundary: resuming continues exactly here
-                    break
-                row = self.begin_row()
-                ok = self.step == self.n_steps or self.train_step(row)
-                if self.end_row(row, ok, clock, checkpoint):
-                    break
-                bar.update(1)
-                if self.progress and self.step % 10 == 0:
-                    bar.set_postfix(objective=f"{row['objective_batch']:.4g}")
-        except KeyboardInterrupt:
-            # Mid-step state is not saved: resuming starts from the last periodic checkpoint, so the trace is the
-            # same as an uninterrupted run's.
-            self.status = "interrupted"
-            raise
-        finally:
-            bar.close()
-
     def trace(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
 
@@ -409,22 +295,3 @@ def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
     where = mask.nonzero().flatten()
     first, last = int(where[0]), int(where[-1])
     return slice(first, last + 1) if last - first + 1 == len(where) else mask
-
-
-def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
-                    pair: Pair | None, logvars: slice | None = None) -> torch.Tensor:
-    """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
-    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective
-    values [E], iterates [E, P], the pair of conditionally independent unbiased gradients ([E, P] each, or None) and
-    the linear VAE's log-variances. One tensor, so that recording costs one host sync."""
-    theta, phi = box["theta"], box["phi"]
-    G2 = G.square()
-    sup = lambda part: torch.linalg.vector_norm(flats[:, part], float("inf"), dim=1)  # one kernel, no |x| copy
-    columns = [values, G2.sum(1), G2[:, theta].sum(1), torch.linalg.vector_norm(G, float("inf"), dim=1),
-               sup(theta), sup(phi)]
-    if logvars is not None:
-        v = flats[:, logvars]
-        columns += [v.amin(1), v.amax(1)]
-    if pair is not None:
-        columns.append(pair.inner())
-    return torch.stack(columns, dim=1)

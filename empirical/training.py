@@ -1,7 +1,6 @@
 """Train the VAE of a spec and record what the theorems bound.
 
     >>> from bounds.spec import VAESpec
-from bounds.validate import count
     >>> from empirical import TrainConfig, train
     >>> run = train(VAESpec(n=200), TrainConfig(), out="runs/demo")
     >>> run.trace[["step", "grad_norm_sq", "full_grad_norm_sq"]]
@@ -11,6 +10,7 @@ the quantities' (`empirical.quantities.trace_columns()`).
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from bounds.spec import VAESpec
@@ -59,8 +59,35 @@ def _run(trainer: Trainer, folder: RunFolder, stop_after: int | None) -> Run:
         return done
     folder.save("running")
     try:
-        trainer.run(folder.checkpoint, stop_after)
+        _steps(trainer, folder.checkpoint, stop_after)
     except BaseException:  # interrupted or failed: record how far it got, then let the error through
         folder.save(trainer.status)
         raise
     return folder.finish()
+
+
+def _steps(trainer: Trainer, checkpoint, stop_after: int | None) -> None:
+    """Step `trainer` to its end (or to `stop_after`, as an interruption with a checkpoint), with a progress bar."""
+    from tqdm.auto import tqdm
+    bar = tqdm(total=trainer.n_steps, initial=trainer.step, disable=not trainer.progress, unit="step", leave=False)
+    clock = time.perf_counter() - trainer.elapsed
+    try:
+        while True:
+            if stop_after is not None and trainer.step >= stop_after and trainer.step < trainer.n_steps:
+                trainer.status = "interrupted"
+                checkpoint(trainer)  # a clean step boundary: resuming continues exactly here
+                break
+            row = trainer.begin_row()
+            ok = trainer.step == trainer.n_steps or trainer.train_step(row)
+            if trainer.end_row(row, ok, clock, checkpoint):
+                break
+            bar.update(1)
+            if trainer.progress and trainer.step % 10 == 0:
+                bar.set_postfix(objective=f"{row['objective_batch']:.4g}")
+    except KeyboardInterrupt:
+        # Mid-step state is not saved: resuming starts from the last periodic checkpoint, so the trace is the same
+        # as an uninterrupted run's.
+        trainer.status = "interrupted"
+        raise
+    finally:
+        bar.close()

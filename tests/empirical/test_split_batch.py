@@ -15,7 +15,8 @@ from empirical import probes as P
 from empirical.estimators import estimate
 from empirical.functional import initial_parameters, linear_elbo
 from empirical.split_batch import Split, Tap, tapped_gradient
-from empirical.trainer import Trainer, gradient_pair
+from empirical.step_gradients import gradient_pair
+from empirical.trainer import Trainer
 from tests.problems import SMALL_RUN_CONFIG, small_mlp_spec
 
 CONV = VAESpec(model=ModelSpec(data_dim=64, latent_dim=3, encoder_widths=(5,), decoder_widths=(6,),
@@ -187,7 +188,7 @@ def test_odd_batches_and_a_batch_of_one():
 def test_pair_batch_is_the_smallest_batch_the_trainer_pairs(batches, norm_estimator, B, norm_batch):
     """`pair_batch` (what compare reads from a run's record) against the requests the trainer actually makes, at
     a step and at the final row."""
-    from empirical.trainer import pair_batch
+    from empirical.step_gradients import pair_batch
     spec = small_mlp_spec(B=B)
     config = TrainConfig(batches=batches, norm_estimator=norm_estimator, norm_batch=norm_batch)
     trainer = Trainer(spec, config, synthetic_linear_gaussian(6, 2, 60, data_bound=2.0, seed=1), progress=False)
