@@ -25,7 +25,7 @@ from .objectives.smoothness import (block_norm, expected_max, iwae_variance, min
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
 from .support import NotDerivedError, require_bounded, require_bounded_architecture, require_projected_theorem
-from .theorems import adagrad, adam, projected_sgd, sgd
+from .theorems import adagrad, adagrad_sums, adam, adam_sums, projected_sgd, sgd
 
 REF = "docs/derivations.md"
 CONCENTRATION_T = 6  # M is the gradient bound at ||eps|| = sqrt(d_z) + t: P(||eps|| > that) < exp(-t^2/2)
@@ -136,7 +136,7 @@ SIGMA2_SYMBOL = S.sigma2    # variance bound of the mini-batch estimator
 PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
 
 
-def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False) -> Bound:
+def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False, sums: bool = False) -> Bound:
     """The convergence theorem of the spec's optimiser, in its constants: L (smoothness), sigma2 (variance, SGD),
     M and M_inf (almost-sure bounds on the gradient estimator and its coordinates, adaptive methods), L_star, and
     the optimiser's settings.
@@ -144,7 +144,8 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
-    (the a-posteriori bound).
+    (the a-posteriori bound). sums: adaptive methods keep their lemma sums as the symbols X_gamma and X_gamma2
+    (their bounds: `lemma_sums`), for a run's recorded sums.
     """
     estimator = _estimator(spec, estimator)
     opt = spec.optimizer.name
@@ -169,16 +170,29 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                            "(assumed; the default M is the pointwise gradient bound at ||eps|| = sqrt(d_z) + "
                            f"{CONCENTRATION_T}, and M_inf = M)")
         dim = spec.n_parameters
+        kept = (S.X_gamma, S.X_gamma2) if sums else None
         if opt == "adagrad":
-            terms = adagrad(L_SYMBOL, S.M_inf, dim)
+            terms = adagrad(L_SYMBOL, S.M_inf, dim, sums=kept)
             ref = f"{REF}#adagrad"
         else:  # RMSProp is Adam with beta1 = 0 (and beta = beta2)
             beta1 = S.beta1 if opt == "adam" else 0
-            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1)
+            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept)
             assumptions.append(f"{opt} in the analysed form: no bias correction, preconditioner (delta + v_k)^{{-1/2}}")
             ref = f"{REF}#adam-and-rmsprop"
     return Bound("E||grad L(theta_R)||^2", terms, "derived", ref, assumptions, conditions,
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
+
+
+def lemma_sums(spec: VAESpec) -> dict[str, Bound]:
+    """The a-priori bounds on an adaptive theorem's sums X_gamma and X_gamma2 (Lemma 3 for Adam and RMSProp, Lemma 1
+    for AdaGrad), by name; none for SGD."""
+    opt, dim = spec.optimizer.name, spec.n_parameters
+    if opt == "sgd":
+        return {}
+    pair = adagrad_sums(S.M_inf, dim) if opt == "adagrad" else adam_sums(S.M_inf, dim)
+    ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
+    return {name: Bound(name, {"lemma bound": expr}, "derived", ref, [f"|H_k,i| <= M_inf, {opt} as analysed"])
+            for name, expr in zip(("X_gamma", "X_gamma2"), pair)}
 
 
 def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False,
@@ -260,9 +274,10 @@ class Derived:
     constants, the numbers of the spec's settings and the derived constants."""
     spec: VAESpec
     convergence: Bound
-    theorem: Bound
+    theorem: Bound     # adaptive methods: with their lemma sums kept as X_gamma, X_gamma2
     values: dict[str, Any]
     constants: dict[str, float]
+    sums: dict[str, Bound]  # the lemmas' bounds on those sums (none for SGD)
 
     def constants_at(self, a: float) -> dict[str, float]:
         """The derived constants with the entry-wise bound a replaced."""
@@ -274,5 +289,5 @@ def derive_for_run(spec: VAESpec, projected: bool = False) -> Derived:
     `NotDerivedError` where none is derived. Settings outside the theory are allowed (labelled outside-theory)."""
     values = spec_values(spec, allow_outside_theory=True)
     return Derived(spec=spec, convergence=convergence(spec, allow_outside_theory=True, projected=projected),
-                   theorem=theorem(spec, projected=projected), values=values,
-                   constants=theory_constants(spec, values))
+                   theorem=theorem(spec, projected=projected, sums=True), values=values,
+                   constants=theory_constants(spec, values), sums=lemma_sums(spec))

@@ -83,6 +83,12 @@ CONSTANTS: tuple[Setting, ...] = (
     Setting("M", None, "almost-sure bound on the gradient estimator (adaptive methods)", flag="--M"),
     Setting("M_inf", None, "almost-sure bound on every coordinate of the gradient estimator (adaptive methods): "
             "|H_k,i| <= M_inf", flag="--M-inf"),
+    # The adaptive theorems before their last lemma (docs/derivations.md, "The adaptive bounds a posteriori"): the
+    # a-priori bound puts in the lemmas' bounds on them, the a-posteriori bound a run's recorded sums.
+    Setting("X_gamma", None, "adaptive methods: the step-weighted sum of the preconditioned squared gradients, "
+            "sum_k gamma_{k+1} sum_i H_k,i^2 / (delta + v_k,i) (AdaGrad: C_gamma sum_k ||U_k||^2)", NONNEGATIVE),
+    Setting("X_gamma2", None, "adaptive methods: the same sum with the weights gamma_{k+1}^2 (AdaGrad: "
+            "C_gamma^2 sum_k ||U_k||^2)", NONNEGATIVE),
     # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.
     Setting("M0", None, "black-box VI: |log p(x, 0)| <= M0", NONNEGATIVE),
     Setting("M1", None, "black-box VI: ||grad_z log p(x, 0)|| <= M1", NONNEGATIVE),

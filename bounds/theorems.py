@@ -71,28 +71,46 @@ def _log_sum(M_inf: sp.Expr, delta: sp.Expr) -> sp.Expr:
     return sp.log(1 + M_inf**2 / delta)
 
 
+def adagrad_sums(M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, C: sp.Expr = S.C_gamma,
+                 n: sp.Expr = S.n) -> tuple[sp.Expr, sp.Expr]:
+    """Lemma 1's bounds on AdaGrad's X_gamma = C sum_k ||U_k||^2 and X_gamma2 = C^2 sum_k ||U_k||^2."""
+    log_sum = dim * sp.log(1 + (n + 1) * M_inf**2 / delta)
+    return C * log_sum, C**2 * log_sum
+
+
+def adam_sums(M_inf: sp.Expr, dim: sp.Expr, *, beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta,
+              C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> tuple[sp.Expr, sp.Expr]:
+    """Lemma 3's bounds on Adam's (and RMSProp's) X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 (weights
+    gamma_{k+1}^2), gamma_k = C k^{-1/2}: d*/(1 - beta2) C (l + c P_{n+1}) and d*/(1 - beta2) C^2 (l + c H_{n+1})."""
+    ell, c = _log_sum(M_inf, delta), sp.log(1 / beta2)
+    per_coordinate = dim / (1 - beta2)
+    return (per_coordinate * C * (ell + c * power_sum_bound(sp.Rational(1, 2), n + 1)),
+            per_coordinate * C**2 * (ell + c * harmonic_bound(n + 1)))
+
+
 def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star,
-            C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> Terms:
+            C: sp.Expr = S.C_gamma, n: sp.Expr = S.n, sums: tuple[sp.Expr, sp.Expr] | None = None) -> Terms:
     """AdaGrad as analysed (A_k = [delta + (1/(k+1)) sum_{j<=k} H_j^2]^{-1/2}, step C_gamma (k+1)^{-1/2}, so the update
-    is C_gamma H_k / sqrt((k+1) delta + sum_{j<=k} H_j^2)) on V = -L, L-smooth, with |H_k,i| <= M_inf for every one of
-    the dim coordinates:
+    is C_gamma U_k with U_k = H_k / sqrt((k+1) delta + sum_{j<=k} H_j^2)) on V = -L, L-smooth, with |H_k,i| <= M_inf for
+    every one of the dim coordinates:
 
-        E||grad V(theta_R)||^2 <= 2 sqrt(delta + M_inf^2) / (C sqrt(n+1))
-                                  x [L* + (2 M_inf C + L C^2 / 2) dim ln(1 + (n+1) M_inf^2 / delta)].
+        E||grad V(theta_R)||^2 <= 2 sqrt(delta + M_inf^2) / (C sqrt(n+1)) [L* + 2 M_inf X_gamma + (L/2) X_gamma2],
 
-    The preconditioner's dependence on the current H_k is paid for coordinate by coordinate, against the step's own
-    size, so delta enters only through a logarithm (docs/derivations.md, "AdaGrad").
+    X_gamma = C sum_k ||U_k||^2 and X_gamma2 = C^2 sum_k ||U_k||^2, each sum at most dim ln(1 + (n+1) M_inf^2 / delta)
+    (Lemma 1; put in unless `sums` gives the two as expressions, e.g. the registry's symbols for a run's recorded
+    sums). The preconditioner's dependence on the current H_k is paid for coordinate by coordinate, against the
+    step's own size, so delta enters only through a logarithm (docs/derivations.md, "AdaGrad").
     """
     scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
-    log_sum = dim * sp.log(1 + (n + 1) * M_inf**2 / delta)
+    X1, X2 = sums if sums is not None else adagrad_sums(M_inf, dim, delta=delta, C=C, n=n)
     return {"initial gap": scale * gap,
-            "preconditioner dependence": scale * 2 * M_inf * C * log_sum,
-            "noise": scale * L * C**2 * log_sum / 2}
+            "preconditioner dependence": scale * 2 * M_inf * X1,
+            "noise": scale * L * X2 / 2}
 
 
 def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr = S.beta1,
          beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
-         n: sp.Expr = S.n) -> tuple[Terms, dict[str, sp.Basic]]:
+         n: sp.Expr = S.n, sums: tuple[sp.Expr, sp.Expr] | None = None) -> tuple[Terms, dict[str, sp.Basic]]:
     """Adam as analysed (RMSProp at beta1 = 0), without bias correction, on V = -L, L-smooth:
 
         m_k = beta1 m_{k-1} + (1 - beta1) H_k,   v_k = beta2 v_{k-1} + (1 - beta2) H_k^2   (m_{-1} = v_{-1} = 0),
@@ -108,19 +126,19 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     s = 2 sqrt(delta + M_inf^2) / (C sqrt(n+1)), Q = (1 - beta1)[(1 - x)^{-3/2} + (1 - rho)^{-2}],
     Lam = 1 + 2 sqrt(x beta1 (1 + beta1)) / (1 - beta1), P_m = sum_{j<=m} j^{-1/2}, H_m = sum_{j<=m} 1/j.
     The c terms (c P_{n+1} ~ 2 (1 - beta2) sqrt(n)) do not vanish with n at a fixed beta2. Derived in
-    docs/derivations.md, "Adam and RMSProp".
+    docs/derivations.md, "Adam and RMSProp". The two parts in dim/(1 - beta2) are Lemma 3's bounds on
+    X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 = sum_k gamma_{k+1}^2 sum_i X_k,i, X_k,i = H_k,i^2/(delta + v_k,i):
+    `sums` puts other expressions in their place (a run's recorded sums, as the registry's symbols).
     """
     x, rho = beta1 / beta2, beta1 / sp.sqrt(beta2)
     kappa = (1 - beta1) / (1 - x)
     Q = (1 - beta1) * ((1 - x) ** sp.Rational(-3, 2) + (1 - rho) ** -2)
     Lam = 1 + 2 * sp.sqrt(x * beta1 * (1 + beta1)) / (1 - beta1)
-    ell, c = _log_sum(M_inf, delta), sp.log(1 / beta2)
     scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
-    per_coordinate = dim / (1 - beta2)
+    X1, X2 = sums if sums is not None else adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n)
     terms = {"initial gap": scale * gap,
-             "preconditioner dependence": scale * per_coordinate * M_inf * sp.sqrt(1 - beta2) * Q * C
-             * (ell + c * power_sum_bound(sp.Rational(1, 2), n + 1)),
-             "noise": scale * per_coordinate * L / 2 * kappa * Lam * C**2 * (ell + c * harmonic_bound(n + 1))}
+             "preconditioner dependence": scale * M_inf * sp.sqrt(1 - beta2) * Q * X1,
+             "noise": scale * L / 2 * kappa * Lam * X2}
     if beta1 == 0:  # RMSProp: no momentum, nothing to warm up, no condition on beta1
         return terms, {}
     terms["momentum warm-up"] = M**2 * beta1 / ((1 - beta1) * (n + 1))

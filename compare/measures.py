@@ -84,9 +84,33 @@ def running_average(trace: pd.DataFrame, column: str = "grad_norm_sq_unbiased") 
 THEOREM_CONSTANTS = ("L", "sigma2", "M", "M_inf", "L_star")
 
 
+# The adaptive theorems' sums before their last lemma (bounds.registry): measured as curves over n, not constants.
+ADAPTIVE_SUMS = ("X_gamma", "X_gamma2")
+
+
 def constant_descriptions() -> dict[str, str]:
-    """The constants of the theorem a run measures, each with how it is measured (declared by the quantities)."""
-    return {name: c.description for name, c in constants().items()}
+    """The constants of the theorem a run measures, each with how it is measured (declared by the quantities), and
+    the adaptive sums."""
+    from bounds.registry import BY_NAME
+    return {**{name: c.description for name, c in constants().items()},
+            **{name: f"{BY_NAME[name].description}, recorded at every step" for name in ADAPTIVE_SUMS}}
+
+
+def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The run's X_gamma and X_gamma2 at each n (cumulative over k <= n of the recorded adaptive_step_sq, with the
+    theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and RMSProp, C_gamma and C_gamma^2 for AdaGrad,
+    docs/derivations.md "The adaptive bounds a posteriori"); None where the run did not record them. The last row
+    has no update: its X is the step before's."""
+    t, spec = run.trace, run.spec
+    if "adaptive_step_sq" not in t or not t["adaptive_step_sq"].notna().any():
+        return None
+    steps = t["step"].to_numpy()
+    x = pd.Series(t["adaptive_step_sq"].to_numpy(dtype=float), index=steps).ffill()
+    x = x.reindex(np.arange(int(steps.max()) + 1)).ffill().fillna(0.0).to_numpy()
+    C, k = spec.optimizer.C_gamma, np.arange(len(x), dtype=float)
+    w = np.ones_like(k) if spec.optimizer.name == "adagrad" else (k + 1) ** -0.5
+    index = np.asarray(n, dtype=int)
+    return {"X_gamma": np.cumsum(C * w * x)[index], "X_gamma2": np.cumsum(C**2 * w**2 * x)[index]}
 
 
 def projection_acted(trace: pd.DataFrame) -> bool | None:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bounds.bound import Bound
-from .measures import THEOREM_CONSTANTS, constant_descriptions
+from .measures import ADAPTIVE_SUMS, THEOREM_CONSTANTS, constant_descriptions
 
 THEORY_SLACK = "theorem form"
 
@@ -31,7 +31,7 @@ THEORY_SLACK = "theorem form"
 def _present(form: Bound, theory: Mapping[str, float], measured: Mapping[str, float],
              theory_at_run_a: Mapping[str, float] | None) -> list[str]:
     names = {s.name for s in form.symbols}
-    factors = [c for c in THEOREM_CONSTANTS if c in names and math.isfinite(measured.get(c, math.nan))
+    factors = [c for c in THEOREM_CONSTANTS + ADAPTIVE_SUMS if c in names and math.isfinite(measured.get(c, math.nan))
                and math.isfinite(theory.get(c, math.nan))]
     if theory_at_run_a is not None and math.isfinite(measured.get("a", math.nan)):
         factors.insert(0, "a")
@@ -43,7 +43,7 @@ def _settings(subset: tuple[str, ...], theory, measured, theory_at_run_a, values
     """The constants with those in `subset` replaced by their measurements (a changes the derived L, sigma2, M);
     a tied step constant follows the L in use (module docstring)."""
     base = theory_at_run_a if "a" in subset else theory
-    out = {c: (measured[c] if c in subset else base[c]) for c in THEOREM_CONSTANTS if c in theory}
+    out = {c: (measured[c] if c in subset else base[c]) for c in THEOREM_CONSTANTS + ADAPTIVE_SUMS if c in theory}
     if tied_step and values is not None:
         out["C_gamma"] = values["C_gamma"] * theory["L"] / out["L"]
     return out

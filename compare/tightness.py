@@ -28,8 +28,8 @@ from . import conditions as C
 from empirical.estimators import has_exact_objective
 from empirical.step_gradients import pair_batch
 from .objective_gap import run_objective_gap
-from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, measured_constants, projection_acted,
-                       running_average)
+from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, adaptive_sums, measured_constants,
+                       projection_acted, running_average)
 from .rates import SlopeFit, fit_slope
 from .slack import a_posteriori, decompose, step_tied_to_L
 
@@ -232,23 +232,40 @@ def assess(run: Run, label: str = "") -> Assessment:
         notes.append(f"gradient mapping estimated from {source} gradients: bias band +-sqrt({spread}) = "
                      f"{math.sqrt(variance):.3g} around its root")
     bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
-    posterior = np.asarray(a_posteriori(form, values, theory, measured, n), dtype=float)
+    lemma, recorded = _sum_curves(run, derived, values, theory, n)
+    posterior = np.asarray(a_posteriori(form, {**values, **(recorded or lemma)}, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),
               ConstantCheck("L", theory["L"], measured["L"], False)]
     for name in ("M", "M_inf"):
         if name in theory:
             checks.append(ConstantCheck(name, theory[name], measured[name], False))
     at_run_a = None
+    final_n, final_value, _ = average.final()
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
         at_run_a = derived.constants_at(measured["a"])
         at_run_a["L_star"] = min(at_run_a["L_star"], theory["L_star"])
-    final_n, final_value, _ = average.final()
-    slack = decompose(form, values, theory, measured, final_value, final_n, at_run_a,
-                      step_tied_to_L(form, values, theory))
+        at_run_a.update(_sums_at(derived, {**values, **at_run_a}, final_n))
+    sums_final = {name: float(curve[-1]) for name, curve in lemma.items()}
+    recorded_final = {name: float(curve[-1]) for name, curve in (recorded or {}).items()}
+    slack = decompose(form, values, {**theory, **sums_final}, {**measured, **recorded_final}, final_value, final_n,
+                      at_run_a, step_tied_to_L(form, {**values, **sums_final}, theory))
     return Assessment(run=run, spec=spec, bound=bound, form=form, error=None, average=average, bound_curve=bound_curve,
                       posterior_curve=posterior, conditions=conds,
                       constant_checks=[c for c in checks if math.isfinite(c.measured)], theory=theory,
                       measured=measured, slack=slack, slope=_slope(average), label=label, notes=notes)
+
+
+def _sums_at(derived: D.Derived, values: dict[str, Any], n: Any) -> dict[str, Any]:
+    """The lemmas' bounds on an adaptive theorem's sums at n (none for SGD)."""
+    return {name: np.asarray(b.evaluate({**values, "n": n}), dtype=float) for name, b in derived.sums.items()}
+
+
+def _sum_curves(run: Run, derived: D.Derived, values: dict[str, Any], theory: dict[str, float], n: np.ndarray):
+    """(the lemmas' bounds on the adaptive sums at every n, the run's recorded sums or None)."""
+    if not derived.sums:
+        return {}, None
+    consts = {k: theory[k] for k in THEOREM_CONSTANTS if k in theory}
+    return _sums_at(derived, {**values, **consts}, n), adaptive_sums(run, n)
 
 
 def _average(run: Run, projected: bool) -> RunningAverage:

@@ -12,6 +12,7 @@ and their data may differ (same size). It pays for small models, where a step is
 """
 from __future__ import annotations
 
+import math
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -151,8 +152,12 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
             results.append(Result(*next(outputs)))
     G, values, _ = results[0]
     pair = gradient_pair(results)
+    denominators = [m.opt.denominator(G[e]) for e, m in enumerate(members)]
+    stacked = None
+    if any(d is not None for d in denominators):  # an SGD member's column (0) is not recorded
+        stacked = torch.stack([torch.full_like(G[e], math.inf) if d is None else d for e, d in enumerate(denominators)])
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
-                            members[0].spec.layout.logvars).tolist()
+                            members[0].spec.layout.logvars, stacked).tolist()
     return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))
             for e, (i, m) in enumerate(zip(ids, members))}
 

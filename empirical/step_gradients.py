@@ -81,11 +81,13 @@ def pair_batch(train: dict[str, Any], B: int) -> int:
 
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
-                    pair: Pair | None, logvars: slice | None = None) -> torch.Tensor:
+                    pair: Pair | None, logvars: slice | None = None,
+                    denominators: torch.Tensor | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
-    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>)], from gradients G [E, P], objective
-    values [E], iterates [E, P], the pair of conditionally independent unbiased gradients ([E, P] each, or None) and
-    the linear VAE's log-variances. One tensor, so that recording costs one host sync."""
+    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>), (sum_i ghat_i^2 / denominator_i)], from
+    gradients G [E, P], objective values [E], iterates [E, P], the pair of conditionally independent unbiased
+    gradients ([E, P] each, or None), the linear VAE's log-variances and an adaptive optimiser's denominators [E, P]
+    (`FlatOptimizer.denominator`). One tensor, so that recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G.square()
     sup = lambda part: torch.linalg.vector_norm(flats[:, part], float("inf"), dim=1)  # one kernel, no |x| copy
@@ -96,4 +98,6 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
         columns += [v.amin(1), v.amax(1)]
     if pair is not None:
         columns.append(pair.inner())
+    if denominators is not None:
+        columns.append((G2 / denominators).sum(1))
     return torch.stack(columns, dim=1)

@@ -40,7 +40,6 @@ def probe_steps(n_steps: int, count: int) -> list[int]:
 class Trainer:
     """One run's state and its step; validates the spec against the data and the settings before any work."""
 
-
     def __init__(self, spec: VAESpec, config: TrainConfig, data: Dataset, progress: bool) -> None:
         check_trainable(spec, config, data)
         self.spec, self.config, self.progress = spec, config, progress
@@ -193,8 +192,9 @@ class Trainer:
     def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, pair: Pair | None) -> torch.Tensor:
         """Everything recorded at a step, as one tensor (one host sync): see `step_statistics`."""
         pair = None if pair is None else Pair(pair.first[None], pair.second[None], pair.w)
-        return step_statistics(self.box, ghat[None], value[None], self.flat[None], pair,
-                               self.spec.layout.logvars)[0]
+        denominator = self.opt.denominator(ghat)
+        return step_statistics(self.box, ghat[None], value[None], self.flat[None], pair, self.spec.layout.logvars,
+                               None if denominator is None else denominator[None])[0]
 
     def mapping_sq(self, pair: Pair) -> float:
         """||G_t(theta_k)||^2 at t = C_gamma: exact where the objective has a closed form, else <G_t(g), G_t(g')>."""
@@ -229,8 +229,11 @@ class Trainer:
         row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
                    grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2], grad_abs_max=stats[3],
                    **self.norm_columns(stats[4], stats[5], logvar))
-        if len(stats) > 6 + logvar_columns:
-            row["grad_norm_sq_unbiased"] = stats[6 + logvar_columns]
+        extra = stats[6 + logvar_columns:]  # (<g, g'> where a pair is given), (the adaptive sum)
+        if pair is not None:
+            row["grad_norm_sq_unbiased"] = extra.pop(0)
+        if extra and spec.optimizer.name != "sgd":
+            row["adaptive_step_sq"] = extra[0]
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():

@@ -27,6 +27,11 @@ QUANTITIES = [
         "grad_abs_max": "||ghat_k||_inf, the largest coordinate of the mini-batch gradient used for the step",
     }, when=STEP, constant=Constant("M_inf", "coordinate bound: largest |ghat_k,i| along the run",
                                     lambda t: column_max(t, "grad_abs_max"))),
+    Quantity("adaptive_sum", {
+        "adaptive_step_sq": "adaptive optimisers: sum_i ghat_k,i^2 / (delta + v_k,i), v_k after the step's update "
+                            "(AdaGrad: / ((k+1) delta + sum_{j<=k} ghat_j,i^2)): the X_k of the adaptive theorems, "
+                            "whose weighted sums over k the a-posteriori bound puts in for the lemmas' bounds",
+    }, when=STEP),
     Quantity("unbiased_grad_norm", {
         "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at "
                                  "theta_k: an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running "

@@ -19,11 +19,13 @@ M = A * np.sqrt(D)   # ||grad V|| <= M
 M_INF = A + RHO      # |H_i| <= |grad_i V| + |xi_i| <= A + RHO on every coordinate
 
 
-def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float) -> float:
+def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums: bool = False):
+    """The measured (1/(n+1)) sum_k E||grad V(theta_k)||^2 (mean over seeds); with `sums`, also each seed's adaptive
+    sums (X_gamma, X_gamma2) with the theorem's weights (docs/derivations.md, "The adaptive bounds a posteriori")."""
     rng = np.random.default_rng(0)
     theta = np.full((SEEDS, D), np.pi / 2)
     m, v, second = (np.zeros_like(theta) for _ in range(3))
-    total = np.zeros(SEEDS)
+    total, X1, X2 = np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS)
     for k in range(N_STEPS + 1):
         g = A * np.sin(theta)
         total += (g**2).sum(1)
@@ -35,25 +37,41 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float)
         elif optimizer == "adagrad":
             second += H**2
             step = H / np.sqrt(delta + second / (k + 1))
+            X = (H**2 / ((k + 1) * delta + second)).sum(1)
+            X1, X2 = X1 + C * X, X2 + C**2 * X
         else:  # rmsprop, adam (rmsprop is adam with beta1 = 0)
             m = beta1 * m + (1 - beta1) * H
             v = beta2 * v + (1 - beta2) * H**2
             step = m / np.sqrt(delta + v)
+            X = (H**2 / (delta + v)).sum(1)
+            X1, X2 = X1 + gamma * X, X2 + gamma**2 * X
         theta = theta - gamma * step
-    return float(total.mean() / (N_STEPS + 1))
+    average = float(total.mean() / (N_STEPS + 1))
+    return (average, X1, X2) if sums else average
 
 
-def bound(optimizer: str, C: float, beta1: float, beta2: float, delta: float) -> float:
+def _values(C: float, beta1: float, beta2: float, delta: float) -> dict:
+    return {S.n: N_STEPS, S.C_gamma: C, S.L_star: A * D, S.beta1: beta1, S.beta2: beta2, S.delta: delta,
+            S.M: M, S.M_inf: M_INF}
+
+
+def bound(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums=None) -> float:
+    """The theorem's bound; sums: (X_gamma, X_gamma2) put in for the lemmas' bounds on them."""
     L = sp.Float(A)
     if optimizer == "sgd":
         terms, _ = T.sgd(L, sp.Float(RHO**2))
     elif optimizer == "adagrad":
-        terms = T.adagrad(L, S.M_inf, D)
+        terms = T.adagrad(L, S.M_inf, D, sums=sums)
     else:  # rmsprop is adam with beta1 = 0
-        terms, _ = T.adam(L, S.M_inf, S.M, D, beta1=S.beta1 if optimizer == "adam" else 0)
-    values = {S.n: N_STEPS, S.C_gamma: C, S.L_star: A * D, S.beta1: beta1, S.beta2: beta2, S.delta: delta,
-              S.M: M, S.M_inf: M_INF}
-    return float(sum(terms.values()).subs(values))
+        terms, _ = T.adam(L, S.M_inf, S.M, D, beta1=S.beta1 if optimizer == "adam" else 0, sums=sums)
+    return float(sum(terms.values()).xreplace(_values(C, beta1, beta2, delta)))
+
+
+def lemma_sums(optimizer: str, C: float, beta2: float, delta: float) -> tuple[float, float]:
+    """Lemma 1's (AdaGrad) or Lemma 3's (Adam, RMSProp) bounds on X_gamma and X_gamma2."""
+    pair = T.adagrad_sums(S.M_inf, D) if optimizer == "adagrad" else T.adam_sums(S.M_inf, D)
+    values = _values(C, 0.0, beta2, delta)
+    return tuple(float(x.xreplace(values)) for x in pair)
 
 
 @pytest.mark.parametrize("optimizer,C,beta1,delta", [
@@ -68,6 +86,36 @@ def test_measured_running_average_stays_below_the_bound(optimizer, C, beta1, del
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem {optimizer} (simulated, exact constants{regime})", measured, value)
     assert measured <= value
+
+
+ADAPTIVE_CASES = [("adagrad", 0.5, 0.0, 0.5), ("rmsprop", 0.5, 0.0, 0.5), ("adam", 0.5, 0.9, 0.5),
+                  ("adagrad", 0.05, 0.0, 1e-8), ("rmsprop", 0.05, 0.0, 1e-8), ("adam", 0.05, 0.9, 1e-8)]
+
+
+@pytest.mark.parametrize("optimizer,C,beta1,delta", ADAPTIVE_CASES)
+def test_every_runs_adaptive_sums_stay_below_their_lemma(optimizer, C, beta1, delta, tightness):
+    """Lemma 1 (AdaGrad) and Lemma 3 (Adam, RMSProp) hold path by path: no seed's X_gamma or X_gamma2 exceeds its
+    lemma bound. The tight tier reads the mean over seeds."""
+    beta2 = 0.99
+    _, X1, X2 = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    lemma = lemma_sums(optimizer, C, beta2, delta)
+    regime = "" if delta == 0.5 else f", delta = {delta:g}"
+    for name, run_sums, bound_value in (("X_gamma", X1, lemma[0]), ("X_gamma2", X2, lemma[1])):
+        tightness.record(f"lemma bound on {optimizer}'s {name} (simulated{regime})", float(run_sums.mean()),
+                         bound_value)
+        assert run_sums.max() <= bound_value
+
+
+@pytest.mark.parametrize("optimizer,C,beta1,delta", ADAPTIVE_CASES)
+def test_the_theorem_with_the_runs_own_sums_still_bounds_the_run(optimizer, C, beta1, delta, tightness):
+    """The theorem before its last lemma, with E X_gamma and E X_gamma2 (means over the seeds) put in: what compare's
+    a-posteriori bound computes from a run's recorded sums. Sound, and tighter than the a-priori bound."""
+    beta2 = 0.99
+    measured, X1, X2 = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    value = bound(optimizer, C, beta1, beta2, delta, sums=(sp.Float(X1.mean()), sp.Float(X2.mean())))
+    regime = "" if delta == 0.5 else f", delta = {delta:g}"
+    tightness.record(f"theorem {optimizer} with the run's sums (simulated{regime})", measured, value)
+    assert measured <= value < bound(optimizer, C, beta1, beta2, delta)
 
 
 def test_adam_bound_grows_with_beta1_and_needs_beta1_below_beta2():

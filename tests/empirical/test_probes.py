@@ -143,6 +143,23 @@ def test_theory_form_adam_is_basa_adam_without_bias_correction():
     assert torch.allclose(d2, m / torch.sqrt(0.1 + v))
 
 
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("form", ["theory", "torch"])
+def test_the_adaptive_denominator_is_the_one_the_step_then_uses(name, form):
+    """X_k = sum_i ghat_i^2 / denominator_i is read before the step: the denominator must be delta + v_k with v_k
+    after the step's update (Adam, RMSProp), or (k+1) delta + the sum of squares so far (AdaGrad), in both forms."""
+    o = OptimizerSpec(name, 1.0, 0.9 if name == "adam" else 0.0, 0.99, 1e-3)
+    opt = FlatOptimizer(o, form, torch.zeros(3, dtype=DT))
+    gen = torch.Generator().manual_seed(1)
+    for k in range(5):
+        ghat = torch.randn(3, generator=gen, dtype=DT)
+        denominator = opt.denominator(ghat)
+        opt.direction(ghat)
+        expected = (k + 1) * o.delta + opt.state["v"] if name == "adagrad" else o.delta + opt.state["v"]
+        assert torch.allclose(denominator, expected, rtol=1e-14)
+    assert FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3, dtype=DT)).denominator(ghat) is None
+
+
 def test_the_variance_probe_draws_batches_without_replacement_as_training_does():
     """With B = the whole training set and (almost) no eps noise, the estimator that trains has no variance; a probe
     drawing its batches with replacement would report the data variance instead."""
