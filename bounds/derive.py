@@ -28,6 +28,8 @@ from .support import NotDerivedError, require_bounded, require_bounded_architect
 from .theorems import adagrad, adagrad_sums, adam, adam_sums, projected_sgd, sgd
 
 REF = "docs/derivations.md"
+# The objectives whose per-draw gradient is a self-normalised weighted sum sum_l wt_l grad l_l (IWAE, VR-IWAE).
+WEIGHTED = ("iwae", "vr_iwae")
 CONCENTRATION_T = 6  # M is the gradient bound at ||eps|| = sqrt(d_z) + t: P(||eps|| > that) < exp(-t^2/2)
 
 MAX_LATENT_DIM = 4096  # the chi moments of ||eps|| are exact (gamma functions of d_z / 2): beyond this, too slow
@@ -64,16 +66,18 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
     p = _pieces(spec, allow_outside_theory)
     beta, d_z = S.beta, spec.model.latent_dim
     name = "L_P" if estimator == "pathwise" else "L_S"
-    iwae = spec.objective.kind == "iwae"
+    iwae = spec.objective.kind in WEIGHTED
     if spec.model.kind == "linear" and not iwae:
         terms = linear_hessian_bound(spec, beta)
         return Bound(name, terms, "derived", f"{REF}#linear-vae", hypotheses(spec),
                      description="exact-Hessian bound of the linear VAE's closed-form ELBO (any estimator)")
     if estimator == "pathwise":
         pw = pathwise_pointwise(p, beta)
-        if iwae:
+        if iwae:  # VR-IWAE's covariance enters with the factor 1 - alpha (IWAE: alpha = 0)
+            covariance = expected_max(pw.gradient_sq, d_z)
             terms = {"weighted hessians": expected_max(pw.hessian, d_z),
-                     "weight covariance": expected_max(pw.gradient_sq, d_z)}
+                     "weight covariance": (1 - S.renyi_alpha) * covariance if spec.objective.kind == "vr_iwae"
+                     else covariance}
         else:
             terms = {"expected hessian": pathwise_expected_hessian(p, beta)}
         desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"
@@ -86,7 +90,8 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
         terms = {"smoothness": sp.Min(score, pathwise_expected_hessian(p, beta), evaluate=False)}
         desc = ("the smaller of the score-function representation of the Hessian (blockwise (theta, phi)) and the "
                 "reparameterised one: both bound the same objective's Hessian")
-    return Bound(name, terms, bound_status(p, spec), f"{REF}#{'iwae' if iwae else 'deep-gaussian-vae'}",
+    anchor = {"iwae": "iwae", "vr_iwae": "vr-iwae"}.get(spec.objective.kind, "deep-gaussian-vae")
+    return Bound(name, terms, bound_status(p, spec), f"{REF}#{anchor}",
                  hypotheses(spec), description=desc)
 
 
@@ -109,7 +114,7 @@ def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: 
     require_bounded(spec.objective.kind, estimator)
     grads = _gradient_bounds(spec, estimator, allow_outside_theory)
     d_z = spec.model.latent_dim
-    if spec.objective.kind == "iwae":
+    if spec.objective.kind in WEIGHTED:
         terms = {"iwae estimator": iwae_variance(grads.gradient_sq, d_z)}
         desc = "||sum_l w_l grad l_l|| <= max_l g(r_l); E max by Hartley-David-Gumbel"
     else:

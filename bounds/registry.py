@@ -23,6 +23,7 @@ class Setting:
     theorems are written in (derived or measured, not set). flag: the option of `vaebound bound` (None: no option).
     claim: the paper's claim about the measured quantity as the setting grows, for `compare`'s orderings (None: it
     is not an ordering factor); sign: the claimed sign of d(measured)/d(setting), 0 where the claim is not a sign.
+    upper: the range's exclusive upper end, where it has one.
     """
     name: str
     path: tuple[str, ...] | None
@@ -32,6 +33,7 @@ class Setting:
     integer: bool = False
     claim: str | None = None
     sign: int = 0
+    upper: float | None = None  # an exclusive upper end of the range (alpha < 1), None where there is none
 
     def read(self, spec: Any) -> Any:
         """The setting's value in `spec`."""
@@ -53,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
             claim="smaller beta converges faster (measured increases with beta)", sign=1),
     Setting("K", ("objective", "K"), "variational samples per data point (>= 1)", flag="--K", integer=True,
             claim="larger K converges faster (measured decreases with K)", sign=-1),
+    Setting("renyi_alpha", ("objective", "alpha"), "VR-IWAE's Renyi parameter alpha, in [0, 1) (0: the IWAE)",
+            NONNEGATIVE, flag="--renyi-alpha", upper=1.0),
     Setting("B", ("B",), "mini-batch size (>= 1)", flag="--B", integer=True,
             claim="larger B converges faster (measured decreases with B)", sign=-1),
     Setting("n", ("n",), "number of iterations (>= 1)", flag="--n", integer=True),
@@ -161,6 +165,9 @@ def check_values(name: str, values: Any) -> None:
     if array.size and array.min() < low:
         raise SpecError(f"{name}={float(array[array < low].flat[0])!r} is invalid: must be >= {low:g}"
                         + (f" ({setting.description})" if setting is not None else ""))
+    if setting is not None and setting.upper is not None and array.size and array.max() >= setting.upper:
+        raise SpecError(f"{name}={float(array[array >= setting.upper].flat[0])!r} is invalid: must be < "
+                        f"{setting.upper:g} ({setting.description})")
     if setting is not None and setting.integer and not whole and np.any(array != np.round(array)):
         raise SpecError(f"{name}={float(array[array != np.round(array)].flat[0])!r} is invalid: must be a whole number")
 

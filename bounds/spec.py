@@ -168,8 +168,8 @@ class ModelSpec:
 @dataclass(frozen=True)
 class ObjectiveSpec:
     """elbo (beta = 1), beta (beta-VAE, beta >= 0), iwae (K importance samples) or vr_iwae (the variational
-    Renyi bound (1/(1 - alpha)) log (1/K) sum_k w_k^{1 - alpha}, alpha in [0, 1); alpha = 0 is the IWAE; trained
-    only: its bounds are the paper's first open question and are not derived)."""
+    Renyi bound (1/(1 - alpha)) log (1/K) sum_k w_k^{1 - alpha}, alpha in [0, 1); alpha = 0 is the IWAE; the paper's
+    first open question, bounded here as this project's extension: docs/derivations.md, "VR-IWAE")."""
 
     kind: str = "elbo"
     beta: float = 1.0

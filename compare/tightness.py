@@ -209,7 +209,7 @@ def assess(run: Run, label: str = "") -> Assessment:
         notes.append(f"run status {run.status!r}: compared up to step {int(n[-1])}")
     try:
         derived = D.derive_for_run(spec, projected)
-    except NotDerivedError as exc:  # a declared refusal (vr_iwae, conv); any other error is a bug and propagates
+    except NotDerivedError as exc:  # a declared refusal (conv); any other error is a bug and propagates
         error = str(exc)
         return Assessment(run=run, spec=spec, bound=None, form=None, error=error, average=average,
                           bound_curve=nan_curve, posterior_curve=nan_curve, conditions=[], constant_checks=[],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -100,3 +101,33 @@ def test_iwae_L_P_bounds_the_iwae_hessian(tightness):
         eig = top_abs_eig(mean_hess)
         tightness.record("IWAE L_P (K=3)", eig, L)
         assert eig <= L
+
+
+def vr_objective(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The VR-IWAE objective of one draw, written out: (1/(1 - alpha)) log (1/K) sum_l w_l^{1 - alpha}."""
+    lw = torch.stack([log_weight(spec, flat, x, e, beta=1.0) for e in eps])
+    return (torch.logsumexp((1 - alpha) * lw, 0) - math.log(len(eps))) / (1 - alpha)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.7])
+def test_vr_iwae_L_P_bounds_the_vr_iwae_hessian(alpha, tightness):
+    spec = tiny_spec(objective=ObjectiveSpec("vr_iwae", 1.0, 3, alpha))
+    L = D.smoothness(spec).evaluate(D.spec_values(spec))
+    gen = torch.Generator().manual_seed(int(10 * alpha))
+    for trial in range(4):
+        flat, x = random_parameters(spec, gen, corners=trial % 2 == 0), data_point(spec, gen)
+        eps = torch.randn(16, 3, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+        mean_hess = sum(hessian(lambda p: vr_objective(spec, p, x, e, alpha))(flat) for e in eps) / len(eps)
+        eig = top_abs_eig(mean_hess)
+        tightness.record(f"VR-IWAE L_P (K=3, alpha={alpha:g})", eig, L)
+        assert eig <= L
+
+
+def test_vr_iwae_L_P_is_iwaes_at_alpha_zero_and_falls_with_alpha():
+    iwae = tiny_spec(objective=ObjectiveSpec("iwae", 1.0, 3))
+    vr = tiny_spec(objective=ObjectiveSpec("vr_iwae", 1.0, 3, 0.5))
+    bound, values = D.smoothness(vr), D.spec_values(vr)
+    at = {alpha: float(bound.evaluate({**values, "renyi_alpha": alpha})) for alpha in (0.0, 0.5, 0.9)}
+    assert at[0.0] == pytest.approx(float(D.smoothness(iwae).evaluate(D.spec_values(iwae))), rel=1e-12)
+    assert at[0.0] > at[0.5] > at[0.9]
+    assert float(D.variance(vr).evaluate(values)) == pytest.approx(float(D.variance(iwae).evaluate(D.spec_values(iwae))))
