@@ -1,4 +1,5 @@
-"""Compositional bounds for an MLP h_l = f_l(W_l h_{l-1} + b_l), l = 1..N.
+"""Compositional bounds for a network h_l = f_l(A_l(W_l) h_{l-1} + b_l), l = 1..N: dense layers (A(W) h = W h) and
+convolutions (A(W) h the kernel W applied to the image h, a linear map of h and of W; `Layer`).
 
 For a network whose input h_0 may itself depend on other parameters (the decoder's input z depends
 on the encoder), we propagate four bounds through the layers (derivation: docs/derivations.md,
@@ -12,7 +13,8 @@ on the encoder), we propagate four bounds through the layers (derivation: docs/d
 - the Lipschitz constant of h_N in h_0, prod_l L1_l ||W_l||.
 
 Recursion, with L1, L2 the activation's Lipschitz and smoothness constants, omega_l >= ||W_l||_2,
-b_l >= ||b_l||, Hhat^2 = H^2 + 1 (the squared norm of the augmented input [h; 1]):
+b_l >= ||b_l||, Hhat^2 = H^2 + 1 (the squared norm of the augmented input [h; 1]; for a convolution
+g^2 H^2 + P, with g the kernel's input gain and P the output positions its bias is repeated at):
     Jz2_l = Hhat_{l-1}^2 + omega_l^2 J2_{l-1}    (the pre-activation's squared Jacobian: Cauchy-Schwarz over
                                                   the layer's block and the disjoint blocks before it)
     J2_l = L1_l^2 Jz2_l
@@ -29,7 +31,7 @@ it stays a polynomial in ||eps|| (see `rpoly`), whose expectation is exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import sympy as sp
 
@@ -39,8 +41,15 @@ from .rpoly import RPoly
 
 @dataclass(frozen=True)
 class Layer:
-    """One dense layer: weight (width_out x width_in) with norm bound omega, bias norm bound, activation, and a bound
-    on the norm of any one row of the weight (`row`; omega where none tighter is known)."""
+    """One layer h -> f(A(W) h + b): a dense layer (A(W) = W, width_out x width_in) or a convolution (A(W) h the
+    kernel W applied to the input image; widths count every entry, channels times positions).
+
+    omega bounds the operator norm of h -> A(W) h, bias the norm of the added bias vector (for a convolution, each
+    channel's bias repeated at every output position), row the norm of what any one output entry reads of the weight
+    (omega where none tighter is known). A convolution also has input_gain >= ||A(dW) h|| / (||dW|| ||h||) (the square
+    root of how many output positions read one input entry, ceil(k/s)^2) and positions, the output positions a bias
+    entry is repeated at (docs/derivations.md, "Convolutions"); a dense layer has 1 and 1.
+    """
 
     width_out: int
     width_in: int
@@ -48,10 +57,23 @@ class Layer:
     bias: sp.Expr
     act: ActivationConstants
     row: sp.Expr | None = None
+    input_gain: int = 1
+    positions: int = 1
 
     @property
     def row_norm(self) -> sp.Expr:
         return self.omega if self.row is None else self.row
+
+    def augmented_sq(self, H: RPoly) -> RPoly:
+        """A bound on ||d(A(W) h + b)||^2 / ||(dW, db)||^2 at fixed h (Cauchy-Schwarz over the weight and the bias):
+        input_gain^2 ||h||^2 + positions (dense: ||h||^2 + 1, the squared norm of [h; 1])."""
+        return self.input_gain**2 * H * H + self.positions
+
+    def augmented_norm(self, H: RPoly) -> RPoly:
+        """sqrt(augmented_sq): exact where it is a number, input_gain H + sqrt(positions) as a polynomial in ||eps||."""
+        if H.degree == 0:
+            return _root(self.augmented_sq(H))
+        return self.input_gain * H + sp.sqrt(self.positions)
 
 
 @dataclass(frozen=True)
@@ -66,11 +88,6 @@ class NetworkBounds:
 def _root(x: RPoly) -> RPoly:
     """sqrt of a constant polynomial."""
     return RPoly([sp.sqrt(x.coeffs[0])])
-
-
-def _augmented_norm(H: RPoly) -> RPoly:
-    """A bound on ||[h; 1]|| = sqrt(||h||^2 + 1): exact for a number, H + 1 for a polynomial in ||eps||."""
-    return _root(H * H + 1) if H.degree == 0 else H + 1
 
 
 def _cross_term(J: RPoly, wS: RPoly) -> RPoly:
@@ -97,26 +114,42 @@ def _fourth_power(Jz2: RPoly, Ji2: RPoly) -> RPoly:
     return Jz2 * (1 / (2 * lam)) + Ji2 * (lam / 2)
 
 
+ValueChoice = Callable[[RPoly, sp.Expr], RPoly]
+
+
+def capped(affine: RPoly, cap: sp.Expr) -> RPoly:
+    """A polynomial bound on min(cap, affine(r)) for an affine bound with nonnegative coefficients: its constant
+    term capped, Min(cap, a_0) + a_1 r + ... (where a_0 <= cap it is affine itself; otherwise it is >= cap)."""
+    return RPoly([sp.Min(cap, affine.coeffs[0]), *affine.coeffs[1:]])
+
+
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
-               S0: RPoly | sp.Expr = 0) -> NetworkBounds:
+               S0: RPoly | sp.Expr = 0, value_choice: ValueChoice | None = None) -> NetworkBounds:
     """Propagate (H, J, S) through `layers` from an input with ||h_0|| <= H0, Jacobian J0, second derivative S0.
 
-    The input's parameters (if any) must be disjoint from the layers' own.
+    The input's parameters (if any) must be disjoint from the layers' own. A bounded activation's output norm is at
+    most both its cap sqrt(m) sup|f| and the affine bound; where the latter depends on ||eps|| their minimum is no
+    polynomial, and value_choice(affine, cap) picks one of the two valid bounds (`capped` or the cap); without
+    one, the cap.
     """
     H, J, S = RPoly.lift(H0), RPoly.lift(J0), RPoly.lift(S0)
     J2 = J * J
     lip = sp.Integer(1)
     for layer in layers:
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
-        Jz2 = H * H + 1 + omega**2 * J2
+        Jz2 = layer.augmented_sq(H) + omega**2 * J2
+        # One output entry reads one row (dense) or one patch (conv) of h, of norm <= ||h||, and one bias entry.
         S = L2 * _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2) + L1 * _cross_term(J, omega * S)
-        J = L1 * (_root(Jz2) if Jz2.degree == 0 else _augmented_norm(H) + omega * J)
+        J = L1 * (_root(Jz2) if Jz2.degree == 0 else layer.augmented_norm(H) + omega * J)
         J2 = L1**2 * Jz2
         affine = sp.sqrt(layer.width_out) * layer.act.at_zero + L1 * (layer.omega * H + layer.bias)
         if layer.act.bounded:
             cap = sp.sqrt(layer.width_out) * layer.act.value_bound
             # A minimum stays a number only where the input bound does not depend on ||eps||.
-            H = RPoly([sp.Min(cap, affine.coeffs[0])]) if affine.degree == 0 else RPoly([cap])
+            if affine.degree == 0:
+                H = RPoly([sp.Min(cap, affine.coeffs[0])])
+            else:
+                H = value_choice(affine, cap) if value_choice is not None else RPoly([cap])
         else:
             H = affine
         lip = lip * L1 * layer.omega

@@ -1,6 +1,7 @@
 """What is supported, in one place: which (objective, estimator) pairs train, which have a derived bound, which
 architectures and projected optimisers have one, and which settings each objective reads. Every model (linear,
-gaussian, bernoulli) and every optimiser (sgd, adam, adagrad, rmsprop) trains and is bounded with an MLP.
+gaussian, bernoulli) and every optimiser (sgd, adam, adagrad, rmsprop) trains and is bounded, with an MLP or the
+paper's conv nets.
 
 Both sides read this table: `VAESpec` refuses a combination that does not train or a setting the objective would
 ignore (so a bound is never derived for a setting training does not use), `bounds.derive` raises `NotDerivedError`
@@ -25,8 +26,8 @@ BOUNDED = frozenset({("elbo", "pathwise"), ("elbo", "score"), ("beta", "pathwise
 READS = {"elbo": ("K",), "beta": ("K", "beta"), "iwae": ("K",), "vr_iwae": ("K", "alpha")}
 NEUTRAL = {"beta": 1.0, "alpha": 0.0}
 
-# Architectures the network recursion covers, and optimisers with a theorem for projection onto the compact set.
-BOUNDED_ARCHITECTURES = frozenset({"mlp"})
+# Architectures the network recursion covers (docs/derivations.md, "Convolutions"), and optimisers with a theorem for projection onto the compact set.
+BOUNDED_ARCHITECTURES = frozenset({"mlp", "conv"})
 PROJECTED_OPTIMIZERS = frozenset({"sgd"})
 
 # Why a trained combination has no bound, where a reason more specific than "not derived" is known.
@@ -53,8 +54,8 @@ def refuse_untrained(objective: str, estimator: str) -> str | None:
 def require_bounded_architecture(architecture: str) -> None:
     """Raise `NotDerivedError` for an architecture the network recursion does not cover."""
     if architecture not in BOUNDED_ARCHITECTURES:
-        raise NotDerivedError(f"architecture={architecture!r} has no derived bound yet (the network recursion covers "
-                              "MLPs): conv networks can be trained and measured; use architecture='mlp' for a bound")
+        raise NotDerivedError(f"architecture={architecture!r} has no derived bound (the network recursion covers "
+                              f"{' and '.join(sorted(BOUNDED_ARCHITECTURES))})")
 
 
 def require_bounded(objective: str, estimator: str, architecture: str = "mlp") -> None:

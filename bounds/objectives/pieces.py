@@ -17,7 +17,8 @@ import sympy as sp
 
 from .. import symbols as S
 from ..activations import ActivationConstants, constants, softclip_constants
-from ..networks import Layer, NetworkBounds, mlp_bounds
+from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
+from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
 
@@ -66,6 +67,34 @@ def weight_norms(spec: VAESpec, rows: dict[int, int] | None = None) -> list[tupl
     return out
 
 
+# Kernel 4, stride 2, padding 1 (the paper's image nets): each input entry is read by ceil(4/2)^2 = 4 output
+# positions of a convolution, and a transposed convolution reads each of its inputs at 16 output positions, 4 per
+# parity class of the output (docs/derivations.md, "Convolutions").
+CONV_INPUT_GAIN = 2
+
+
+def conv_geometry(spec: VAESpec) -> dict[str, tuple[int, float]]:
+    """name -> (output positions, operator-norm factor) of each conv and transposed-conv layer of the spec.
+
+    The factor turns the layer's weight-matrix bound (`weight_norms`: the (out, in * 16) matrix of the flat layout)
+    into a bound on the operator norm of the map on images: 2 for a convolution (||A(W) h||^2 sums ||W patch||^2
+    over positions, and each input entry lies in 4 patches); for a transposed convolution 2 under the entry-wise box
+    (Schur's test: rows read 4 C_in entries, columns feed 16 C_out) and under a Frobenius bound (its 4 parity classes
+    use disjoint column blocks of W), 4 under a spectral bound on W."""
+    m = spec.model
+    if m.architecture != "conv":
+        return {}
+    C, H, W = m.image_shape
+    out: dict[str, tuple[int, float]] = {}
+    for i in range(len(m.conv_channels)):
+        out[f"encoder.conv{i}"] = (H * W // 4 ** (i + 1), CONV_INPUT_GAIN)
+    transposed = 4 if spec.weight_bound.kind == "spectral" else CONV_INPUT_GAIN
+    grid = m.conv_grid[0] * m.conv_grid[1]
+    for j in range(len(m.conv_channels)):
+        out[f"decoder.deconv{j}"] = (grid * 4 ** (j + 1), transposed)
+    return out
+
+
 def row_norms(spec: VAESpec) -> list[sp.Expr | None]:
     """A bound on the norm of any one row of each layer's weight: sqrt(m') a under the entry-wise bound, else None
     (the layer's own norm bound serves)."""
@@ -99,25 +128,68 @@ class NetworkLayers:
     decoder: list[Layer]
 
 
+def _layer(name: str, m_out: int, m_in: int, omega: sp.Expr, bias: sp.Expr, act: ActivationConstants,
+           row: sp.Expr | None, geometry: dict[str, tuple[int, float]]) -> Layer:
+    """A dense layer, or a (transposed) convolution whose widths count entries (channels x positions)."""
+    if name not in geometry:
+        return Layer(m_out, m_in, omega, bias, act, row)
+    positions, factor = geometry[name]
+    channels_in = m_in // 16
+    positions_in = positions * 4 if name.startswith("encoder") else positions // 4  # stride 2 halves each side
+    return Layer(m_out * positions, channels_in * positions_in, factor * omega, sp.sqrt(positions) * bias, act, row,
+                 input_gain=CONV_INPUT_GAIN, positions=positions)
+
+
 def network_layers(spec: VAESpec, allow_outside_theory: bool = False) -> NetworkLayers:
     m = spec.model
     hidden = constants(m.activation, allow_outside_theory=allow_outside_theory)
     out_name = "identity" if m.kind == "bernoulli" else m.decoder_output
     output = constants(ActivationSpec(name=out_name), symbolic=False)
-    n_enc = len(m.encoder_widths) + 1
+    n_enc = m.n_encoder_layers
     norms, whole_norms = weight_norms(spec, rows={n_enc - 1: m.latent_dim}), weight_norms(spec)
-    shapes = spec.layer_shapes
+    shapes, geometry = spec.layer_shapes, conv_geometry(spec)
     encoder, decoder, heads = [], [], []
     for i, ((name, (m_out, m_in)), (omega, bias), row) in enumerate(zip(shapes, norms, row_norms(spec))):
         if i < n_enc - 1:
-            encoder.append(Layer(m_out, m_in, omega, bias, hidden, row))
+            encoder.append(_layer(name, m_out, m_in, omega, bias, hidden, row, geometry))
         elif i == n_enc - 1:
             heads = [Layer(m.latent_dim, m_in, omega, bias, act, row) for act in head_constants()]
             whole, whole_bias = whole_norms[i]
             heads.append(Layer(m_out, m_in, whole, whole_bias, worse_of(*head_constants()), row))
         else:
-            decoder.append(Layer(m_out, m_in, omega, bias, output if i == len(shapes) - 1 else hidden, row))
+            act = output if i == len(shapes) - 1 else hidden
+            decoder.append(_layer(name, m_out, m_in, omega, bias, act, row, geometry))
     return NetworkLayers(encoder, *heads, decoder)
+
+
+def value_choice(spec: VAESpec) -> ValueChoice:
+    """For a bounded layer whose input bound depends on ||eps|| (the decoder's, through z): the cap, or the capped
+    affine bound (`networks.capped`), whichever has the smaller mean square at the spec's own settings. Both bound
+    the layer's output for every setting, so the bound stays valid wherever it is evaluated; only which one is
+    tighter is decided at the spec (a soft-clip to (0, 50) has a cap of 50 sqrt(m), far above the affine bound of a
+    small box; a sigmoid's cap sqrt(m) is usually below it)."""
+    values: dict[str, float] = {}
+    for setting in SETTINGS:
+        value = setting.read(spec) if setting.path else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[setting.name] = float(value)
+    for i, (w, b) in enumerate(zip(spec.weight_bound.layer_norms, spec.weight_bound.bias_norms)):
+        values[S.layer_norm_symbol(i).name], values[S.bias_norm_symbol(i).name] = w, b
+    d_z = spec.model.latent_dim
+
+    def number(expr: sp.Expr) -> float | None:
+        expr = sp.sympify(expr)
+        if any(sym.name not in values for sym in expr.free_symbols):
+            return None
+        return float(expr.xreplace({sym: values[sym.name] for sym in expr.free_symbols}))
+
+    def choose(affine: RPoly, cap: sp.Expr) -> RPoly:
+        poly = capped(affine, cap)
+        poly_sq, cap_value = number((poly * poly).expectation(d_z)), number(cap)
+        if poly_sq is None or cap_value is None or poly_sq >= cap_value**2:
+            return RPoly([cap])
+        return poly
+    return choose
 
 
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
@@ -143,8 +215,9 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2.
     Jz2_mean = mean.J2.coeffs[0] + sigma_max**2 / 4 * logvar.J2.coeffs[0]
     Sz = mean.S + half_sr * logvar.S + (sigma_max / 4) * r * logvar.J2
-    joint = mlp_bounds(net.decoder, R_z, Jz, Sz)
-    theta = mlp_bounds(net.decoder, R_z)
+    choice = value_choice(spec)
+    joint = mlp_bounds(net.decoder, R_z, Jz, Sz, choice)
+    theta = mlp_bounds(net.decoder, R_z, value_choice=choice)
     if m.kind == "gaussian":
         C_G = joint.H
         A1 = (C_G + S.R_x) * (1 / S.c**2)

@@ -8,14 +8,15 @@ import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from bounds.registry import CONSTANTS, SETTINGS, with_settings, write_settings
-from bounds.presets import digits_spec
+from bounds.presets import digits_spec, paper_image_spec
 from bounds.spec import ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, VAESpec
 from .usage import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-NOT_GIVEN = ("beta", "M", "M_inf", "C_gamma")
+PRESETS: dict[str, Callable[[], VAESpec]] = {"digits": digits_spec, "cifar100": lambda: paper_image_spec("cifar100"),
+                                             "celeba": lambda: paper_image_spec("celeba")}
 LARGEST_STEP = 1 - 1e-9  # C_gamma L for the default step: the theorem's cap C_gamma L <= 1, kept clear of rounding
 SHOWN = ("n", "B", "K", "beta", "C_gamma", "a", "L_star")  # the settings the text format prints with every bound
 
@@ -42,32 +43,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Derive a bound symbolically and evaluate it at the given settings. The defaults "
                                    "are the digits VAE that `vaebound train` trains; without --C-gamma, SGD takes "
                                    "the largest step its theorem allows, C_gamma = 1/L for the derived L.")
-    d = digits_spec().model
+    # Every option below defaults to None, "not given": the spec is the preset's (the digits VAE unless --preset says
+    # otherwise) with the options given put in; beta picks the objective, M (and M_inf) default to the derived
+    # bound, C_gamma to 1/L (SGD).
+    b.add_argument("--preset", choices=tuple(PRESETS), default="digits",
+                   help="the spec the other options change: the digits VAE that `vaebound train` trains, or the "
+                        "paper's CIFAR-100 or CelebA conv VAE (Bernoulli decoder, Adam)")
     b.add_argument("--which", choices=("convergence", "smoothness", "variance"), default="convergence")
-    b.add_argument("--model", choices=MODELS, default=d.kind)
+    b.add_argument("--model", choices=MODELS, help="default: the preset's")
     b.add_argument("--objective", choices=OBJECTIVES, default=None,
-                   help="default: elbo, or beta when --beta is given")
-    b.add_argument("--estimator", choices=ESTIMATORS, default="pathwise")
-    b.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    defaults = digits_spec()
+                   help="default: the preset's (elbo), or beta when --beta is given")
+    b.add_argument("--estimator", choices=ESTIMATORS, help="default: the preset's (pathwise)")
+    b.add_argument("--optimizer", choices=OPTIMIZERS, help="default: the preset's (digits: sgd)")
     for setting in SETTINGS + CONSTANTS:
         if setting.flag is None:
             continue
-        # None means "not given": beta picks the objective, M (and M_inf) default to the derived bound, C_gamma to 1/L
-        # (SGD)
-        default = None if setting.name in NOT_GIVEN else setting.read(defaults)
-        b.add_argument(setting.flag, dest=setting.name, type=int if setting.integer else float, default=default,
+        b.add_argument(setting.flag, dest=setting.name, type=int if setting.integer else float, default=None,
                        help=setting.description)
-    b.add_argument("--data-dim", type=int, default=d.data_dim)
-    b.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    b.add_argument("--encoder-widths", type=_ints, default=d.encoder_widths)
-    b.add_argument("--decoder-widths", type=_ints, default=d.decoder_widths)
-    b.add_argument("--decoder-output", choices=("sigmoid", "identity"), default=d.decoder_output)
-    act = d.activation
-    b.add_argument("--activation", choices=ACTIVATIONS, default=act.name)
-    b.add_argument("--alpha", type=float, default=act.alpha)
-    b.add_argument("--negative-slope", type=float, default=act.negative_slope)
-    b.add_argument("--norm-kind", choices=NORM_KINDS, default="entrywise")
+    b.add_argument("--data-dim", type=int)
+    b.add_argument("--latent-dim", type=int)
+    b.add_argument("--encoder-widths", type=_ints)
+    b.add_argument("--decoder-widths", type=_ints)
+    b.add_argument("--decoder-output", choices=("sigmoid", "identity"))
+    b.add_argument("--activation", choices=ACTIVATIONS)
+    b.add_argument("--alpha", type=float, help="ELU's alpha (the hidden activation's, not VR-IWAE's: --renyi-alpha)")
+    b.add_argument("--negative-slope", type=float)
+    b.add_argument("--norm-kind", choices=NORM_KINDS)
     b.add_argument("--layer-norms", type=_floats, default=())
     b.add_argument("--bias-norms", type=_floats, default=())
     b.add_argument("--norms-from", metavar="RUN", default=None,
@@ -86,16 +87,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def spec_from_args(args: argparse.Namespace) -> VAESpec:
     """The spec of the command line: the architecture's options and every registry setting from its option, put
     into the default spec's dict and validated once."""
-    tree = digits_spec().to_dict()
+    def given(**options):
+        return {k: v for k, v in options.items() if v is not None}
+    tree = PRESETS[args.preset]().to_dict()
     model = tree["model"]
-    model.update(kind=args.model, data_dim=args.data_dim, latent_dim=args.latent_dim,
-                 encoder_widths=args.encoder_widths, decoder_widths=args.decoder_widths,
-                 decoder_output=args.decoder_output)
-    model["activation"].update(name=args.activation, alpha=args.alpha, negative_slope=args.negative_slope)
-    tree["objective"]["kind"] = args.objective or ("beta" if args.beta is not None else "elbo")
-    tree["optimizer"]["name"] = args.optimizer
-    tree["estimator"] = args.estimator
-    tree["weight_bound"].update(kind=args.norm_kind, layer_norms=args.layer_norms, bias_norms=args.bias_norms)
+    model.update(given(kind=args.model, data_dim=args.data_dim, latent_dim=args.latent_dim,
+                       encoder_widths=args.encoder_widths, decoder_widths=args.decoder_widths,
+                       decoder_output=args.decoder_output))
+    model["activation"].update(given(name=args.activation, alpha=args.alpha, negative_slope=args.negative_slope))
+    tree["objective"]["kind"] = args.objective or ("beta" if args.beta is not None else tree["objective"]["kind"])
+    tree["optimizer"].update(given(name=args.optimizer))
+    tree.update(given(estimator=args.estimator))
+    tree["weight_bound"].update(given(kind=args.norm_kind), layer_norms=args.layer_norms, bias_norms=args.bias_norms)
     settings = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name) is not None}
     settings["beta"] = 1.0 if args.beta is None else args.beta
     return VAESpec.from_dict(write_settings(tree, settings))

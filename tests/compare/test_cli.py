@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import pytest
@@ -101,6 +102,8 @@ def _changed(setting, value):
         return value - 0.5
     if setting.name in ("beta1", "beta2"):
         return value / 2 if setting.name == "beta1" else 0.99
+    if setting.name == "renyi_alpha":
+        return 0.5
     return value + 1 if setting.integer else value * 1.5 + 0.25
 
 
@@ -112,12 +115,24 @@ def test_each_option_sets_its_registry_path_and_its_symbol_value(setting):
     add_parser(parser.add_subparsers(dest="command"))
     default = setting.read(digits_spec())
     value = _changed(setting, default)
-    extra = ["--objective", "beta"] if setting.name == "beta" else []
+    extra = {"beta": ["--objective", "beta"], "renyi_alpha": ["--objective", "vr_iwae"]}.get(setting.name, [])
     spec = spec_from_args(parser.parse_args(["bound", setting.flag, str(value), *extra]))
     assert setting.read(spec) == pytest.approx(value)
     assert D.spec_values(spec)[setting.name] == pytest.approx(value)
     others = {s.name: s.read(spec) for s in SETTINGS if s is not setting}
     assert others == {s.name: s.read(digits_spec()) for s in SETTINGS if s is not setting}
+
+
+@pytest.mark.parametrize("preset", ["cifar100", "celeba"])
+def test_a_preset_is_the_base_the_options_change(preset):
+    """--preset cifar100 is the paper's conv VAE; an option given changes only its own setting."""
+    from bounds.presets import paper_image_spec
+    from compare.cli.bound_command import add_parser, spec_from_args
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    assert spec_from_args(parser.parse_args(["bound", "--preset", preset])) == paper_image_spec(preset)
+    spec = spec_from_args(parser.parse_args(["bound", "--preset", preset, "--B", "64"]))
+    assert spec == dataclasses.replace(paper_image_spec(preset), B=64)
 
 
 def test_the_default_step_is_one_over_L_at_every_grid_point(capsys):
@@ -132,3 +147,10 @@ def test_the_default_step_is_one_over_L_at_every_grid_point(capsys):
         assert row["C_gamma"] == pytest.approx(LARGEST_STEP / L, rel=1e-12)
     code, out, _ = run(capsys, "bound", "--grid", "a=0.05,0.1")
     assert code == 0 and out.count("condition C_gamma * L <= 1: holds") == 2
+
+
+def test_bound_prints_the_paper_cifar100_nets_bound(capsys):
+    """The paper's own experiment has a bound: its conv nets go through the network recursion."""
+    assert main(["bound", "--preset", "cifar100", "--which", "smoothness"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("L_P  [extension]") and "value = " in out

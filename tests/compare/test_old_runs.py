@@ -48,6 +48,7 @@ CHANGED = {"runs": {"a_posteriori_bound", "a_posteriori_ratio"}}
 # (the projected theorem's rho(C_gamma L) grows as L falls, so they need not fall), as do the slack table's shares and
 # the conditions' worded numbers; every verdict (applicable, sound, each condition's holds) is as 0.1 gave it.
 TIGHTENED = {"constant_checks": ("theory",), "slack": ("theory",)}
+FORM = "theorem form"  # the slack row whose number is the theorem's form at the run's constants
 FOLLOWING = {"slack": ("log10_factor", "share_percent"), "conditions": ("detail",)}
 FOLLOWING_RUN = ("bound", "final_ratio", "tightness_ratio")
 
@@ -60,12 +61,15 @@ def pop_tightened(new_run: dict, old_run: dict) -> list[tuple[float | None, floa
         assert (now is None) == (before is None) and (now is None or math.isfinite(now)), key
     for section in set(TIGHTENED) | set(FOLLOWING):
         rows_new, rows_old = new_run[section], old_run[section]
+        names = sorted(rows_new) if isinstance(rows_new, dict) else [None] * len(rows_new)
         if isinstance(rows_new, dict):
-            rows_new, rows_old = [rows_new[k] for k in sorted(rows_new)], [rows_old[k] for k in sorted(rows_old)]
-        for n_row, o_row in zip(rows_new, rows_old):
+            rows_new, rows_old = [rows_new[k] for k in names], [rows_old[k] for k in names]
+        for name, n_row, o_row in zip(names, rows_new, rows_old):
             for key in TIGHTENED.get(section, ()):
                 if key in o_row:
-                    pairs.append((n_row.pop(key), o_row.pop(key)))
+                    pair = (n_row.pop(key), o_row.pop(key))
+                    if name != FORM:  # the theorem's own form follows from L (rho(C_gamma L)), it is not derived
+                        pairs.append(pair)
             for key in FOLLOWING.get(section, ()):
                 n_row.pop(key, None), o_row.pop(key, None)
     return pairs

@@ -189,17 +189,29 @@ def test_a_run_certifies_its_own_objective_gap_from_its_start(run_dirs):
 
 
 def test_a_run_without_a_derived_bound_is_measured_and_says_why(tmp_path):
-    from bounds.spec import ModelSpec, VAESpec
+    """Projected Adam (the projection acted) has no theorem: no bound, but measured, and the report says why."""
     from compare.present import report
+    spec = dataclasses.replace(theory_spec(), optimizer=OptimizerSpec("adam", C_gamma=1e-3, beta1=0.5, beta2=0.9))
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), mapping=lambda k: np.full(len(k), 0.3)), "adam")
+    s = a.summary()
+    assert a.bound is None and s["sound"] is None and "projected SGD" in s["error"]
+    assert s["measured"] == pytest.approx(0.3) and s["fitted_slope"] is not None
+    text = report.build([a])
+    assert "no bound" in text and "projected SGD" in text
+
+
+def test_a_conv_run_is_compared_with_its_bound():
+    """Conv nets have a derived bound (docs/derivations.md, "Convolutions"): a conv run's comparison shows its
+    tightness, not "no bound"."""
+    from bounds.spec import ModelSpec, VAESpec
     conv = ModelSpec(data_dim=64, latent_dim=3, encoder_widths=(5,), decoder_widths=(6,), architecture="conv",
                      image_shape=(1, 8, 8), conv_channels=(2, 4), data_bound=8.0)
     spec = VAESpec.from_dict({**theory_spec().to_dict(), "model": VAESpec(model=conv).to_dict()["model"]})
+    L = float(D.smoothness(spec).evaluate(D.spec_values(spec)))
+    spec = dataclasses.replace(spec, optimizer=dataclasses.replace(spec.optimizer, C_gamma=0.49 / L))
     a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3)), "conv")
     s = a.summary()
-    assert a.bound is None and s["sound"] is None and "conv" in s["error"]
-    assert s["measured"] == pytest.approx(0.3) and s["fitted_slope"] is not None
-    text = report.build([a])
-    assert "no bound" in text and "conv" in text
+    assert a.bound is not None and s["error"] is None and s["sound"] is True and s["tightness_ratio"] > 1
 
 
 def test_a_vr_iwae_run_is_compared_with_its_bound():
