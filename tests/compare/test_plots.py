@@ -15,7 +15,8 @@ from empirical import TrainConfig
 from tests.compare.fakes import fake_run, theory_spec
 
 PRACTICAL = TrainConfig(batches="epochs", project=False)
-LONG_FLOAT = re.compile(r"\d\.\d{4,}")  # a label such as C_gamma=3.002161177349813e-07
+# A number with more than 3 significant digits, such as C_gamma=3.002161177349813e-07 (0.000361 has three).
+LONG_FLOAT = re.compile(r"[1-9]\d*\.\d{4,}|0\.0*[1-9]\d{3,}")
 
 
 @pytest.fixture(scope="module")
