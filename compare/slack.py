@@ -22,6 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from bounds import symbols as S
 from bounds.bound import Bound
 from .measures import ADAPTIVE_SUMS, THEOREM_CONSTANTS, constant_descriptions
 
@@ -58,6 +59,33 @@ def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, floa
     caps = [c for c in form.conditions if c.startswith("C_gamma * L")]
     checked = form.check_conditions({**values, **{k: theory[k] for k in THEOREM_CONSTANTS if k in theory}})
     return bool(caps) and all(checked.get(c, False) for c in caps)
+
+
+def largest_L(form: Bound, values: Mapping[str, float]) -> float:
+    """The largest L' meeting every step cap C_gamma L <= c of the theorem at the run's step (inf without a cap)."""
+    out = math.inf
+    for name, cond in form.conditions.items():
+        if name.startswith("C_gamma * L"):
+            per_L = float(cond.lhs.xreplace({S.L: 1, S.C_gamma: values["C_gamma"]}))
+            out = min(out, float(cond.rhs) / per_L)
+    return out
+
+
+def best_L(form: Bound, values: Mapping[str, float], theory: Mapping[str, float], n: float) -> float:
+    """The L' the a-priori bound is taken at: the theorem holds with any L' at least the smoothness constant that
+    meets its step cap, and at a fixed step its form need not grow with L (projected SGD's rho(C_gamma L)^2 falls as
+    C_gamma L grows to 1/2), so where the derived L meets the cap the best L' in [L, c / C_gamma] at step n is used
+    (the derived L where the cap fails or the theorem has none: the bound then does not apply, or grows with L).
+    Without it a tighter derived L could raise the bound of a run whose step was chosen from a looser one."""
+    L = theory["L"]
+    top = largest_L(form, values)
+    if not (0 < L < top < math.inf):
+        return L
+    consts = {c: theory[c] for c in THEOREM_CONSTANTS if c in theory}
+    grid = np.geomspace(L, top, L_GRID)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curve = np.asarray(form.evaluate({**values, **consts, "L": grid, "n": n}), dtype=float)
+    return float(grid[int(np.nanargmin(curve))]) if np.isfinite(curve).any() else L
 
 
 def a_posteriori(form: Bound, values: Mapping[str, float], theory: Mapping[str, float],

@@ -31,7 +31,7 @@ from .objective_gap import run_objective_gap
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, adaptive_sums, measured_constants,
                        projection_acted, running_average)
 from .rates import SlopeFit, fit_slope
-from .slack import a_posteriori, decompose, step_tied_to_L
+from .slack import a_posteriori, best_L, decompose, step_tied_to_L
 
 
 @dataclass
@@ -231,16 +231,25 @@ def assess(run: Run, label: str = "") -> Assessment:
         source, spread = ("mini-batch", "sigma^2") if m == spec.B else (f"{m}-example", f"sigma^2 B / {m}")
         notes.append(f"gradient mapping estimated from {source} gradients: bias band +-sqrt({spread}) = "
                      f"{math.sqrt(variance):.3g} around its root")
-    bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
+    final_n, final_value, _ = average.final()
+    derived_L = theory["L"]
+    L_used = best_L(form, values, theory, final_n)
+    if L_used != derived_L:  # the theorem at the best L' >= L under its step cap (compare.slack.best_L)
+        theory = {**theory, "L": L_used}
+        consts = {c: theory[c] for c in THEOREM_CONSTANTS if c in theory}
+        bound_curve = np.asarray(form.evaluate({**values, **consts, "n": n}), dtype=float)
+        notes.append(f"a-priori bound at L' = {L_used:.4g}, above the derived L = {derived_L:.4g}: any L' >= L with "
+                     "C_gamma L' under the theorem's cap is valid, and at this step the larger one gives less")
+    else:
+        bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
     lemma, recorded = _sum_curves(run, derived, values, theory, n)
     posterior = np.asarray(a_posteriori(form, {**values, **(recorded or lemma)}, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),
-              ConstantCheck("L", theory["L"], measured["L"], False)]
+              ConstantCheck("L", derived_L, measured["L"], False)]
     for name in ("M", "M_inf"):
         if name in theory:
             checks.append(ConstantCheck(name, theory[name], measured[name], False))
     at_run_a = None
-    final_n, final_value, _ = average.final()
     if spec.weight_bound.kind == "entrywise" and math.isfinite(measured["a"]) and measured["a"] > 0:
         at_run_a = derived.constants_at(measured["a"])
         at_run_a["L_star"] = min(at_run_a["L_star"], theory["L_star"])

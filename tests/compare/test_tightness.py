@@ -310,3 +310,21 @@ def test_adam_checks_its_coordinate_bound_and_its_beta1_condition_once(spec, rec
     assert names.count("beta1 < beta2") == 1 and "|H_k,i| <= M_inf" in names
     assert next(c.holds for c in a.conditions if c.name == "|H_k,i| <= M_inf") is holds
     assert a.applicable is holds
+
+
+def test_a_step_chosen_from_a_looser_L_is_judged_at_the_best_L_prime():
+    """Projected SGD's bound falls as C_gamma L grows to 1/2 (rho(C_gamma L)^2): a run whose step was chosen from a
+    10x looser L is judged at the best L' in [L, 1/(2 C_gamma)], never above the theorem at the derived L, and the
+    assessment says which L' it used."""
+    from compare.slack import best_L
+    base = theory_spec()
+    L = float(D.smoothness(base).evaluate(D.spec_values(base)))
+    spec = theory_spec(C_gamma=0.049 / L)
+    a = assess(fake_run(spec, lambda k: np.full(len(k), 0.3), mapping=lambda k: np.full(len(k), 0.3)), "slow")
+    values = {**D.spec_values(spec), "L_star": a.theory["L_star"]}
+    at = lambda Lp, n: float(a.form.evaluate({**values, **{**a.theory, "L": Lp}, "n": n}))
+    n = float(a.average.n[-1])
+    assert a.theory["L"] > L and a.theory["L"] == pytest.approx(best_L(a.form, values, {**a.theory, "L": L}, n))
+    assert a.bound_curve[-1] < at(L, n) and a.bound_curve[-1] <= at(10 * L, n) * (1 + 1e-9)
+    assert a.constant_checks[1].theory == pytest.approx(L)  # the derived L is what measurements are checked against
+    assert any("L' =" in note for note in a.notes)
