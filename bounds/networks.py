@@ -124,16 +124,17 @@ def capped(affine: RPoly, cap: sp.Expr) -> RPoly:
 
 
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
-               S0: RPoly | sp.Expr = 0, value_choice: ValueChoice | None = None) -> NetworkBounds:
+               S0: RPoly | sp.Expr = 0, value_choice: ValueChoice | None = None,
+               J2_0: RPoly | sp.Expr | None = None) -> NetworkBounds:
     """Propagate (H, J, S) through `layers` from an input with ||h_0|| <= H0, Jacobian J0, second derivative S0.
 
     The input's parameters (if any) must be disjoint from the layers' own. A bounded activation's output norm is at
     most both its cap sqrt(m) sup|f| and the affine bound; where the latter depends on ||eps|| their minimum is no
     polynomial, and value_choice(affine, cap) picks one of the two valid bounds (`capped` or the cap); without
-    one, the cap.
+    one, the cap. J2_0: a bound on the input's squared Jacobian other than J0^2 (`expected_decoder`).
     """
     H, J, S = RPoly.lift(H0), RPoly.lift(J0), RPoly.lift(S0)
-    J2 = J * J
+    J2 = J * J if J2_0 is None else RPoly.lift(J2_0)
     lip = sp.Integer(1)
     for layer in layers:
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega

@@ -44,6 +44,10 @@ class Pieces:
     J_lv: RPoly = RPoly([1])         # the log-variance head's Jacobian (free log-variances: 1)
     S_lv: RPoly = RPoly([0])         # and its second derivative
     Jz2_mean: sp.Expr | None = None  # sup_u E_eps ||dz u||^2 (eps's cross terms vanish); None: E[Jz^2]
+    # For one direction u, the expectation over eps taken first ("Expectations over eps"): a bound on
+    # E_eps ||d^2 G_u|| (the decoder's second derivative through z) and on |E_eps <z, d^2 z_u>| (the prior's).
+    decoder_S_mean: RPoly | None = None
+    prior_curvature_mean: sp.Expr | None = None
 
     def expected_Jz2(self) -> sp.Expr:
         return (self.Jz * self.Jz).expectation(self.d_z) if self.Jz2_mean is None else self.Jz2_mean
@@ -218,6 +222,17 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     choice = value_choice(spec)
     joint = mlp_bounds(net.decoder, R_z, Jz, Sz, choice)
     theta = mlp_bounds(net.decoder, R_z, value_choice=choice)
+    # One direction u, the expectation over eps first: E||d^2 z_u|| <= S_mu + (sigma/2) S_lv + (sigma/4) J2_lv
+    # (E||eps o w|| <= ||w||), E||dz_u||^2 <= Jz2_mean, E||dz_u|| <= sqrt(Jz2_mean); the decoder's recursion is
+    # a sum of terms each linear in one of these (or a concave function of them, bounded by Jensen), so it carries
+    # them through. E<z, d^2 z_u> keeps only <mu, d^2 mu_u> + sum_j sigma_j^2 (d^2 lv_j / 2 + dlv_j^2 / 4).
+    const = lambda poly: poly.coeffs[0] if poly.degree == 0 else None  # the encoder's bounds do not depend on eps
+    S_mu, S_lv, J2_lv, H_mu = const(mean.S), const(logvar.S), const(logvar.J2), const(mean.H)
+    decoder_S_mean = prior_mean = None
+    if None not in (S_mu, S_lv, J2_lv, H_mu):
+        Sz_mean = S_mu + sigma_max / 2 * S_lv + sigma_max / 4 * J2_lv
+        decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(Jz2_mean), Sz_mean, choice, J2_0=Jz2_mean).S
+        prior_mean = H_mu * S_mu + sigma_max**2 * (sp.sqrt(d_z) / 2 * S_lv + J2_lv / 4)
     if m.kind == "gaussian":
         C_G = joint.H
         A1 = (C_G + S.R_x) * (1 / S.c**2)
@@ -229,4 +244,5 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
     return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, sp.Max(sp.Abs(S.logvar_min), sp.Abs(S.logvar_max)),
-                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean)
+                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean, decoder_S_mean,
+                  prior_mean)

@@ -45,8 +45,9 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
 
 
 def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
-    """A bound on ||E_eps hess l||: `pathwise_pointwise`'s Hessian with its Gauss-Newton terms taken in expectation
-    before the supremum over directions.
+    """A bound on ||E_eps hess l||: `pathwise_pointwise`'s Hessian with the expectation over eps taken before the
+    supremum over directions for its Gauss-Newton terms and, where the residual bound A1 does not depend on eps, for
+    the decoder's and the prior's second-derivative terms (`Pieces.decoder_S_mean`, `Pieces.prior_curvature_mean`).
 
     The likelihood's -J_G^T (-hess_G log p) J_G and the prior's -beta Jz^T Jz are negative semi-definite, with
     ||-hess_G log p|| <= A2 (a number), and sup_v E||J_G v||^2 <= E[J2_theta] + lip_G^2 sup_u E||dz u||^2
@@ -54,10 +55,17 @@ def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     E[eps] = 0. The remaining terms are bounded pointwise, as in `pathwise_pointwise`.
     """
     G, d_z = p.decoder_joint, p.d_z
-    curvature = p.A1 * G.S + beta * (p.R_z * p.Sz + sp.sqrt(d_z) / 2 * p.S_lv)
+    # The likelihood's <grad_G log p, d^2 G_u> and the prior's <z, d^2 z_u> for one direction u: with a residual
+    # bound A1 that does not depend on eps, the expectation over eps comes before the supremum over u (`Pieces`).
+    if p.A1.degree == 0 and p.decoder_S_mean is not None:
+        likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z)
+    else:
+        likelihood = (p.A1 * G.S).expectation(d_z)
+    prior = (p.R_z * p.Sz).expectation(d_z) if p.prior_curvature_mean is None else p.prior_curvature_mean
+    entropy = (sp.sqrt(d_z) / 2 * p.S_lv).expectation(d_z)
     Jz2 = p.expected_Jz2()
     gauss_newton = p.A2 * (p.decoder_theta.J2.expectation(d_z) + G.lipschitz**2 * Jz2) + beta * Jz2
-    return curvature.expectation(d_z) + gauss_newton
+    return likelihood + beta * (prior + entropy) + gauss_newton
 
 
 @dataclass(frozen=True)
