@@ -196,6 +196,19 @@ def value_choice(spec: VAESpec) -> ValueChoice:
     return choose
 
 
+def _heads_in_mean_square(mean_J2: sp.Expr, logvar_J2: sp.Expr, weight: sp.Expr, mean_head: Layer,
+                          logvar_head: Layer, hidden_J: sp.Expr) -> sp.Expr:
+    """sup_u ||dmu_u||^2 + weight ||dlv_u||^2 over unit directions u. The bounds ||dmu_u|| <= v . t and
+    sqrt(weight) ||dlv_u|| <= w . t, t = (t_mu, t_lv, t_below) the norms of u's parts in the mean head's rows, the
+    log-variance head's rows and the layers below, give the top eigenvalue of the Gram matrix of v and w:
+    |v|^2 = mean_J2, |w|^2 = weight logvar_J2, v . w = sqrt(weight) L1 omega L1' omega' J_below^2 (only the layers
+    below are shared)."""
+    A, C = mean_J2, weight * logvar_J2
+    B = sp.sqrt(weight) * (mean_head.act.lipschitz * mean_head.omega * logvar_head.act.lipschitz * logvar_head.omega
+                           * hidden_J**2)
+    return (A + C + sp.sqrt((A - C) ** 2 + 4 * B**2)) / 2
+
+
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     m = spec.model
     if m.kind == "linear":
@@ -216,8 +229,12 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2.
     R_z = sp.sqrt(d_z) * S.mu_max + sigma_max * r
     Jz = mean.J + half_sr * logvar.J
-    # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2.
-    Jz2_mean = mean.J2.coeffs[0] + sigma_max**2 / 4 * logvar.J2.coeffs[0]
+    # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2, and its supremum over
+    # unit directions: the heads' rows are disjoint and share only the layers below, so with ||dmu_u|| <=
+    # L1 (Hhat t_mu + omega J_h t_h) (likewise dlv_u) it is the top eigenvalue of a 2x2 Gram matrix, not the sum of
+    # the two heads' suprema.
+    Jz2_mean = _heads_in_mean_square(mean.J2.coeffs[0], logvar.J2.coeffs[0], sigma_max**2 / 4,
+                                     net.mean_head, net.logvar_head, hidden.J.coeffs[0])
     Sz = mean.S + half_sr * logvar.S + (sigma_max / 4) * r * logvar.J2
     choice = value_choice(spec)
     joint = mlp_bounds(net.decoder, R_z, Jz, Sz, choice)
