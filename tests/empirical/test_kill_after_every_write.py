@@ -73,7 +73,11 @@ def check_kill_after(tmp_path: Path, kind: str, afters: list[int] | None) -> Non
         got = traces(out)
         assert got.keys() == expected.keys()
         for name, trace in expected.items():
-            pd.testing.assert_frame_equal(got[name], trace, obj=f"{name} (killed after write {after})")
+            # An ensemble's resumed members may be batched (vmapped) with other co-members than before the kill, so
+            # float32 reductions can differ in their last bits: an inner product of O(1) gradients that cancels to
+            # 6e-4 came back 1.8e-8 apart. A single run keeps pandas' default tolerance.
+            atol = 1e-6 if kind == "ensemble" else 1e-8
+            pd.testing.assert_frame_equal(got[name], trace, obj=f"{name} (killed after write {after})", atol=atol)
         assert not list(out.rglob("checkpoint.pt")) and not list(out.rglob("*.tmp"))
         assert all((f.parent / "parameters.npy").exists() for f in out.rglob("trace.parquet"))
 
