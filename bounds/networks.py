@@ -131,7 +131,8 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
     The input's parameters (if any) must be disjoint from the layers' own. A bounded activation's output norm is at
     most both its cap sqrt(m) sup|f| and the affine bound; where the latter depends on ||eps|| their minimum is no
     polynomial, and value_choice(affine, cap) picks one of the two valid bounds (`capped` or the cap); without
-    one, the cap. J2_0: a bound on the input's squared Jacobian other than J0^2 (`expected_decoder`).
+    one, the cap. J2_0: a bound on the input's squared Jacobian other than J0^2 (the decoder with its input's
+    derivatives in expectation over eps, `objectives.pieces.vae_pieces`).
     """
     H, J, S = RPoly.lift(H0), RPoly.lift(J0), RPoly.lift(S0)
     J2 = J * J if J2_0 is None else RPoly.lift(J2_0)

@@ -44,6 +44,7 @@ RECORDED: dict[str, float] = {
     'BBVI pathwise': 0.163,
     'BBVI product-Bernoulli score L_S': 0.0123,
     'conv VAE L_P': 1.03e-07,
+    "latents' mean-square Jacobian Jz2_mean": 0.422,
     'conv kernel Jacobian (conv)': 0.781,
     'conv kernel Jacobian (transposed)': 0.906,
     'conv operator norm (conv, entrywise)': 0.874,

@@ -94,3 +94,40 @@ def test_depth_dependence_has_the_papers_shape():
         ratio = np.broadcast_to(sp.lambdify(a, J2 / (N * a ** (2 * (N - 1))))(grid), grid.shape)
         assert ratio.max() <= 4 + 1e-9
         assert 0 < sp.limit(J2 / a ** (2 * (N - 1)), a, sp.oo) < sp.oo
+
+
+def test_capped_bounds_the_minimum_of_cap_and_affine():
+    """`capped`: Min(cap, a_0) + a_1 r bounds min(cap, a_0 + a_1 r) at every r, with a_0 below and above the cap."""
+    from bounds.networks import capped
+    from bounds.rpoly import RPoly
+    r = np.linspace(0, 10, 201)
+    for a0, a1, cap in [(1.0, 0.5, 3.0), (5.0, 0.5, 3.0), (0.0, 2.0, 1.0)]:
+        bound = capped(RPoly([a0, a1]), sp.Float(cap))
+        values = np.array([float(sum(c * x**k for k, c in enumerate(bound.coeffs))) for x in r])
+        assert (values >= np.minimum(cap, a0 + a1 * r) - 1e-12).all()
+
+
+@pytest.mark.parametrize("activation", ["softclip", "tanh"])
+def test_heads_mean_square_bounds_the_latents_jacobian(activation, tightness):
+    """Jz2_mean >= sup_u E_eps ||dz_u||^2 = the top eigenvalue of E_eps[J^T J], J = dz/dphi at
+    z = mu + sigma eps (the encoder's parameters only), on 256 draws at random and corner points of the box."""
+    from bounds import derive as D
+    from empirical.functional import block_masks, encode, random_parameters, unflatten
+    from tests.problems import data_point, tiny_spec
+    spec = tiny_spec() if activation == "softclip" else tiny_spec(activation=ActivationSpec("tanh"))
+    values = D.spec_values(spec)
+    expr = sp.sympify(D._pieces(spec, False).Jz2_mean)
+    bound = float(expr.xreplace({s: values[s.name] for s in expr.free_symbols}))
+    phi = block_masks(spec)["phi"]
+    gen = torch.Generator().manual_seed(4)
+
+    def z_of(flat, x, eps):
+        mu, logvar = encode(spec, unflatten(spec, flat), x)
+        return mu + torch.exp(logvar / 2) * eps
+    for trial in range(8):
+        flat, x = random_parameters(spec, gen, corners=trial % 2 == 0), data_point(spec, gen)
+        eps = torch.randn(256, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+        J = torch.stack([jacrev(z_of)(flat, x, e)[:, phi] for e in eps])
+        measured = float(torch.linalg.eigvalsh(torch.einsum("kij,kil->jl", J, J) / len(eps)).max())
+        tightness.record("latents' mean-square Jacobian Jz2_mean", measured, bound)
+        assert measured <= bound, (measured, bound)
