@@ -17,8 +17,10 @@ from . import symbols as S
 from .bound import Bound
 from .hypotheses import bound_status, hypotheses
 from .registry import SETTINGS
-from .objectives.gap import objective_gap_bound
+from .objectives.gap import objective_gap_bound, objective_upper_bound  # noqa: F401 (compare reads it here)
 from .objectives.linear import linear_hessian_bound, linear_pieces
+from .objectives.logistic import (REF as LOGISTIC_REF, LogisticGradient, assumptions as logistic_assumptions,
+                                  logistic_gap, logistic_gradient, logistic_smoothness, logistic_variance)
 from .objectives.pieces import Pieces, vae_pieces
 from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
                                     pathwise_expected_hessian, pathwise_pointwise, score_pointwise)
@@ -66,6 +68,9 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
     p = _pieces(spec, allow_outside_theory)
     beta, d_z = S.beta, spec.model.latent_dim
     name = "L_P" if estimator == "pathwise" else "L_S"
+    if spec.model.kind == "logistic":
+        return Bound(name, logistic_smoothness(spec, estimator), "derived", LOGISTIC_REF, logistic_assumptions(spec),
+                     description=f"black-box VI of a logistic-regression posterior, {spec.model.family} family")
     iwae = spec.objective.kind in WEIGHTED
     if spec.model.kind == "linear" and not iwae:
         terms = linear_hessian_bound(spec, beta)
@@ -99,6 +104,8 @@ def _gradient_bounds(spec: VAESpec, estimator: str | None, allow_outside_theory:
     """The pointwise bounds on the per-sample gradient estimator: `Pointwise` or `ScoreBlocks` (g(r), g_sq(r) and
     the (theta, phi) blocks)."""
     estimator = _estimator(spec, estimator)
+    if spec.model.kind == "logistic":
+        return LogisticGradient(logistic_gradient(spec, estimator))
     p = _pieces(spec, allow_outside_theory)
     return pathwise_pointwise(p, S.beta) if estimator == "pathwise" else score_pointwise(p, S.beta)
 
@@ -112,6 +119,9 @@ def variance(spec: VAESpec, estimator: str | None = None, allow_outside_theory: 
     """sigma^2_{B,K} >= E||ghat - E ghat||^2 for the mini-batch estimator (B points, K draws each)."""
     estimator = _estimator(spec, estimator)
     require_bounded(spec.objective.kind, estimator)
+    if spec.model.kind == "logistic":
+        return Bound("sigma2", logistic_variance(spec, estimator), "derived", LOGISTIC_REF, logistic_assumptions(spec),
+                     description="Var = ((1 - 1/K) E_x||grad L_x||^2 + E||grad l||^2 / K - ||grad L||^2) / B")
     grads = _gradient_bounds(spec, estimator, allow_outside_theory)
     d_z = spec.model.latent_dim
     if spec.objective.kind in WEIGHTED:
@@ -212,18 +222,6 @@ def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theor
                  derived.conditions, form.description)
 
 
-def objective_upper_bound(spec: VAESpec) -> float:
-    """sup over all parameters of the per-example objective, for the `compare` check of L_star.
-
-    Every objective here (ELBO, beta-ELBO with beta >= 0, IWAE, VR-IWAE with alpha in [0, 1)) is <= log p(x) <=
-    max_z log p(x | z): for the Gaussian decoder N(G(z), c^2 I) that is -(d/2) log(2 pi c^2); for the Bernoulli
-    decoder with data in [0, 1] it is 0.
-    """
-    if spec.model.kind == "bernoulli":
-        return 0.0
-    return -spec.model.data_dim / 2 * float(np.log(2 * np.pi * spec.model.decoder_std ** 2))
-
-
 def derive_all(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, Bound]:
     """Every bound of a spec, for its estimator: smoothness, variance, convergence."""
     return {"smoothness": smoothness(spec, None, allow_outside_theory),
@@ -235,7 +233,8 @@ def derive_all(spec: VAESpec, allow_outside_theory: bool = False) -> dict[str, B
 def objective_gap(spec: VAESpec, allow_outside_theory: bool = False) -> Bound:
     """L_star certified from the spec: sup - inf of the per-example objective over the compact set and the data
     (`bounds.objectives.gap`), which bounds sup L - L(theta_0) for any start in the set."""
-    expr = objective_gap_bound(spec, _pieces(spec, allow_outside_theory))
+    expr = (logistic_gap(spec) if spec.model.kind == "logistic" else
+            objective_gap_bound(spec, _pieces(spec, allow_outside_theory)))
     return Bound("L_star", {"likelihood and KL ranges": expr}, "derived", f"{REF}#the-objective-gap",
                  ["parameters in the compact set, every data point in the data set's bound"],
                  description="sup L - inf L over the compact set: the objective gap from any start")

@@ -5,7 +5,8 @@ probes (per-layer norms).
 Layout: the layers in order, encoder first (conv layers, linear layers, then the heads), then the decoder, each as
 its weight (row-major; a 4x4 conv kernel (out, in, 4, 4) stored as the matrix (out, in * 16)) then its bias. The
 linear VAE is (V, W, b, v): its encoder "layer" is V with the log-variances v in the place of a bias, its decoder
-is W with bias b.
+is W with bias b. The logistic model (black-box VI) is (mu, v), its log-variances v in the place of a bias, or the
+product-Bernoulli logits phi alone.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class Layout:
     slots: tuple[Slot, ...]
     size: int
     logvars: slice | None = None  # the linear VAE's log-variances v (bounded by [logvar_min, logvar_max], not a)
+    network: bool = True  # layers of a network (False: black-box VI's free variational parameters)
 
     def __iter__(self):
         return iter(self.slots)
@@ -42,7 +44,10 @@ class Layout:
     @cached_property  # read by every forward pass; a layout is built once per model (parameter_layout)
     def pieces(self) -> tuple[int, ...] | None:
         """The sizes of weight, bias, weight, bias, ... where they tile the vector in that order (the networks), so
-        that it splits into them in one operation; None where they do not (the linear VAE)."""
+        that it splits into them in one operation; None where they do not (the linear VAE) or where there is no network
+        (black-box VI: its parameters are not read through layers, so no split-batch tap)."""
+        if not self.network:
+            return None
         bounds = [(part.start, part.stop) for slot in self.slots for part in (slot.weight, slot.bias)]
         if [start for start, _ in bounds] != [0] + [stop for _, stop in bounds[:-1]] or bounds[-1][1] != self.size:
             return None
@@ -52,6 +57,8 @@ class Layout:
 def weight_shapes(model: Any) -> list[tuple[str, tuple[int, int]]]:
     """(name, (out, in)) of every weight matrix of a `ModelSpec`, encoder first, then decoder."""
     m = model
+    if m.kind == "logistic":  # no networks: the variational means (or logits) as one column
+        return [("posterior.mean" if m.family == "gaussian" else "posterior.logits", (m.latent_dim, 1))]
     if m.kind == "linear":
         return [("encoder.V", (m.latent_dim, m.data_dim)), ("decoder.W", (m.data_dim, m.latent_dim))]
     shapes = []
@@ -78,6 +85,11 @@ def weight_shapes(model: Any) -> list[tuple[str, tuple[int, int]]]:
 def parameter_layout(model: Any) -> Layout:
     """The flat layout of a `ModelSpec`'s parameters."""
     m = model
+    if m.kind == "logistic":  # (mu, v) with v the log-variances, or the logits phi alone
+        d = m.latent_dim
+        if m.family == "bernoulli":
+            return Layout((Slot("posterior.logits", slice(0, d), (d, 1), slice(d, d)),), d, network=False)
+        return Layout((Slot("posterior.mean", slice(0, d), (d, 1), slice(d, 2 * d)),), 2 * d, logvars=slice(d, 2 * d), network=False)
     if m.kind == "linear":
         nV, nW = m.latent_dim * m.data_dim, m.data_dim * m.latent_dim
         end = nV + nW + m.data_dim

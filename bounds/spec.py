@@ -14,75 +14,15 @@ from functools import cached_property
 from typing import Any, Mapping
 
 from .layout import Layout, parameter_layout
+from .spec_fields import ACTIVATIONS, NORM_KINDS, ActivationSpec, ParameterBound  # noqa: F401 (re-exported)
 from .validate import SpecError, build, choice, count, finite, instance, invalid, positive, sequence, table
 from .support import NEUTRAL, READS, trained_estimators, trains
 
-MODELS = ("linear", "gaussian", "bernoulli")
-ACTIVATIONS = ("softclip", "tanh", "sigmoid", "softplus", "silu", "elu", "gelu", "identity", "relu", "leaky_relu")
+MODELS = ("linear", "gaussian", "bernoulli", "logistic")
+FAMILIES = ("gaussian", "bernoulli")  # the logistic model's variational family
 OBJECTIVES = ("elbo", "beta", "iwae", "vr_iwae")
 ESTIMATORS = ("pathwise", "score")
 OPTIMIZERS = ("sgd", "adam", "adagrad", "rmsprop")
-NORM_KINDS = ("entrywise", "spectral", "frobenius")
-
-
-@dataclass(frozen=True)
-class ActivationSpec:
-    """An activation and its parameters.
-
-    softclip: generalized soft-clipping with sharpness `s` > 0 and range (`s1`, `s2`), s1 < s2.
-    softplus: sharpness `s` (softplus_s(x) = log(1 + e^{s x}) / s). elu: `alpha` > 0.
-    leaky_relu: `negative_slope` >= 0. relu and leaky_relu are not smooth: outside the theory.
-    """
-
-    name: str = "softclip"
-    s: float = 5.0
-    s1: float = 0.0
-    s2: float = 50.0
-    alpha: float = 1.0
-    negative_slope: float = 0.01
-
-    def __post_init__(self) -> None:
-        choice("activation", self.name, ACTIVATIONS)
-        positive("s", self.s)
-        finite("s1", self.s1)
-        finite("s2", self.s2)
-        if self.name == "softclip" and not self.s1 < self.s2:
-            invalid("s1", self.s1, f"must be < s2 (s2={self.s2})")
-        positive("alpha", self.alpha)
-        if finite("negative_slope", self.negative_slope) < 0:
-            invalid("negative_slope", self.negative_slope, "must be >= 0")
-
-    @property
-    def smooth(self) -> bool:
-        """Whether the activation is Lipschitz and smooth (assumption (i) of the theory)."""
-        if self.name == "elu":
-            return self.alpha == 1.0  # ELU's derivative jumps at 0 unless alpha = 1
-        return self.name not in ("relu", "leaky_relu")
-
-
-@dataclass(frozen=True)
-class ParameterBound:
-    """The compact parameter set.
-
-    entrywise: every weight and bias entry in [-a, a] (the paper's ||theta||_inf <= a).
-    spectral / frobenius: per-layer bounds on ||W_l|| (in that norm) and on ||b_l||_2, one value per
-    layer in the order encoder layers, then decoder layers (see `VAESpec.layer_shapes`).
-    """
-
-    kind: str = "entrywise"
-    a: float = 0.1
-    layer_norms: tuple[float, ...] = ()
-    bias_norms: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        choice("weight_bound.kind", self.kind, NORM_KINDS)
-        positive("a", self.a)
-        object.__setattr__(self, "layer_norms", tuple(positive("layer_norms", v) for v in self.layer_norms))
-        object.__setattr__(self, "bias_norms", tuple(finite("bias_norms", v) for v in self.bias_norms))
-        if any(v < 0 for v in self.bias_norms):
-            invalid("bias_norms", self.bias_norms, "every entry must be >= 0")
-        if self.kind != "entrywise" and len(self.layer_norms) != len(self.bias_norms):
-            invalid("bias_norms", self.bias_norms, "needs one entry per entry of layer_norms")
 
 
 @dataclass(frozen=True)
@@ -95,6 +35,12 @@ class ModelSpec:
       (logvar_min, logvar_max).
     bernoulli: as gaussian but p(x|z) = Bernoulli(sigmoid(logits(z))), data in [0, 1]: the paper's
       experiments use it, its theory does not cover it (our extension derives its constants).
+    logistic: black-box VI of one posterior, no networks: Bayesian logistic regression p(z) = N(0, I), y_i | z ~
+      Bernoulli(sigmoid(y_i-signed x_i . z)), each data row u_i = y_i x_i (data_dim = latent_dim features). The
+      per-example objective is n_observations log sigmoid(u_i . z) + log p(z) - log q(z), whose mean over the N =
+      n_observations training rows is the ELBO. `family`: q = N(mu, diag(exp(v))) (gaussian, |mu_j| <= a,
+      logvar_min <= v_j <= logvar_max) or the product-Bernoulli family over z in {0, 1}^d (bernoulli, logits
+      |phi_j| <= a, the prior uniform; score-function only). docs/derivations.md, "Black-box VI".
     architecture: `mlp`, or `conv` (the paper's image nets): the encoder runs conv layers (kernel 4, stride 2,
       padding 1) with `conv_channels` over images of `image_shape` (C, H, W), then linear layers of
       `encoder_widths`; the decoder mirrors it (linear layers of `decoder_widths`, then transposed convs). Conv
@@ -117,9 +63,13 @@ class ModelSpec:
     architecture: str = "mlp"
     image_shape: tuple[int, ...] = ()
     conv_channels: tuple[int, ...] = ()
+    n_observations: int = 1
+    family: str = "gaussian"
 
     def __post_init__(self) -> None:
         choice("model", self.kind, MODELS)
+        object.__setattr__(self, "n_observations", count("n_observations", self.n_observations))
+        choice("family", self.family, FAMILIES)
         instance("activation", self.activation, ActivationSpec, "ActivationSpec('tanh')")
         choice("architecture", self.architecture, ("mlp", "conv"))
         object.__setattr__(self, "image_shape", tuple(count("image_shape", v) for v in self.image_shape))
@@ -152,6 +102,21 @@ class ModelSpec:
         choice("decoder_output", self.decoder_output, ("sigmoid", "identity"))
         if self.kind == "bernoulli" and self.data_bound > math.sqrt(self.data_dim):
             invalid("data_bound", self.data_bound, "Bernoulli data lie in [0, 1]^d, so data_bound <= sqrt(data_dim)")
+        self._check_logistic()
+
+    def _check_logistic(self) -> None:
+        """The logistic model has no networks: refuse what it would ignore."""
+        if self.kind != "logistic":
+            for name, neutral in (("n_observations", 1), ("family", "gaussian")):
+                if getattr(self, name) != neutral:
+                    invalid(name, getattr(self, name), f"only model='logistic' reads it: leave {name}={neutral!r}")
+            return
+        if self.architecture != "mlp" or self.encoder_widths or self.decoder_widths:
+            invalid("encoder_widths", self.encoder_widths, "model='logistic' has no networks: give encoder_widths=(), "
+                    "decoder_widths=() and architecture='mlp' (bounds.presets.logistic_spec builds one)")
+        if self.data_dim != self.latent_dim:
+            invalid("latent_dim", self.latent_dim, f"model='logistic' has one coefficient per feature: latent_dim "
+                    f"must equal data_dim={self.data_dim}")
 
     @property
     def n_encoder_layers(self) -> int:
@@ -238,6 +203,15 @@ class VAESpec:
         if not trains(self.objective.kind, self.estimator):
             invalid("estimator", self.estimator, f"objective={self.objective.kind!r} trains with "
                     f"{trained_estimators(self.objective.kind)} only")
+        if self.model.kind == "logistic":
+            if self.objective.kind != "elbo":
+                invalid("objective", self.objective.kind, "model='logistic' (black-box VI) trains the ELBO only")
+            if self.model.family == "bernoulli" and self.estimator != "score":
+                invalid("estimator", self.estimator, "the product-Bernoulli family has no reparameterisation: use "
+                        "estimator='score'")
+            if self.weight_bound.kind != "entrywise":
+                invalid("weight_bound.kind", self.weight_bound.kind, "model='logistic' is bounded entry-wise "
+                        "(|mu_j| <= a, or |phi_j| <= a): use kind='entrywise'")
         object.__setattr__(self, "B", count("B", self.B))
         object.__setattr__(self, "n", count("n", self.n))
         if self.objective_gap is not None:  # None: certified from the spec (bounds.derive.objective_gap)

@@ -24,6 +24,9 @@ def check_trainable(spec: VAESpec, config: TrainConfig, data: Dataset) -> None:
         raise ValueError(f"data has {data.dim} features but model.data_dim={spec.model.data_dim}: they must match")
     if spec.model.kind == "bernoulli" and (data.train.min() < 0 or data.train.max() > 1):
         raise ValueError("model='bernoulli' needs data in [0, 1]")
+    if spec.model.kind == "logistic" and spec.model.n_observations != len(data.train):
+        raise ValueError(f"model.n_observations={spec.model.n_observations} but the data has {len(data.train)} training "
+                         "rows: the per-example objective's mean is the ELBO only when they match")
     if len(data.train) < spec.B:
         raise ValueError(f"B={spec.B} exceeds the {len(data.train)} training points: B must be <= n_train")
     check_supported(spec, spec.estimator)  # before any file is written

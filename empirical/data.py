@@ -2,6 +2,7 @@
 
 - `synthetic_linear_gaussian`: x = W z + b + c xi from a known linear-Gaussian model, true parameters stored.
 - `digits`: the 8x8 handwritten digits (1,797 images) that ship inside scikit-learn: the embedded real default.
+- `breast_cancer`: scikit-learn's breast-cancer table as label-signed rows, for black-box VI (`model='logistic'`).
 - `load_path`: MNIST (idx files), CIFAR-100 (the python pickle release), CelebA (image folder with its partition
   file), or any .npy/.npz array. A missing or malformed path raises `DataError` (a ValueError) naming it.
 Pixels are scaled to [0, 1]; images are flattened (the shape is kept in `image_shape`).
@@ -104,6 +105,26 @@ def digits(held_out: float = 0.2, seed: int = 0) -> Dataset:
     from sklearn.datasets import load_digits
     images = load_digits().images.astype(np.float32) / 16.0
     return split("digits", images, held_out, seed, image_shape=(1, 8, 8))
+
+
+BREAST_CANCER_COLUMNS = 31  # the intercept and the 30 features
+
+
+def breast_cancer(held_out: float = 0.2, seed: int = 0, columns: int = BREAST_CANCER_COLUMNS) -> Dataset:
+    """scikit-learn's breast-cancer data (569 tumours, 30 features) for Bayesian logistic regression: features
+    standardised, an intercept column of ones first, each row multiplied by its label y in {-1, +1} (rows u = y x,
+    so that log p(y | x, z) = log sigmoid(u . z)). `columns` < 31 keeps the intercept and the first columns - 1
+    features (11: the ten "mean" features). Embedded in an installed package."""
+    check_split(held_out, seed)
+    if not isinstance(columns, int) or not 2 <= columns <= BREAST_CANCER_COLUMNS:
+        raise DataError(f"the breast-cancer data has {BREAST_CANCER_COLUMNS} columns (an intercept and 30 features): "
+                        f"data_dim={columns!r} must lie in [2, {BREAST_CANCER_COLUMNS}]")
+    from sklearn.datasets import load_breast_cancer
+    found = load_breast_cancer()
+    x = (found.data - found.data.mean(0)) / found.data.std(0)
+    signs = 2.0 * found.target - 1.0
+    rows = np.concatenate([np.ones((len(x), 1)), x[:, :columns - 1]], axis=1) * signs[:, None]
+    return split("breast-cancer", rows, held_out, seed, meta={"rows": "y * (1, standardised x), y in {-1, +1}"})
 
 
 def _must_exist(path: Path) -> Path:
@@ -240,9 +261,11 @@ def load_source(source: str, data_dim: int, latent_dim: int, data_bound: float, 
     """A data set named the way run files and the command line name it: 'digits' (embedded), 'synthetic' (drawn
     from a linear-Gaussian model of the given dimensions) or a local path; split by `seed`."""
     if not isinstance(source, str) or not source.strip():
-        raise DataError(f"data={source!r} is invalid: give 'digits', 'synthetic' or a local path")
+        raise DataError(f"data={source!r} is invalid: give 'digits', 'breast-cancer', 'synthetic' or a local path")
     if source == "digits":
         return digits(held_out, seed)
+    if source == "breast-cancer":
+        return breast_cancer(held_out, seed, data_dim)
     if source == "synthetic":
         return synthetic_linear_gaussian(data_dim, latent_dim, data_bound=data_bound, held_out=held_out, seed=seed)
     return load_path(source, held_out, seed)

@@ -17,7 +17,7 @@ import torch
 
 from bounds.spec import VAESpec
 from bounds.support import refuse_untrained
-from .functional import latent_parts, linear_elbo
+from .functional import MAX_ENUMERATED_LATENTS, bernoulli_family_elbo, latent_parts, linear_elbo
 from .split_batch import Tap
 
 
@@ -78,15 +78,23 @@ def objective_values(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: to
     """Each example's objective (B,): exact where the objective has a closed form (eps unused), else the pathwise
     estimate from the K draws eps (B, K, d_z)."""
     if has_exact_objective(spec):
-        return linear_elbo(spec, flat, x)
+        return _exact_per_example(spec, flat, x)
     return _per_example(spec, _log_weights(spec, flat, x[:, None, :], eps))
 
 
 def has_exact_objective(spec: VAESpec) -> bool:
-    """Whether the objective has a closed form (the linear VAE's ELBO and beta-ELBO)."""
-    return spec.model.kind == "linear" and spec.objective.kind in ("elbo", "beta")
+    """Whether the objective has a closed form: the linear VAE's ELBO and beta-ELBO, and black-box VI's
+    product-Bernoulli ELBO on few enough latents to sum over their states."""
+    m = spec.model
+    if m.kind == "logistic":
+        return m.family == "bernoulli" and m.latent_dim <= MAX_ENUMERATED_LATENTS
+    return m.kind == "linear" and spec.objective.kind in ("elbo", "beta")
+
+
+def _exact_per_example(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return bernoulli_family_elbo(spec, flat, x) if spec.model.kind == "logistic" else linear_elbo(spec, flat, x)
 
 
 def exact_objective(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
     """The objective in closed form where it exists, per-example mean; else None."""
-    return linear_elbo(spec, flat, x).mean() if has_exact_objective(spec) else None
+    return _exact_per_example(spec, flat, x).mean() if has_exact_objective(spec) else None

@@ -51,7 +51,7 @@ def unflatten(spec: VAESpec, flat: torch.Tensor, tap: Tap | None = None) -> list
     """[Layer(W_l, b_l)] in the order of `spec.layout`; for the linear VAE [(V, v), (W, b)]. tap: collect half A's
     gradient (networks only: the linear VAE's parameters are not all layer weights)."""
     pieces = spec.layout.pieces
-    if pieces is None:  # the linear VAE
+    if pieces is None:  # the linear VAE, black-box VI
         if tap is not None:
             raise ValueError("a split-batch tap needs a network: the linear VAE's log-variances are not layer weights")
         return [Layer(flat[slot.weight].reshape(slot.shape), flat[slot.bias]) for slot in spec.layout]
@@ -138,20 +138,67 @@ def latent_parts(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.
     (it cancels in log p(z) - log q(z|x)). detach_z: z is a sample only (no path to phi), as the score-function
     estimator needs; log q is then the density of the fixed z under the current encoder. tap: see `unflatten`."""
     m = spec.model
+    if m.kind == "logistic":
+        if tap is not None:
+            raise ValueError("a split-batch tap needs a network: the logistic model's parameters are not layer weights")
+        return logistic_parts(spec, flat, x, eps, detach_z)
     layers = unflatten(spec, flat, tap)
     if m.kind == "linear":
         (V, v), (W, b) = layers
         mu, logvar = F.linear(x - b, V), v
     else:
         mu, logvar = encode(spec, layers, x)
+    z, log_q = gaussian_draw(mu, logvar, eps, detach_z)
+    out = F.linear(z, W, b) if m.kind == "linear" else decode(spec, layers, z)
+    return log_likelihood(spec, x, out), -0.5 * (z ** 2).sum(-1), log_q
+
+
+def gaussian_draw(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor,
+                  detach_z: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, log q(z)) for z = mu + exp(logvar/2) eps, log q without its 2 pi constant. detach_z: z is a sample only (no
+    path to mu, logvar), and log q is the density of that fixed z under the current parameters."""
     z = mu + torch.exp(logvar / 2) * eps
     if detach_z:
         z = z.detach()
-        log_q = -0.5 * ((z - mu) ** 2 * torch.exp(-logvar)).sum(-1) - 0.5 * logvar.sum(-1)
+        return z, -0.5 * ((z - mu) ** 2 * torch.exp(-logvar)).sum(-1) - 0.5 * logvar.sum(-1)
+    return z, -0.5 * (eps ** 2).sum(-1) - 0.5 * logvar.sum(-1)
+
+
+def logistic_parts(spec: VAESpec, flat: torch.Tensor, u: torch.Tensor, eps: torch.Tensor,
+                   detach_z: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`latent_parts` of black-box VI on a logistic regression (rows u = y x): (N log sigmoid(u . z), log p(z),
+    log q(z)). Gaussian family: z = mu + exp(v/2) eps, p = N(0, I). Bernoulli family: z_j = 1 where Phi(eps_j) <
+    sigmoid(phi_j) (a sample, never a path), the uniform prior dropped as a constant."""
+    m = spec.model
+    slot = spec.layout.slots[0]
+    if m.family == "bernoulli":
+        phi = flat[slot.weight]
+        z = (torch.special.ndtr(eps) < torch.sigmoid(phi)).to(flat.dtype)
+        log_q = (z * F.logsigmoid(phi) + (1 - z) * F.logsigmoid(-phi)).sum(-1)
+        log_prior = torch.zeros_like(log_q)
     else:
-        log_q = -0.5 * (eps ** 2).sum(-1) - 0.5 * logvar.sum(-1)
-    out = F.linear(z, W, b) if m.kind == "linear" else decode(spec, layers, z)
-    return log_likelihood(spec, x, out), -0.5 * (z ** 2).sum(-1), log_q
+        z, log_q = gaussian_draw(flat[slot.weight], flat[slot.bias], eps, detach_z)
+        log_prior = -0.5 * (z ** 2).sum(-1)
+    log_lik = m.n_observations * F.logsigmoid((u * z).sum(-1))
+    return log_lik, log_prior, log_q
+
+
+MAX_ENUMERATED_LATENTS = 16  # the product-Bernoulli ELBO is summed over the 2^d states up to this d
+
+
+def bernoulli_family_elbo(spec: VAESpec, flat: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Each row's objective E_q[N log sigmoid(u . z) - log q(z)] for the product-Bernoulli family, exactly: the sum
+    over the 2^d states z in {0, 1}^d (d <= MAX_ENUMERATED_LATENTS)."""
+    d = spec.model.latent_dim
+    if d > MAX_ENUMERATED_LATENTS:
+        raise ValueError(f"latent_dim={d}: the product-Bernoulli ELBO is enumerated exactly only up to "
+                         f"{MAX_ENUMERATED_LATENTS} latents")
+    phi = flat[spec.layout.slots[0].weight]
+    states = ((torch.arange(2 ** d, device=flat.device)[:, None] >> torch.arange(d, device=flat.device)) & 1)
+    z = states.to(flat.dtype)
+    log_q = z @ F.logsigmoid(phi) + (1 - z) @ F.logsigmoid(-phi)  # (2^d,)
+    log_lik = spec.model.n_observations * F.logsigmoid(u @ z.T)    # (rows, 2^d)
+    return ((log_lik - log_q) * log_q.exp()).sum(-1)
 
 
 def log_weight(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
@@ -228,8 +275,14 @@ def box_masks(spec: VAESpec) -> dict[str, torch.Tensor]:
 
 def initial_parameters(spec: VAESpec, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """PyTorch's default initialisation (uniform in +-1/sqrt(fan_in)) as a flat vector; the linear VAE's
-    log-variances start at 0 (clamped into [logvar_min, logvar_max])."""
+    log-variances start at 0 (clamped into [logvar_min, logvar_max]). Black-box VI starts at the prior's mean
+    (mu = 0, or logits 0) with its log-variances as the linear VAE's."""
     flat = torch.empty(spec.n_parameters, dtype=dtype)
+    if spec.model.kind == "logistic":
+        flat.zero_()
+        if spec.layout.logvars is not None:
+            flat[spec.layout.logvars] = min(max(0.0, spec.model.logvar_min), spec.model.logvar_max)
+        return flat
     for _, w, (_, fan_in), b in layer_slices(spec):
         bound = 1 / math.sqrt(fan_in)
         flat[w] = bound * (2 * torch.rand(w.stop - w.start, generator=generator, dtype=dtype) - 1)

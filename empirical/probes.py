@@ -14,6 +14,7 @@ import torch
 from bounds.spec import VAESpec
 from .estimators import estimate, exact_objective, has_exact_objective
 from .functional import block_masks, box_masks, layer_slices
+from .step_gradients import sup_norm
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
@@ -159,7 +160,7 @@ def parameter_norms(spec: VAESpec, flat: torch.Tensor) -> dict[str, float]:
     """||theta||_inf, ||phi||_inf, their sum (the paper's compact-set quantity), and per-layer spectral and
     Frobenius norms of the weight matrices and Euclidean norms of the biases."""
     flat = flat.detach()
-    out = {f"inf_norm_{name}": float(flat[mask.to(flat.device)].abs().max()) for name, mask in box_masks(spec).items()}
+    out = {f"inf_norm_{name}": float(sup_norm(flat[mask.to(flat.device)])) for name, mask in box_masks(spec).items()}
     out["inf_norm_sum"] = out["inf_norm_theta"] + out["inf_norm_phi"]
     for name, w, shape, b in layer_slices(spec):
         W = flat[w].reshape(shape).double()

@@ -127,14 +127,16 @@ def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def comparable(existing: dict[str, Any]) -> dict[str, Any]:
-    """A stored record in today's form: training settings added since it was written take their defaults, so a run
-    folder from an earlier version still resumes."""
+    """A stored record in today's form: spec fields and training settings added since it was written take their
+    defaults, so a run folder from an earlier version still resumes."""
+    from bounds.spec import VAESpec
     from .config import TrainConfig
     out = {k: existing.get(k) for k in ("spec", "train", "data")}
-    try:
-        out["train"] = json_roundtrip(TrainConfig.from_dict(existing.get("train", {})).to_dict())
-    except (TypeError, ValueError):
-        pass  # left as stored: it differs, and the caller says so
+    for key, kind in (("spec", VAESpec), ("train", TrainConfig)):
+        try:
+            out[key] = json_roundtrip(kind.from_dict(existing.get(key, {})).to_dict())
+        except (TypeError, ValueError):
+            pass  # left as stored: it differs, and the caller says so
     return out
 
 

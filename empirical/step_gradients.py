@@ -80,6 +80,13 @@ def pair_batch(train: dict[str, Any], B: int) -> int:
     return smallest // 2 if train["norm_estimator"] == "split" and B >= 2 else smallest
 
 
+def sup_norm(t: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """||t||_inf (along dim), one kernel with no |t| copy; 0 for an empty block (black-box VI has no decoder theta)."""
+    if t.shape[-1] == 0:
+        return t.new_zeros(t.shape[:-1]) if dim is not None else t.new_zeros(())
+    return torch.linalg.vector_norm(t, float("inf"), dim=dim)
+
+
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
                     pair: Pair | None, logvars: slice | None = None,
                     denominators: torch.Tensor | None = None) -> torch.Tensor:
@@ -90,7 +97,7 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
     (`FlatOptimizer.denominator`). One tensor, so that recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G.square()
-    sup = lambda part: torch.linalg.vector_norm(flats[:, part], float("inf"), dim=1)  # one kernel, no |x| copy
+    sup = lambda part: sup_norm(flats[:, part], dim=1)
     columns = [values, G2.sum(1), G2[:, theta].sum(1), torch.linalg.vector_norm(G, float("inf"), dim=1),
                sup(theta), sup(phi)]
     if logvars is not None:
@@ -101,3 +108,12 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
     if denominators is not None:
         columns.append((G2 / denominators).sum(1))
     return torch.stack(columns, dim=1)
+
+
+def as_index(mask: torch.Tensor) -> slice | torch.Tensor:
+    """A contiguous boolean mask as a slice (cheaper to index with every step), else the mask itself."""
+    where = mask.nonzero().flatten()
+    if not len(where):  # an empty block (black-box VI has no decoder theta)
+        return slice(0, 0)
+    first, last = int(where[0]), int(where[-1])
+    return slice(first, last + 1) if last - first + 1 == len(where) else mask

@@ -28,7 +28,7 @@ from .optimizers import FlatOptimizer, step_size
 from . import probes as P
 from .quantities import ProbeContext, probe_quantities
 from .split_batch import Split, Tap, tapped_gradient
-from .step_gradients import Pair, Request, Result, gradient_pair, step_statistics
+from .step_gradients import Pair, Request, Result, as_index, gradient_pair, step_statistics, sup_norm
 
 
 def probe_steps(n_steps: int, count: int) -> list[int]:
@@ -50,7 +50,7 @@ class Trainer:
         self.n_steps = config.steps or spec.n
         self.probes = set(probe_steps(self.n_steps, config.probes))
         self.probe_set = probe_quantities(config)
-        self.box = {k: _as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
+        self.box = {k: as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
         gen = torch.Generator().manual_seed(spec.seed)
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
         if config.project:
@@ -86,7 +86,7 @@ class Trainer:
         return self.spec.objective.K if alpha is None else max(1, math.ceil((k + 1) ** alpha - 1e-12))
 
     def norm_tensors(self) -> list[torch.Tensor]:
-        return [self.flat[self.box["theta"]].abs().max(), self.flat[self.box["phi"]].abs().max()]
+        return [sup_norm(self.flat[self.box["theta"]]), sup_norm(self.flat[self.box["phi"]])]
 
     def norm_columns(self, theta: float, phi: float, logvar: list[float] | None = None) -> dict[str, float]:
         """The norm columns; logvar: the lowest and highest log-variance where step_statistics measured them."""
@@ -291,10 +291,3 @@ class Trainer:
 
     def trace(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
-
-
-def _as_index(mask: torch.Tensor) -> slice | torch.Tensor:
-    """A contiguous boolean mask as a slice (cheaper to index with every step), else the mask itself."""
-    where = mask.nonzero().flatten()
-    first, last = int(where[0]), int(where[-1])
-    return slice(first, last + 1) if last - first + 1 == len(where) else mask

@@ -137,6 +137,17 @@ RECORDED: dict[str, float] = {
     "theorem adam with the run's sums (simulated, delta = 1e-08)": 0.000815,
     "theorem rmsprop with the run's sums (simulated)": 0.00647,
     "theorem rmsprop with the run's sums (simulated, delta = 1e-08)": 0.000921,
+    # black-box VI as a spec (tests/bounds/test_logistic_bbvi.py), recorded 2026-12-02
+    'adversarial L_P (black-box VI, logistic regression, Gaussian family)': 0.144,
+    'adversarial L_P (black-box VI, logistic regression, product-Bernoulli family)': 0.0236,
+    'logistic BBVI bernoulli L (score)': 0.0132,
+    'logistic BBVI bernoulli objective gap': 0.302,
+    'logistic BBVI bernoulli variance (score)': 0.0148,
+    'logistic BBVI gaussian L (pathwise)': 0.143,
+    'logistic BBVI gaussian L (score)': 0.143,
+    'logistic BBVI gaussian objective gap': 0.274,
+    'logistic BBVI gaussian variance (pathwise)': 0.0063,
+    'logistic BBVI gaussian variance (score)': 0.0036,
 }
 
 

@@ -47,7 +47,8 @@ def bbvi_score_pointwise(dim: int) -> tuple[RPoly, RPoly]:
     hess_logq = inv**2 + inv * r + r * r * sp.Rational(1, 2)
     f_abs = (M0 + M1 * R_z + M2 / 2 * R_z * R_z + r * r * sp.Rational(1, 2)
              + sp.Rational(dim, 2) * (sp.Max(sp.Abs(S.logvar_min), sp.Abs(S.logvar_max)) + sp.log(2 * sp.pi)))
-    return f_abs * (hess_logq + score * score) + score * score, f_abs * score
+    # The trained estimator is f s + grad_phi f = (f - 1) s (f holds -log q): its norm is at most (|f| + 1) ||s||.
+    return f_abs * (hess_logq + score * score) + score * score, (f_abs + 1) * score
 
 
 def bbvi_smoothness(dim: int, estimator: str = "pathwise") -> Bound:
@@ -91,8 +92,9 @@ def bbvi_bernoulli_smoothness(dim: int, estimator: str = "score") -> Bound:
 
 
 def bbvi_bernoulli_variance(dim: int, estimator: str = "score") -> Bound:
-    """E||ghat - grad L||^2 <= sup |f|^2 sup ||s||^2 / K for the estimator (1/K) sum_k f(z_k) s(z_k)."""
+    """E||ghat - grad L||^2 <= (sup |f| + 1)^2 sup ||s||^2 / K for the trained estimator (1/K) sum_k (f(z_k) - 1) s(z_k)
+    (f s plus grad_phi f = -s: `empirical.estimators`)."""
     f_max, s2_max = _bernoulli_constants(dim, estimator)
-    return Bound("sigma2", {"noise": f_max**2 * s2_max / S.K}, "derived",
+    return Bound("sigma2", {"noise": (f_max + 1)**2 * s2_max / S.K}, "derived",
                  "docs/derivations.md#black-box-vi-beyond-location-scale", BERNOULLI_ASSUMPTIONS,
                  description="black-box VI, product-Bernoulli family, score-function estimator, K draws")

@@ -12,6 +12,8 @@ With ||G|| <= C_G(||eps||) the decoder's output bound (a polynomial in ||eps||),
 """
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from .. import symbols as S
@@ -39,3 +41,18 @@ def objective_gap_bound(spec: VAESpec, pieces: Pieces) -> sp.Expr:
     excess = sp.Max(*(sp.exp(v) - 1 - v for v in (S.logvar_min, S.logvar_max)))
     kl = (mu_sq + m.latent_dim * excess) / 2
     return likelihood + beta * kl
+
+
+def objective_upper_bound(spec: VAESpec) -> float:
+    """sup over all parameters of the per-example objective, for the `compare` check of L_star.
+
+    Every VAE objective here (ELBO, beta-ELBO with beta >= 0, IWAE, VR-IWAE with alpha in [0, 1)) is <= log p(x) <=
+    max_z log p(x | z): for the Gaussian decoder N(G(z), c^2 I) that is -(d/2) log(2 pi c^2); for the Bernoulli
+    decoder with data in [0, 1] it is 0.
+    """
+    if spec.model.kind == "bernoulli":
+        return 0.0
+    if spec.model.kind == "logistic":  # log sigmoid <= 0 and -||z||^2/2 <= 0; the entropy (constants dropped as trained)
+        m = spec.model                 # is at most d (1 + logvar_max) / 2, or d log 2 for the Bernoulli family
+        return m.latent_dim * (math.log(2) if m.family == "bernoulli" else (1 + m.logvar_max) / 2)
+    return -spec.model.data_dim / 2 * math.log(2 * math.pi * spec.model.decoder_std ** 2)

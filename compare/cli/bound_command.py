@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from bounds.registry import CONSTANTS, SETTINGS, with_settings, write_settings
-from bounds.presets import digits_spec, paper_image_spec
+from bounds.presets import digits_spec, logistic_spec, paper_image_spec
 from bounds.spec import ACTIVATIONS, ESTIMATORS, MODELS, NORM_KINDS, OBJECTIVES, OPTIMIZERS, VAESpec
 from .usage import UsageError
 
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PRESETS: dict[str, Callable[[], VAESpec]] = {"digits": digits_spec, "cifar100": lambda: paper_image_spec("cifar100"),
-                                             "celeba": lambda: paper_image_spec("celeba")}
+                                             "celeba": lambda: paper_image_spec("celeba"),
+                                             "logistic": logistic_spec,
+                                             "logistic-bernoulli": lambda: logistic_spec("bernoulli")}
 LARGEST_STEP = 1 - 1e-9  # C_gamma L for the default step: the theorem's cap C_gamma L <= 1, kept clear of rounding
 SHOWN = ("n", "B", "K", "beta", "C_gamma", "a", "L_star")  # the settings the text format prints with every bound
 
@@ -48,7 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     # bound, C_gamma to 1/L (SGD).
     b.add_argument("--preset", choices=tuple(PRESETS), default="digits",
                    help="the spec the other options change: the digits VAE that `vaebound train` trains, or the "
-                        "paper's CIFAR-100 or CelebA conv VAE (Bernoulli decoder, Adam)")
+                        "paper's CIFAR-100 or CelebA conv VAE (Bernoulli decoder, Adam), or black-box VI of the "
+                        "Bayesian logistic regression on the embedded breast-cancer data (Gaussian or "
+                        "product-Bernoulli family)")
     b.add_argument("--which", choices=("convergence", "smoothness", "variance"), default="convergence")
     b.add_argument("--model", choices=MODELS, help="default: the preset's")
     b.add_argument("--objective", choices=OBJECTIVES, default=None,

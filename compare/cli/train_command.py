@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bounds.presets import digits_spec
+from bounds.presets import digits_spec, logistic_spec
 from bounds.spec import SpecError, VAESpec
 from bounds.validate import merge_tree, table
 
@@ -20,14 +20,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--config", type=Path, default=None,
                    help="JSON or TOML file with sections 'spec' (a VAESpec) and 'train' (a TrainConfig), and "
                         "optionally 'data'")
-    t.add_argument("--data", default=None, help="'digits' (embedded), 'synthetic', or a local path (MNIST idx "
-                                                "folder, CIFAR-100 python folder, CelebA folder, .npy/.npz)")
+    t.add_argument("--preset", choices=tuple(PRESETS), default="digits",
+                   help="the spec --config changes: the digits VAE, or black-box VI of the Bayesian logistic "
+                        "regression (logistic: Gaussian family; logistic-bernoulli: product-Bernoulli family) on "
+                        "the embedded breast-cancer data")
+    t.add_argument("--estimator", choices=("pathwise", "score"), default=None,
+                   help="overrides the spec's gradient estimator")
+    t.add_argument("--data", default=None, help="'digits' (embedded), 'breast-cancer' (embedded), 'synthetic', or "
+                                                "a local path (MNIST idx folder, CIFAR-100 python folder, CelebA "
+                                                "folder, .npy/.npz); default: the preset's")
     t.add_argument("--seed", type=int, default=None, help="overrides the spec's seed (>= 0)")
     t.add_argument("--steps", type=int, default=None, help="optimisation steps (>= 1; default: the spec's n)")
     t.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
     t.add_argument("--out", type=Path, required=True, help="the run folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(handler=cmd_train)
+
+
+# name: (spec, the data it trains on by default)
+PRESETS = {"digits": (digits_spec, "digits"), "logistic": (logistic_spec, "breast-cancer"),
+           "logistic-bernoulli": (lambda: logistic_spec("bernoulli"), "breast-cancer")}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -52,19 +64,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from empirical.data import load_for_spec
     file = read_config_file(args.config) if args.config else {}
     try:
-        # a config changes what it names in the default the bare command trains (the digits VAE)
-        spec = VAESpec.from_dict(merge_tree(digits_spec().to_dict(), table("spec", file.get("spec", {})),
+        # a config changes what it names in the preset (the bare command trains the digits VAE)
+        preset, default_data = PRESETS[args.preset]
+        spec = VAESpec.from_dict(merge_tree(preset().to_dict(), table("spec", file.get("spec", {})),
                                             f"--config {str(args.config)!r} [spec]"))
     except (TypeError, SpecError) as exc:
         raise SpecError(f"--config {str(args.config)!r}: {exc}") from None
-    if args.seed is not None:
-        spec = VAESpec.from_dict({**spec.to_dict(), "seed": args.seed})
+    for name in ("seed", "estimator"):
+        if getattr(args, name) is not None:
+            spec = VAESpec.from_dict({**spec.to_dict(), name: getattr(args, name)})
     train_settings = dict(file.get("train", {}))
     for name in ("steps", "device"):
         if getattr(args, name) is not None:
             train_settings[name] = getattr(args, name)
     config = TrainConfig.from_dict(train_settings)
-    data = load_for_spec(args.data if args.data is not None else file.get("data", "digits"), spec, config.held_out)
+    data = load_for_spec(args.data if args.data is not None else file.get("data", default_data), spec, config.held_out)
     try:
         run = train(spec, config, data, out=args.out, progress=not args.no_progress)
     except KeyboardInterrupt:

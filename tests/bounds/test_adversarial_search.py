@@ -16,6 +16,7 @@ from torch.func import grad, hessian, vmap
 from bounds import derive as D
 from bounds.spec import ActivationSpec, ModelSpec, ObjectiveSpec, ParameterBound, VAESpec
 from empirical.functional import iwae_objective, linear_elbo, log_weight, random_parameters
+from tests.bounds.test_logistic_bbvi import logistic_spec, per_example as logistic_objective
 from tests.problems import TINY_BOUNDED as TINY, tiny_spec
 
 pytestmark = pytest.mark.slow
@@ -30,6 +31,8 @@ SPECS = {
     "IWAE K=3, soft-clip": tiny_spec(objective=ObjectiveSpec("iwae", 1.0, 3)),
     "VR-IWAE K=3, alpha=0.5, soft-clip": tiny_spec(objective=ObjectiveSpec("vr_iwae", 1.0, 3, 0.5)),
     "Bernoulli decoder, soft-clip": tiny_spec(kind="bernoulli", data_bound=3 ** 0.5),
+    "black-box VI, logistic regression, Gaussian family": logistic_spec("gaussian", "pathwise"),
+    "black-box VI, logistic regression, product-Bernoulli family": logistic_spec("bernoulli", "score"),
 }
 
 
@@ -37,6 +40,8 @@ def objective(spec: VAESpec, eps: torch.Tensor):
     """theta, x -> the objective at x, its expectation over eps by the fixed quadrature eps."""
     if spec.model.kind == "linear":
         return lambda theta, x: linear_elbo(spec, theta, x)
+    if spec.model.kind == "logistic":  # one row x = y u of the data ball
+        return logistic_objective(spec, eps)
     if spec.objective.kind == "iwae":
         return lambda theta, x: torch.stack([iwae_objective(spec, theta, x, e) for e in eps]).mean()
     if spec.objective.kind == "vr_iwae":  # (1/(1 - alpha)) log (1/K) sum_l w_l^{1 - alpha}, per draw
@@ -51,7 +56,7 @@ def project(spec: VAESpec, theta: torch.Tensor, x: torch.Tensor) -> tuple[torch.
     """Back into the box (the linear VAE's log-variances into their range) and the data set (ball, or [0, 1]^d)."""
     m, a = spec.model, spec.weight_bound.a
     clipped = theta.clamp(-a, a)
-    if m.kind == "linear":
+    if spec.layout.logvars is not None:  # the linear VAE's and black-box VI's log-variances: the last d_z entries
         clipped[..., -m.latent_dim:] = theta[..., -m.latent_dim:].clamp(m.logvar_min, m.logvar_max)
     if m.kind == "bernoulli":
         return clipped, x.clamp(0.0, 1.0)
