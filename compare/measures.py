@@ -156,3 +156,9 @@ def probe_series(run: Run, column: str) -> pd.DataFrame:
     if column not in t:
         return pd.DataFrame({"step": [], column: []})
     return t.loc[t[column].notna(), ["step", column]].reset_index(drop=True)
+
+
+def uses_projected_theorem(run: Run) -> bool:
+    """A run projected every step is judged by the projected-SGD theorem unless its projection provably never
+    acted (then the run is an unprojected one and the unprojected theorem covers it)."""
+    return bool(run.config["train"].get("project")) and projection_acted(run.trace) is not False

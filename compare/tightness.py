@@ -28,8 +28,9 @@ from . import conditions as C
 from empirical.estimators import has_exact_objective
 from empirical.step_gradients import pair_batch
 from .objective_gap import run_objective_gap
+from .certificate import Certificate, certify
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, adaptive_sums, measured_constants,
-                       projection_acted, running_average)
+                       running_average, uses_projected_theorem)
 from .rates import SlopeFit, fit_slope
 from .slack import a_posteriori, best_L, decompose, step_tied_to_L
 
@@ -124,6 +125,11 @@ class Assessment:
     def final_ratio(self) -> float:
         return float(self.ratios[-1]) if self.bound is not None else math.nan
 
+    @cached_property
+    def certificate(self) -> Certificate:
+        """The run's own high-probability certificate (`compare.certificate`; computed once, when first read)."""
+        return certify(self.run)
+
     @property
     def posterior_ratio(self) -> float:
         n, value, _ = self.average.final()
@@ -171,7 +177,7 @@ class Assessment:
             "fitted_slope": _num(self.slope.slope) if self.slope else None,
             "fitted_slope_se": _num(self.slope.slope_se) if self.slope else None,
             "raw_slope": _num(self.slope.raw_slope) if self.slope else None,
-            "slack": slack, "error": self.error, "notes": self.notes,
+            **self.certificate.summary(), "slack": slack, "error": self.error, "notes": self.notes,
         }
 
 
@@ -185,12 +191,6 @@ def _num(x: Any) -> float | None:
         return None
     x = float(x)
     return None if math.isnan(x) else x
-
-
-def uses_projected_theorem(run: Run) -> bool:
-    """A run projected every step is judged by the projected-SGD theorem unless its projection provably never
-    acted (then the run is an unprojected one and the unprojected theorem covers it)."""
-    return bool(run.config["train"].get("project")) and projection_acted(run.trace) is not False
 
 
 def assess(run: Run, label: str = "") -> Assessment:
@@ -207,9 +207,12 @@ def assess(run: Run, label: str = "") -> Assessment:
                      "full_grad_norm_sq (an approximation)")
     if run.status != "finished":
         notes.append(f"run status {run.status!r}: compared up to step {int(n[-1])}")
+    outside = run.config.get("instrumented", {}).get("outside_theory")  # a user's module (empirical.instrument)
     try:
+        if outside:
+            raise NotDerivedError(f"the instrumented module is outside the theory: {'; '.join(outside)}")
         derived = D.derive_for_run(spec, projected)
-    except NotDerivedError as exc:  # a declared refusal (conv); any other error is a bug and propagates
+    except NotDerivedError as exc:  # a declared refusal; any other error is a bug and propagates
         error = str(exc)
         return Assessment(run=run, spec=spec, bound=None, form=None, error=error, average=average,
                           bound_curve=nan_curve, posterior_curve=nan_curve, conditions=[], constant_checks=[],

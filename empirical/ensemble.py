@@ -157,7 +157,7 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     if any(d is not None for d in denominators):  # an SGD member's column (0) is not recorded
         stacked = torch.stack([torch.full_like(G[e], math.inf) if d is None else d for e, d in enumerate(denominators)])
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
-                            members[0].spec.layout.logvars, stacked).tolist()
+                            members[0].spec.layout.logvars, stacked, members[0].layers).tolist()
     return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))
             for e, (i, m) in enumerate(zip(ids, members))}
 

@@ -80,6 +80,26 @@ def pair_batch(train: dict[str, Any], B: int) -> int:
     return smallest // 2 if train["norm_estimator"] == "split" and B >= 2 else smallest
 
 
+class LayerGroups:
+    """Which layer's weight or bias each parameter is, for the per-step norms: group 2i is layer i's weight, 2i + 1
+    its bias (the linear VAE's V has its log-variances there), in `spec.layout` order."""
+
+    def __init__(self, layout, device: torch.device | str = "cpu") -> None:
+        ids = torch.empty(layout.size, dtype=torch.long)
+        for i, slot in enumerate(layout):
+            ids[slot.weight], ids[slot.bias] = 2 * i, 2 * i + 1
+        self.ids, self.count, self.names = ids.to(device), 2 * len(layout), [slot.name for slot in layout]
+
+    def norms(self, flats: torch.Tensor) -> torch.Tensor:
+        """[E, 2L]: ||W_i||_F and ||b_i|| of every layer, for E parameter vectors, in one scatter."""
+        sums = flats.new_zeros(flats.shape[0], self.count).index_add_(1, self.ids, flats.square())
+        return sums.sqrt()
+
+    def columns(self, values: list[float]) -> dict[str, float]:
+        return {f"{kind}.{name}": values[2 * i + j] for i, name in enumerate(self.names)
+                for j, kind in enumerate(("frobenius_norm", "bias_norm"))}
+
+
 def sup_norm(t: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     """||t||_inf (along dim), one kernel with no |t| copy; 0 for an empty block (black-box VI has no decoder theta)."""
     if t.shape[-1] == 0:
@@ -89,9 +109,10 @@ def sup_norm(t: torch.Tensor, dim: int | None = None) -> torch.Tensor:
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
                     pair: Pair | None, logvars: slice | None = None,
-                    denominators: torch.Tensor | None = None) -> torch.Tensor:
+                    denominators: torch.Tensor | None = None, layers: "LayerGroups | None" = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
-    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (<g, g'>), (sum_i ghat_i^2 / denominator_i)], from
+    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (each layer's ||W||_F and ||b||), (<g, g'>),
+    (sum_i ghat_i^2 / denominator_i)], from
     gradients G [E, P], objective values [E], iterates [E, P], the pair of conditionally independent unbiased
     gradients ([E, P] each, or None), the linear VAE's log-variances and an adaptive optimiser's denominators [E, P]
     (`FlatOptimizer.denominator`). One tensor, so that recording costs one host sync."""
@@ -103,6 +124,8 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
     if logvars is not None:
         v = flats[:, logvars]
         columns += [v.amin(1), v.amax(1)]
+    if layers is not None:
+        columns += list(layers.norms(flats).unbind(1))
     if pair is not None:
         columns.append(pair.inner())
     if denominators is not None:

@@ -28,7 +28,8 @@ from .optimizers import FlatOptimizer, step_size
 from . import probes as P
 from .quantities import ProbeContext, probe_quantities
 from .split_batch import Split, Tap, tapped_gradient
-from .step_gradients import Pair, Request, Result, as_index, gradient_pair, step_statistics, sup_norm
+from .step_gradients import (LayerGroups, Pair, Request, Result, as_index, gradient_pair, step_statistics,
+                             sup_norm)
 
 
 def probe_steps(n_steps: int, count: int) -> list[int]:
@@ -51,6 +52,7 @@ class Trainer:
         self.probes = set(probe_steps(self.n_steps, config.probes))
         self.probe_set = probe_quantities(config)
         self.box = {k: as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
+        self.layers = LayerGroups(spec.layout, self.device)  # per-step ||W_l||_F, ||b_l|| (the certificate's norms)
         gen = torch.Generator().manual_seed(spec.seed)
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
         if config.project:
@@ -194,7 +196,7 @@ class Trainer:
         pair = None if pair is None else Pair(pair.first[None], pair.second[None], pair.w)
         denominator = self.opt.denominator(ghat)
         return step_statistics(self.box, ghat[None], value[None], self.flat[None], pair, self.spec.layout.logvars,
-                               None if denominator is None else denominator[None])[0]
+                               None if denominator is None else denominator[None], self.layers)[0]
 
     def mapping_sq(self, pair: Pair) -> float:
         """||G_t(theta_k)||^2 at t = C_gamma: exact where the objective has a closed form, else <G_t(g), G_t(g')>."""
@@ -226,10 +228,11 @@ class Trainer:
         lr = step_size(spec.optimizer.C_gamma, self.config.schedule, self.step, self.epoch)
         logvar_columns = 2 if spec.layout.logvars is not None else 0
         logvar = stats[6:6 + logvar_columns] or None
+        end = 6 + logvar_columns + self.layers.count
         row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
                    grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2], grad_abs_max=stats[3],
-                   **self.norm_columns(stats[4], stats[5], logvar))
-        extra = stats[6 + logvar_columns:]  # (<g, g'> where a pair is given), (the adaptive sum)
+                   **self.norm_columns(stats[4], stats[5], logvar), **self.layers.columns(stats[6 + logvar_columns:end]))
+        extra = stats[end:]  # (<g, g'> where a pair is given), (the adaptive sum)
         if pair is not None:
             row["grad_norm_sq_unbiased"] = extra.pop(0)
         if extra and spec.optimizer.name != "sgd":
@@ -256,7 +259,8 @@ class Trainer:
 
     def final_row(self, row: dict[str, Any]) -> None:
         """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""
-        row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()))
+        row.update(self.norm_columns(*torch.stack(self.norm_tensors()).tolist()),
+                   **self.layers.columns(self.layers.norms(self.flat[None])[0].tolist()))
         if not self.wants_pair or not bool(torch.isfinite(self.flat).all()):
             return
         pair = gradient_pair([self.compute(request) for request in self.requests(final=True)])

@@ -137,6 +137,10 @@ RECORDED: dict[str, float] = {
     "theorem adam with the run's sums (simulated, delta = 1e-08)": 0.000815,
     "theorem rmsprop with the run's sums (simulated)": 0.00647,
     "theorem rmsprop with the run's sums (simulated, delta = 1e-08)": 0.000921,
+    # the run's certificate (tests/compare/test_certificate.py): the exact step-weighted average / certificate over
+    # 200 seeds, recorded 2026-12-02
+    'certificate (linear VAE 4-2, practical step)': 1.3e-3,
+    'certificate (linear VAE 4-2, theory step)': 2.5e-3,
     # black-box VI as a spec (tests/bounds/test_logistic_bbvi.py), recorded 2026-12-02
     'adversarial L_P (black-box VI, logistic regression, Gaussian family)': 0.144,
     'adversarial L_P (black-box VI, logistic regression, product-Bernoulli family)': 0.0236,

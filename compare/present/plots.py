@@ -62,12 +62,12 @@ def _positive(n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def bound_vs_measured(a: Assessment) -> plt.Figure:
     """Log-log: the measured running average (with +-2 se), the derived bound (dashed if it does not apply), the
-    a-posteriori bound, the probes' ||grad L(theta_k)||^2, and the fitted slope."""
+    a-posteriori bound, the run's certificate over its step-weighted average, the probes' ||grad L||^2, the slope."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     avg = a.average
     n, y = _positive(avg.n.astype(float), avg.value)
     ax.plot(n, y, color="C0", lw=2, label=f"measured running average ({avg.source})")
-    lo = np.clip(avg.value - 2 * avg.se, 1e-300, None)
+    lo = np.clip(avg.value - 2 * avg.se, y.min() / 100 if len(y) else 1e-300, None)  # a band reaching 0: 2 decades
     keep = (avg.n >= 1) & np.isfinite(avg.value)
     ax.fill_between(avg.n[keep], lo[keep], (avg.value + 2 * avg.se)[keep], color="C0", alpha=0.15, lw=0)
     probes = probe_series(a.run, "full_grad_norm_sq")
@@ -79,6 +79,10 @@ def bound_vs_measured(a: Assessment) -> plt.Figure:
         ax.plot(bn, by, **style, label="derived bound" + ("" if a.applicable else " (not applicable)"))
         pn2, py2 = _positive(avg.n.astype(float), a.posterior_curve)
         ax.plot(pn2, py2, color="C1", lw=1.5, ls="-.", label="a-posteriori bound (measured constants)")
+    cert = a.certificate
+    if cert.applies and n.size and cert.measured > 0:  # one number, for the step-weighted average (x: measured)
+        ax.plot([n[-1]] * 2, [cert.value, cert.measured], color="C4", marker="v", ms=7, ls=":",
+                label=f"certificate, probability >= {1 - cert.delta:g}, over the step-weighted average")
     if a.slope is not None:
         fn, _ = fit_points(avg.n, avg.value)
         if len(fn):
@@ -93,8 +97,7 @@ def bound_vs_measured(a: Assessment) -> plt.Figure:
 
 
 def _title(a: Assessment) -> str:
-    s = a.spec
-    verdict = a.verdict
+    s, verdict = a.spec, a.verdict
     return (f"{a.label}: {s.optimizer.name}, {s.objective.kind}, B={s.B}, K={s.objective.K}, "
             f"beta={s.objective.beta:.3g}, C_gamma={s.optimizer.C_gamma:.3g} ({verdict})")
 

@@ -24,7 +24,8 @@ def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
                      "broken conditions": ", ".join(s["broken_conditions"]) or "-",
                      "tightness ratio": s["tightness_ratio"], "sound": a.verdict,
                      "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
-                     "fitted slope": s["fitted_slope"]})
+                     f"certificate (delta={s['certificate_delta']:g})": s["certificate"],
+                     "certificate ratio": s["certificate_ratio"], "fitted slope": s["fitted_slope"]})
     return pd.DataFrame(rows)
 
 

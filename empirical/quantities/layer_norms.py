@@ -11,6 +11,8 @@ def measure(ctx: ProbeContext) -> dict[str, float]:
 
 QUANTITIES = [Quantity("layer_norms", {
     "spectral_norm.<layer>": "probe: spectral norm of the layer's weight matrix",
-    "frobenius_norm.<layer>": "probe: Frobenius norm of the layer's weight matrix",
-    "bias_norm.<layer>": "probe: Euclidean norm of the layer's bias",
+    "frobenius_norm.<layer>": "Frobenius norm of the layer's weight matrix, at every step (the run's certificate "
+                              "reads it) and at the probes",
+    "bias_norm.<layer>": "Euclidean norm of the layer's bias, at every step and at the probes (the linear VAE's "
+                         "encoder.V: its log-variances)",
 }, order=50, measure=measure)]

@@ -1,0 +1,233 @@
+"""A convergence certificate for one finished SGD run: an upper bound on the run's own step-weighted average
+A = sum_k gamma_{k+1} ||grad L(theta_k)||^2 / sum_k gamma_{k+1} that holds with probability at least 1 - delta over the
+run's randomness, from what the run recorded and constants certified on its path. docs/derivations.md, "A
+certificate for the run": the theorem, its proof and its conditions.
+
+    >>> from compare.certificate import certify
+    >>> found = certify(load_run("runs/digits"), delta=0.05)
+    >>> found.value, found.measured, found.terms
+
+In short: the descent inequality with each step's own smoothness constant L_k (the derived L on the box that holds
+theta_k and theta_{k+1}) gives, summed, sum gamma ||grad L||^2 <= [L(theta_n) - L(theta_0)] + sum (L_k gamma^2 / 2)
+||ghat||^2 - sum gamma <grad L, xi>. On the event that every draw of eps lies in the ball ||eps|| <= sqrt(d_z) + t
+(probability >= 1 - delta/3), each example's gradient is at most G_k (the derived pointwise bound there), so the
+noise is sub-Gaussian with proxy G_k^2 / B and the martingale is at most theta/2 of the left side plus
+Lambda log(.)/theta (probability >= 1 - delta/3, a union over a grid of theta and Lambda). The objective's gain is an
+upper confidence bound (exact for a closed-form objective).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bounds import derive as D
+from bounds import symbols as S
+from bounds.bound import Bound
+from bounds.spec import ParameterBound
+from bounds.support import NotDerivedError
+from empirical.estimators import has_exact_objective
+from empirical.runs import Run
+from .measures import projection_acted
+from .objective_gap import SE_FACTOR, run_objective_gap
+
+THETAS = tuple(i / 10 for i in range(1, 11))   # the martingale's weights (theta/2 of the left side), a union over
+LAMBDA_RATIO = 1.25                           # Lambda on the grid LAMBDA_MIN * 1.25^j, j < LAMBDA_COUNT
+LAMBDA_MIN, LAMBDA_COUNT = 1e-30, 620           # covers 1e-30 .. 1e30
+ETA = 0.01                                    # share of the left side that absorbs the truncation's bias
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """value >= A with probability >= 1 - delta (None with `why` where the run is not covered)."""
+    value: float | None
+    measured: float            # A estimated from the run's unbiased per-step ||grad L||^2 (grad_norm_sq_unbiased)
+    delta: float
+    why: str = ""
+    terms: dict[str, float] = field(default_factory=dict)  # each term's share of the value, in the value's units
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def applies(self) -> bool:
+        return self.value is not None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready fields for a comparison's summary."""
+        num = lambda x: None if x is None or not math.isfinite(x) else float(x)
+        return {"certificate": num(self.value), "certificate_delta": self.delta, "certificate_ratio": num(self.ratio),
+                "certificate_measured": num(self.measured), "certificate_note": self.why,
+                "certificate_terms": {k: num(v) for k, v in self.terms.items()}}
+
+    @property
+    def ratio(self) -> float:
+        """certificate / measured (>= 1 when it holds; NaN where it does not apply or nothing was measured)."""
+        if self.value is None or not self.measured > 0:
+            return math.nan
+        return self.value / self.measured
+
+
+def _refusal(run: Run) -> str | None:
+    spec, train = run.spec, run.config["train"]
+    if spec.optimizer.name != "sgd":
+        return f"optimizer {spec.optimizer.name!r}: the certificate is proved for SGD"
+    if train.get("batches", "epochs") != "independent":
+        return "reshuffled epochs: the certificate needs batches drawn independently at each step (E[ghat | past] = grad L)"
+    if spec.weight_bound.kind != "entrywise":
+        return "per-layer norm bounds: the certificate's L_k are evaluated on the iterates' entry-wise box"
+    if train.get("project") and projection_acted(run.trace):
+        return "the projection acted: the certificate covers plain SGD steps"
+    if run.status != "finished":
+        return f"run status {run.status!r}"
+    if "grad_norm_sq" not in run.trace or "lr" not in run.trace or "inf_norm_theta" not in run.trace:
+        return "the trace has no per-step ||ghat||^2 or step size"
+    return None
+
+
+def _segment_values(spec: Any, t: pd.DataFrame, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings of each step's segment [theta_k, theta_{k+1}] (for L_k) and of theta_k (for G_k): the box a as the
+    larger entry-wise norm, and the log-variances' range where they are parameters (linear VAE, black-box VI)."""
+    a = np.maximum(t["inf_norm_theta"].to_numpy(float), t["inf_norm_phi"].to_numpy(float))
+    seg = {**values, "a": np.maximum(a[:-1], a[1:])}
+    point = {**values, "a": a[:-1]}
+    if spec.layout.logvars is not None and "logvar_low" in t:
+        low, high = t["logvar_low"].to_numpy(float), t["logvar_high"].to_numpy(float)
+        high = np.maximum(high, low + 1e-9)  # a degenerate range (every v equal) as a tiny interval
+        seg.update(logvar_min=np.minimum(low[:-1], low[1:]), logvar_max=np.maximum(high[:-1], high[1:]))
+        point.update(logvar_min=low[:-1], logvar_max=high[:-1])
+    return seg, point
+
+
+def _objective_gain(run: Run) -> tuple[float, str]:
+    """An upper bound on L(theta_n) - L(theta_0): exact for a closed-form objective, else the probes' estimates
+    +- SE_FACTOR standard errors, no larger than the run's certified gap (ceiling - start)."""
+    t = run.trace.dropna(subset=["objective_train"]).sort_values("step")
+    first, last = t.iloc[0], t.iloc[-1]
+    if int(first["step"]) != 0 or int(last["step"]) != int(run.trace["step"].max()):
+        return math.inf, "no objective at step 0 and at the last step"
+    se = lambda row: float(row.get("objective_train_se", math.nan))
+    exact = has_exact_objective(run.spec)
+    margin = 0.0 if exact else SE_FACTOR * (se(first) + se(last))
+    gain = float(last["objective_train"] - first["objective_train"]) + (margin if math.isfinite(margin) else math.inf)
+    gap = run_objective_gap(run, run.spec)
+    if gap is not None and gap.has_error_bar:
+        gain = min(gain, gap.value)
+    how = "exact (closed-form objective)" if exact else f"estimates +- {SE_FACTOR:g} standard errors"
+    return max(gain, 0.0), how
+
+
+def _frobenius_spec(spec: Any, t: pd.DataFrame) -> Any | None:
+    """The spec with per-layer Frobenius bounds in place of the box, where the trace has every layer's per-step
+    norms (the trainer records them) and the derivation covers per-layer norms; else None."""
+    names = [slot.name for slot in spec.layout]
+    if spec.model.kind == "logistic" or any(f"frobenius_norm.{n}" not in t or f"bias_norm.{n}" not in t for n in names):
+        return None
+    ones = (1.0,) * len(names)  # placeholders: the values are the path's norms
+    return dataclasses.replace(spec, weight_bound=ParameterBound("frobenius", layer_norms=ones, bias_norms=ones))
+
+
+def _norm_values(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any]) -> None:
+    """Put each layer's Frobenius and bias norms into the segment's (larger of the two ends: a norm is convex) and the
+    point's settings, in place."""
+    for i, slot in enumerate(spec.layout):
+        for symbol, column in ((S.layer_norm_symbol(i).name, f"frobenius_norm.{slot.name}"),
+                               (S.bias_norm_symbol(i).name, f"bias_norm.{slot.name}")):
+            x = t[column].to_numpy(float)
+            seg[symbol], point[symbol] = np.maximum(x[:-1], x[1:]), x[:-1]
+
+
+@lru_cache(maxsize=32)
+def _derived(spec: Any) -> tuple[dict[str, Any], Bound]:
+    """The spec's setting values and derived smoothness bound (one derivation per spec)."""
+    return D.spec_values(spec, allow_outside_theory=True), D.smoothness(spec, allow_outside_theory=True)
+
+
+@lru_cache(maxsize=32)
+def _noise_polynomials(spec: Any, r_bar: float) -> tuple[Bound, Bound, Bound]:
+    """The per-draw gradient bound g at ||eps|| = r_bar, E g and E g^2, as bounds in the spec's settings."""
+    g = D.gradient_polynomial(spec, allow_outside_theory=True)
+    d_z = spec.model.latent_dim
+    make = lambda expr: Bound("g", {"g": expr}, "derived", "")
+    return make(g.expr().subs(D.S.r, r_bar)), make(g.expectation(d_z)), make((g * g).expectation(d_z))
+
+
+def _noise_bounds(spec: Any, point: dict[str, Any], r_bar: float) -> tuple[np.ndarray, np.ndarray]:
+    """(G_k, beta_k): the per-draw gradient bound at ||eps|| = r_bar at theta_k's box, and the bias the truncation to
+    that ball puts in the mean gradient, (sqrt(E g^2) sqrt(p) + E g p) / (1 - p) with p = P(||eps|| > r_bar)."""
+    G, mean, second = (np.asarray(b.evaluate(point), dtype=float) for b in _noise_polynomials(spec, r_bar))
+    p = math.exp(-(r_bar - math.sqrt(spec.model.latent_dim)) ** 2 / 2)
+    return G, (np.sqrt(second * p) + mean * p) / (1 - p)
+
+
+def certify(run: Run, delta: float = 0.05) -> Certificate:
+    """The certificate of one run at confidence 1 - delta (docs/derivations.md, "A certificate for the run")."""
+    if not 0 < delta < 1:
+        raise ValueError(f"delta={delta!r} is invalid: the certificate's failure probability must lie in (0, 1)")
+    t = run.trace.sort_values("step")
+    measured = weighted_average(t)
+    why = _refusal(run)
+    if why is not None:
+        return Certificate(None, measured, delta, why)
+    gain, gain_how = _objective_gain(run)
+    return certificate_of_path(run.spec, t, gain, delta, measured, gain_how)
+
+
+def weighted_average(t: pd.DataFrame) -> float:
+    """sum_k gamma_{k+1} U_k / sum_k gamma_{k+1} with U_k the run's unbiased per-step ||grad L(theta_k)||^2."""
+    steps = t.iloc[:-1]
+    if not len(steps) or "grad_norm_sq_unbiased" not in t or "lr" not in t:
+        return math.nan
+    gammas, unbiased = steps["lr"].to_numpy(float), steps["grad_norm_sq_unbiased"].to_numpy(float)
+    return float(np.nansum(gammas * unbiased) / gammas.sum()) if np.isfinite(unbiased).any() else math.nan
+
+
+def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, measured: float = math.nan,
+                        gain_how: str = "given") -> Certificate:
+    """The certificate from a path's records: t has one row per iterate theta_0..theta_n (columns lr, grad_norm_sq,
+    inf_norm_theta, inf_norm_phi, K, and logvar_low, logvar_high where the log-variances are parameters; the last
+    row's step columns unused) and gain bounds L(theta_n) - L(theta_0) with probability >= 1 - delta/3."""
+    steps = t.iloc[:-1]
+    if not len(steps):
+        return Certificate(None, measured, delta, "no step was taken")
+    try:
+        values, L_bound = _derived(spec)
+    except NotDerivedError as exc:
+        return Certificate(None, measured, delta, f"no derived smoothness: {exc}")
+    seg, point = _segment_values(spec, t, values)
+    gammas = steps["lr"].to_numpy(float)
+    L_k = np.asarray(L_bound.evaluate(seg), dtype=float) * np.ones(len(steps))
+    draws = float((steps["K"].to_numpy(float) * spec.B).sum()) if "K" in steps else len(steps) * spec.B
+    # delta/3 each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation)
+    r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(3 * draws / delta)), 6)
+    G, beta = _noise_bounds(spec, point, r_bar)
+    layered = _frobenius_spec(spec, t)
+    if layered is not None:  # the same bounds on the iterates' own layer norms: both hold, the smaller is used
+        _norm_values(spec, t, seg, point)
+        L_k = np.minimum(L_k, np.asarray(_derived(layered)[1].evaluate(seg), dtype=float))
+        G_f, beta_f = _noise_bounds(layered, point, r_bar)
+        G, beta = np.minimum(G, G_f), np.minimum(beta, beta_f)
+    total = float(gammas.sum())
+    curvature = float((L_k * gammas ** 2 / 2 * steps["grad_norm_sq"].to_numpy(float)).sum())
+    bias = float((gammas * beta ** 2).sum() / (4 * ETA))
+    realised = float((gammas * G ** 2 / spec.B).max())
+    j = max(0, math.ceil(math.log(max(realised, LAMBDA_MIN) / LAMBDA_MIN) / math.log(LAMBDA_RATIO)))
+    if j >= LAMBDA_COUNT or not math.isfinite(gain):
+        return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid"
+                           if math.isfinite(gain) else "the objective's gain could not be bounded")
+    Lam = LAMBDA_MIN * LAMBDA_RATIO ** j
+    log_term = math.log(3 * len(THETAS) * LAMBDA_COUNT / delta)
+    best = None
+    for theta in THETAS:
+        scale = 1 / ((1 - theta / 2 - ETA) * total)
+        parts = {"objective gain": gain * scale, "step curvature": curvature * scale,
+                 "noise": Lam * log_term / theta * scale, "truncation": bias * scale}
+        if best is None or sum(parts.values()) < sum(best[1].values()):
+            best = (theta, parts)
+    theta, parts = best
+    details = {"theta": theta, "Lambda": Lam, "r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()),
+               "G_max": float(G.max()), "sum_gamma": total}
+    return Certificate(sum(parts.values()), measured, delta, "", parts, details)
