@@ -5,6 +5,7 @@
     vaebound bound --which smoothness --model linear --format latex
     vaebound train --out runs/digits       # train the default VAE on the embedded digits, record its trace
     vaebound compare runs/digits           # how tight is the bound on that run? (--format json|markdown|latex|csv)
+    vaebound probe runs/digits --quantities hessian_trace   # measure a finished run again, without retraining
     vaebound report runs -o report.html    # a self-contained HTML report of every run under runs/
     vaebound demo                          # the main job: derive, train, compare, report on the embedded data
     vaebound sweep grid.toml --out sweeps/g   # every point of a grid as a run folder, in parallel, resumable
@@ -18,12 +19,13 @@ import argparse
 import sys
 from typing import Sequence
 
-from . import bound_command, compare_command, demo_command, reproduce_command, sweep_command, train_command
+from . import (bound_command, compare_command, demo_command, probe_command, reproduce_command, sweep_command,
+               train_command)
 from .usage import EXIT_USAGE, UsageError
 
 # Each module adds its subcommand(s) and sets `handler`; the heavy imports (torch, sympy) happen in the handler,
 # so that `vaebound --help` stays fast.
-COMMANDS = (bound_command, train_command, compare_command, demo_command, sweep_command, reproduce_command)
+COMMANDS = (bound_command, train_command, compare_command, probe_command, demo_command, sweep_command, reproduce_command)
 
 
 class OneLineParser(argparse.ArgumentParser):
