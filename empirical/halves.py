@@ -7,6 +7,8 @@ without bias.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -24,17 +26,27 @@ class HalfBatchTap:
         self.covered = {id(p) for m in self.layers for p in (m.weight, m.bias) if p is not None}
         self.parts: dict[int, torch.Tensor] = {}
         self.B: int | None = None
+        self.active = True
 
     def reset(self) -> None:
         self.parts, self.B = {}, None
+
+    @contextlib.contextmanager
+    def paused(self):
+        """No collecting inside (the probes' own passes through the module)."""
+        self.active = False
+        try:
+            yield
+        finally:
+            self.active = True
 
     def close(self) -> None:
         for handle in self.handles:
             handle.remove()
 
     def _forward(self, layer: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if not torch.is_grad_enabled() or not output.requires_grad:
-            return  # an evaluation pass: no gradient to split
+        if not self.active or not torch.is_grad_enabled() or not output.requires_grad:
+            return  # a probe's or an evaluation's pass: no training gradient to split
         x = inputs[0].detach()
         if self.B is None:
             self.B = len(x)
@@ -69,5 +81,10 @@ class HalfBatchTap:
         return [self.parts.get(id(p), torch.zeros_like(p)) for p in params]
 
 
+FLUSH_FROM = 4096  # entries: below this a product is too short for subnormal slowness to outweigh the flush
+
+
 def _flush_subnormal(t: torch.Tensor) -> torch.Tensor:
+    if t.numel() < FLUSH_FROM:
+        return t
     return torch.where(t.abs() < torch.finfo(t.dtype).tiny, torch.zeros((), dtype=t.dtype, device=t.device), t)

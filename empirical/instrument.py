@@ -32,6 +32,7 @@ from torch import nn
 from bounds.spec import ModelSpec, OptimizerSpec, VAESpec
 from .config import TrainConfig
 from .halves import HalfBatchTap
+from .module_probes import module_probes
 from .module_spec import ModuleSpec, spec_from_module
 from .quantities import ProbeContext, probe_quantities
 from .runs import CONFIG, PARAMETERS, TRACE, _save_array, atomic_write, versions, write_json, write_trace
@@ -91,14 +92,17 @@ class Instrument:
         if half is not None:  # g_A = -scale B h / n_a and g_B = -scale B (G - h) / (B - n_a) for the loop's gradient G
             h, G = torch.cat([q.reshape(-1) for q in half]), torch.cat([q.reshape(-1) for q in grads])
             per_param.append([h @ (G - h) * (scale * B) ** 2 / ((B // 2) * (B - B // 2))])
+        params = [p.detach() for p in self.params]  # the iterate's norms, in the same host sync
+        per_param += [torch._foreach_norm(params, math.inf), torch._foreach_norm(params, 2)]
         stats = torch.stack([v for group in per_param for v in group]).double().tolist()
         n = len(self.params)
+        norms = self._norms(stats[-2 * n:])
         squares = [(scale * v) ** 2 for v in stats[:n]]
         lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else math.nan
         value = float(loss.detach() if isinstance(loss, torch.Tensor) else loss)
         theta = sum(sq for sq, dec in zip(squares, self.is_decoder) if dec)
         row.update(K=self.K, lr=lr, objective_batch=-value * scale, grad_norm_sq=sum(squares), grad_norm_sq_theta=theta,
-                   grad_norm_sq_phi=sum(squares) - theta, grad_abs_max=scale * max(stats[n:2 * n]), **self._norms())
+                   grad_norm_sq_phi=sum(squares) - theta, grad_abs_max=scale * max(stats[n:2 * n]), **norms)
         if half is not None:
             row["grad_norm_sq_unbiased"] = stats[2 * n]
         self.rows.append(row)
@@ -137,11 +141,13 @@ class Instrument:
         names = [f"{kind}.{slot.name}" for slot in self.read.spec.layout for kind in ("frobenius_norm", "bias_norm")]
         return ids, names
 
-    def _norms(self) -> dict[str, float]:
-        """||theta||_inf and ||phi||_inf (decoder, encoder) and every layer's Frobenius and bias norms, in one sync."""
-        params = [p.detach() for p in self.params]
-        values = torch.stack(torch._foreach_norm(params, math.inf) + torch._foreach_norm(params, 2)).double().tolist()
-        n = len(params)
+    def _norms(self, values: list[float] | None = None) -> dict[str, float]:
+        """||theta||_inf and ||phi||_inf (decoder, encoder) and every layer's Frobenius and bias norms, from the
+        parameters' sup and Euclidean norms (`values`, measured here where not given)."""
+        n = len(self.params)
+        if values is None:
+            params = [p.detach() for p in self.params]
+            values = torch.stack(torch._foreach_norm(params, math.inf) + torch._foreach_norm(params, 2)).double().tolist()
         sup = lambda dec: max([v for v, d in zip(values[:n], self.is_decoder) if d == dec], default=0.0)
         out = {"inf_norm_theta": sup(True), "inf_norm_phi": sup(False)}
         out["inf_norm_sum"] = out["inf_norm_theta"] + out["inf_norm_phi"]
@@ -154,6 +160,10 @@ class Instrument:
         return out
 
     def _probe(self, row: dict[str, Any]) -> None:
+        with self.tap.paused():
+            self._measure(row)
+
+    def _measure(self, row: dict[str, Any]) -> None:
         gen = torch.Generator(device=self.X.device).manual_seed(self.seed * 1_000_003 + self.k + 1)
         if self.read.spec is not None:  # the toolkit's own probes, on its layout
             X = self.X.reshape(len(self.X), -1).to(torch.float64)
@@ -163,7 +173,8 @@ class Instrument:
             for quantity in probe_quantities(self.config):
                 row.update(quantity.measure(ctx))
             return
-        row.update(_generic_probes(self.module, self.objective, self.params, self.X, self.X_test))
+        row.update(module_probes(self.module, self.objective, self.params, self.is_decoder, self.X, self.X_test,
+                                 self.B or 32, self.config, self.seed * 1_000_003 + self.k + 1))
 
     def _write(self, status: str) -> None:
         spec = dataclasses.replace(self.read.spec or _placeholder(self), optimizer=_optimizer_spec(self.optimizer),
@@ -195,26 +206,3 @@ def _optimizer_spec(optimizer: torch.optim.Optimizer | None) -> OptimizerSpec:
         betas = (0.0, group.get("alpha", 0.99))
     return OptimizerSpec(name, C_gamma=float(group.get("initial_lr", group["lr"])), beta1=betas[0], beta2=betas[1],
                          delta=float(group.get("eps", 1e-8)))
-
-
-def _generic_probes(module: nn.Module, objective: Objective, params: list[nn.Parameter], X: torch.Tensor,
-                    X_test: torch.Tensor, replicates: int = 4, chunk: int = 512) -> dict[str, float]:
-    """Through the user's objective: the full-data gradient norm (the U-statistic of `replicates` independent
-    full-data gradients) and the training and held-out objectives, each with its standard error."""
-    grads = []
-    for _ in range(replicates):
-        total = [torch.zeros_like(p) for p in params]
-        for start in range(0, len(X), chunk):
-            x = X[start:start + chunk]
-            parts = torch.autograd.grad(objective(module, x).sum() / len(X), params, allow_unused=True)
-            total = [t + (q if q is not None else 0) for t, q in zip(total, parts)]
-        grads.append(torch.cat([t.reshape(-1) for t in total]).double())
-    G = torch.stack(grads)
-    s = G.sum(0)
-    u = (float(s @ s) - float((G * G).sum())) / (replicates * (replicates - 1))
-    out = {"full_grad_norm_sq": u}
-    with torch.no_grad():
-        for name, data in (("objective_train", X), ("objective_test", X_test)):
-            values = torch.cat([objective(module, data[i:i + chunk]) for i in range(0, len(data), chunk)]).double()
-            out[name], out[f"{name}_se"] = float(values.mean()), float(values.std() / math.sqrt(len(values)))
-    return out

@@ -205,3 +205,23 @@ def test_the_documented_example_runs(tmp_path, capsys):
     example = runpy.run_path(str(Path(__file__).parents[2] / "docs" / "examples" / "instrument_digits.py"))
     example["main"](["--steps", "20", "--out", str(tmp_path / "my-vae")])
     assert "recorded 21 rows" in capsys.readouterr().out
+
+
+def test_the_probes_of_a_module_outside_the_theory_measure_the_same_things(tmp_path):
+    """Outside the bounds' reading the probes go through the user's objective; on a module the bounds do read, they
+    agree with the toolkit's own probes at the same parameters (the Hessian's top eigenvalue within the Lanczos
+    tolerance and the noise of the frozen draws; the objective's mean within its standard errors)."""
+    from empirical.module_probes import module_probes
+    torch.manual_seed(4)
+    model, (X, X_test) = MLPVAE(), data()
+    read = spec_from_module(model, D, likelihood="gaussian", heads=Heads(), data_bound=8.0, B=32)
+    inst = Instrument(model, objective, data=X, test=X_test, out=tmp_path / "run", steps=2, module_spec=read, probes=2)
+    row: dict = {}
+    inst._probe(row)
+    config = TrainConfig(hessian_points=256, variance_draws=8)
+    with inst.tap.paused():
+        mine = module_probes(model, objective, read.parameters(), inst.is_decoder, X, X_test, 32, config, 7)
+    assert mine["hessian_top_eig"] == pytest.approx(row["hessian_top_eig"], rel=0.3)
+    assert abs(mine["objective_train"] - row["objective_train"]) < 4 * (mine["objective_train_se"]
+                                                                        + row["objective_train_se"])
+    assert mine["grad_var_phi"] > 0 and mine["grad_var_theta"] > 0 and math.isfinite(mine["full_grad_norm_sq"])
