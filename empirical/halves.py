@@ -78,7 +78,7 @@ class HalfBatchTap:
         its gradient cannot be split by example)."""
         if any(id(p) not in self.covered for p in params):
             return None
-        return [self.parts.get(id(p), torch.zeros_like(p)) for p in params]
+        return [self.parts[id(p)] if id(p) in self.parts else torch.zeros_like(p) for p in params]
 
 
 FLUSH_FROM = 4096  # entries: below this a product is too short for subnormal slowness to outweigh the flush

@@ -81,30 +81,39 @@ def pair_batch(train: dict[str, Any], B: int) -> int:
 
 
 class LayerGroups:
-    """Which layer's weight or bias each parameter is, for the per-step norms: group 2i is layer i's weight, 2i + 1
-    its bias (the linear VAE's V has its log-variances there), in `spec.layout` order."""
+    """Each layer's weight and bias in the flat vector, for the per-step norms (`spec.layout` order: weight i, then bias
+    i; the linear VAE's V has its log-variances as its bias)."""
 
     def __init__(self, layout, device: torch.device | str = "cpu") -> None:
-        ids = torch.empty(layout.size, dtype=torch.long)
-        for i, slot in enumerate(layout):
-            ids[slot.weight], ids[slot.bias] = 2 * i, 2 * i + 1
-        self.ids, self.count, self.names = ids.to(device), 2 * len(layout), [slot.name for slot in layout]
+        self.parts = [part for slot in layout for part in (slot.weight, slot.bias)]
+        self.pieces = layout.pieces  # where weights and biases tile the vector: one split gives every part
+        self.count = len(self.parts)
+        self.keys = [f"{kind}.{slot.name}" for slot in layout for kind in ("frobenius_norm", "bias_norm")]
 
     def norms(self, flats: torch.Tensor) -> torch.Tensor:
-        """[E, 2L]: ||W_i||_F and ||b_i|| of every layer, for E parameter vectors, in one scatter."""
-        sums = flats.new_zeros(flats.shape[0], self.count).index_add_(1, self.ids, flats.square())
-        return sums.sqrt()
+        """[E, 2L]: ||W_i||_F and ||b_i|| of every layer, for E parameter vectors (slices: a scatter-add over the
+        whole vector cost 2.4 ms a step on a 0.8M-parameter net, these 0.2 ms)."""
+        if len(flats) == 1:  # one run: a single fused kernel over the layers' parts
+            parts = flats[0].split(self.pieces) if self.pieces else [flats[0, part] for part in self.parts]
+            return torch.stack(torch._foreach_norm(parts))[None]
+        return torch.stack([torch.linalg.vector_norm(flats[:, part], dim=1) for part in self.parts], dim=1)
 
     def columns(self, values: list[float]) -> dict[str, float]:
-        return {f"{kind}.{name}": values[2 * i + j] for i, name in enumerate(self.names)
-                for j, kind in enumerate(("frobenius_norm", "bias_norm"))}
+        return dict(zip(self.keys, values))
+
+
+AMINMAX_FROM = 1 << 16  # entries: below this one vector_norm kernel beats aminmax and its two extra operations
 
 
 def sup_norm(t: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """||t||_inf (along dim), one kernel with no |t| copy; 0 for an empty block (black-box VI has no decoder theta)."""
+    """||t||_inf (along dim), with no |t| copy; 0 for an empty block (black-box VI has no decoder theta)."""
     if t.shape[-1] == 0:
         return t.new_zeros(t.shape[:-1]) if dim is not None else t.new_zeros(())
-    return torch.linalg.vector_norm(t, float("inf"), dim=dim)
+    if t.shape[-1] < AMINMAX_FROM:
+        return torch.linalg.vector_norm(t, float("inf"), dim=dim)
+    # max(|min|, |max|): aminmax is one pass, about 10x faster on CPU than vector_norm's inf (2.3 ms on 0.8M entries)
+    low, high = torch.aminmax(t, dim=dim) if dim is not None else torch.aminmax(t)
+    return torch.maximum(-low, high)
 
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
@@ -124,13 +133,17 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
     if logvars is not None:
         v = flats[:, logvars]
         columns += [v.amin(1), v.amax(1)]
-    if layers is not None:
-        columns += list(layers.norms(flats).unbind(1))
+    tail = []
     if pair is not None:
-        columns.append(pair.inner())
+        tail.append(pair.inner())
     if denominators is not None:
-        columns.append((G2 / denominators).sum(1))
-    return torch.stack(columns, dim=1)
+        tail.append((G2 / denominators).sum(1))
+    parts = [torch.stack(columns, dim=1)]
+    if layers is not None:  # each layer's norms, one block (no per-column views to stack)
+        parts.append(layers.norms(flats).to(G.dtype))
+    if tail:
+        parts.append(torch.stack(tail, dim=1))
+    return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
 
 def as_index(mask: torch.Tensor) -> slice | torch.Tensor:

@@ -145,8 +145,10 @@ def test_an_instrumented_run_is_a_run_folder_compare_reads(tmp_path, capsys):
     from compare.cli import main
     from empirical import load_run
     torch.manual_seed(1)
-    loop(MLPVAE(), tmp_path / "mine", likelihood="gaussian", heads=Heads(), data_bound=8.0, B=32)
+    loop(MLPVAE(), tmp_path / "mine", likelihood="gaussian", heads=Heads(), data_bound=8.0, B=32,
+         quantities=("hessian_trace",))
     run = load_run(tmp_path / "mine")
+    assert np.isfinite(run.trace["hessian_trace"].dropna()).all() and run.trace["hessian_trace"].notna().sum() >= 3
     assert run.status == "finished" and len(run.trace) == 13 and run.parameters() is not None
     assert np.isfinite(run.trace["grad_norm_sq_unbiased"].iloc[:-1]).all()
     assert main(["compare", str(tmp_path / "mine")]) == 0
