@@ -79,8 +79,8 @@ def _refusal(run: Run) -> str | None:
         return "reshuffled epochs: the certificate needs batches drawn independently at each step (E[ghat | past] = grad L)"
     if spec.weight_bound.kind != "entrywise":
         return "per-layer norm bounds: the certificate's L_k are evaluated on the iterates' entry-wise box"
-    if train.get("project") and projection_acted(run.trace):
-        return "the projection acted: the certificate covers plain SGD steps"
+    if train.get("project") and projection_acted(run.trace) is not False:
+        return "a projected run whose projection acted (or was not recorded): the certificate covers plain SGD steps"
     if run.status != "finished":
         return f"run status {run.status!r}"
     if "grad_norm_sq" not in run.trace or "lr" not in run.trace or "inf_norm_theta" not in run.trace:

@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from bounds.spec import ObjectiveSpec
 from empirical.activations import softclip
 from empirical.config import TrainConfig
 from empirical.data import digits
