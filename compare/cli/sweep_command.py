@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file", type=Path, help="the sweep file (TOML)")
     s.add_argument("--out", type=Path, required=True, help="the sweep folder")
     s.add_argument("--workers", type=int, default=None, help="local worker processes (>= 1; default: one per core)")
+    s.add_argument("--threads", type=int, default=None,
+                   help="torch threads per worker (>= 1; default: the cores shared among the workers, so one worker "
+                        "takes them all: give fewer when other work shares the machine)")
     s.add_argument("--backend", choices=("local", "dask"), default="local")
     s.add_argument("--address", default=None, help="Dask scheduler address, tcp://HOST:PORT (with --backend dask)")
     s.add_argument("--ensemble", choices=("auto", "always", "never"), default="auto",
@@ -29,15 +32,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweeps import plan as S
     from ..sweeps.runner import run_sweep
-    if args.workers is not None:
-        count("--workers", args.workers)
+    for name in ("workers", "threads"):
+        if getattr(args, name) is not None:
+            count(f"--{name}", getattr(args, name))
     if args.backend == "dask" and not args.address:
         raise SpecError("--backend dask needs --address tcp://HOST:PORT (the Dask scheduler)")
     if args.out.exists() and not args.out.is_dir():
         raise SpecError(f"--out {str(args.out)!r} is a file: give a folder")
     sweep = S.load(args.file)
     result = run_sweep(sweep, args.out, args.workers, args.backend, args.address, progress=not args.no_progress,
-                       ensemble=args.ensemble)
+                       ensemble=args.ensemble, threads=args.threads)
     statuses = Counter(p["status"] for p in result["points"].values())
     print(f"sweep {sweep.name}: {len(sweep.points)} points in {args.out}: "
           + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))

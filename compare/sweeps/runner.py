@@ -147,17 +147,21 @@ class Manifest:
 
 def run_sweep(sweep: Sweep, out: str | Path, workers: int | None = None, backend: str = "local",
               address: str | None = None, progress: bool = True, ensemble: str = "auto",
-              on_done: Callable[[Point, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              on_done: Callable[[Point, dict[str, Any]], None] | None = None,
+              threads: int | None = None) -> dict[str, Any]:
     """Run every point not yet finished; returns the manifest's data.
 
     workers: local worker processes (default: one per core, each with one torch thread, since separate
     single-threaded processes outrun one multi-threaded process on small models). backend: 'local' or 'dask'
     (address: the scheduler, tcp://HOST:PORT; the workers must see `out`). ensemble: `auto` trains points that
     differ only in seed or optimiser settings together (torch.func) when the model is small enough for that to pay, `always`
-    whenever they can, `never` one by one.
+    whenever they can, `never` one by one. threads: torch threads of each local worker (default: the cores shared
+    among the workers; give fewer when other work shares the machine, e.g. two sweeps side by side).
     """
     out = Path(out)
     with exclusive(out, "sweep folder"):  # one sweep process per folder (its workers write the point folders)
+        for tmp in out.glob(".*.tmp"):  # the manifest's own half-written temporary, from a sweep killed mid-write
+            tmp.unlink(missing_ok=True)
         for p in sweep.points:
             if (out / p.folder_name).is_dir():
                 clean_temporaries(out / p.folder_name)
@@ -178,7 +182,7 @@ def run_sweep(sweep: Sweep, out: str | Path, workers: int | None = None, backend
             if backend == "dask":
                 _run_dask(jobs, out, address, done)
             else:
-                _run_local(jobs, out, workers or cores(), done)
+                _run_local(jobs, out, workers or cores(), done, threads=threads)
         finally:
             bar.close()
         return manifest.data
@@ -191,11 +195,12 @@ def _job(points: list[Point], out: Path, threads: int) -> list[dict[str, Any]]:
     return run_group(points, folders, threads)
 
 
-def _run_local(jobs: list[list[Point]], out: Path, workers: int, done, job_fn=_job) -> None:
+def _run_local(jobs: list[list[Point]], out: Path, workers: int, done, job_fn=_job,
+               threads: int | None = None) -> None:
     if not jobs:
         return
     workers = max(1, min(workers, len(jobs)))
-    threads = max(1, cores() // workers)
+    threads = threads or max(1, cores() // workers)
     if workers == 1:  # no pool: simpler to debug, same results
         for job in jobs:
             for p, outcome in zip(job, job_fn(job, out, threads)):

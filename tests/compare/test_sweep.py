@@ -107,6 +107,7 @@ def test_sweep_cli_then_compare_and_bad_input(capsys, tmp_path):
     assert len(json.loads(capsys.readouterr().out)["runs"]) == 2
     for argv, needle in [(["sweep", str(tmp_path / "none.toml"), "--out", "x"], "does not exist"),
                          (["sweep", str(file), "--out", "x", "--workers", "0"], "--workers=0"),
+                         (["sweep", str(file), "--out", "x", "--threads", "0"], "--threads=0"),
                          (["sweep", str(file), "--out", "x", "--backend", "dask"], "needs --address")]:
         assert main(argv) == 2 and needle in capsys.readouterr().err
     (tmp_path / "bad.toml").write_text("[grid\n")
@@ -215,6 +216,20 @@ def test_a_worker_that_dies_fails_its_point_and_not_the_others(tmp_path):
                job_fn=die_on_seed_zero)
     assert outcomes[0]["status"] == "failed" and "died" in outcomes[0]["error"]
     assert outcomes[1]["status"] == outcomes[2]["status"] == "finished"
+
+
+def test_threads_per_worker_default_to_the_shared_cores_and_can_be_given(tmp_path):
+    """Two sweeps side by side must not each take every core: --threads sets each worker's torch threads."""
+    from compare.sweeps.runner import _run_local, cores
+    sweep = S.parse(sweep_data(seeds=[0], grid={}))
+    seen = []
+
+    def record(job, out, threads):
+        seen.append(threads)
+        return [{"status": "finished"} for _ in job]
+    _run_local([[p] for p in sweep.points], tmp_path, 1, lambda p, o: None, job_fn=record)
+    _run_local([[p] for p in sweep.points], tmp_path, 1, lambda p, o: None, job_fn=record, threads=1)
+    assert seen == [cores(), 1]
 
 
 def test_extra_points_join_the_grid_with_every_seed():
