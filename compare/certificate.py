@@ -182,7 +182,8 @@ def weighted_average(t: pd.DataFrame) -> float:
     if not len(steps) or "grad_norm_sq_unbiased" not in t or "lr" not in t:
         return math.nan
     gammas, unbiased = steps["lr"].to_numpy(float), steps["grad_norm_sq_unbiased"].to_numpy(float)
-    return float(np.nansum(gammas * unbiased) / gammas.sum()) if np.isfinite(unbiased).any() else math.nan
+    seen = np.isfinite(unbiased)  # steps without an estimate carry no weight (not a zero)
+    return float((gammas[seen] * unbiased[seen]).sum() / gammas[seen].sum()) if seen.any() else math.nan
 
 
 def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, measured: float = math.nan,
