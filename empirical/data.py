@@ -10,10 +10,12 @@ Pixels are scaled to [0, 1]; images are flattened (the shape is kept in `image_s
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import struct
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,25 @@ class Dataset:
     def dim(self) -> int:
         return int(self.train.shape[1])
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """A content hash of exactly what a run trains and evaluates on: the train and test arrays as loaded
+        (after scaling, in their order), with their shapes; two data sets with the same fingerprint are the same."""
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.train, self.test):
+            part = np.ascontiguousarray(part, dtype=np.float32)
+            h.update(repr(part.shape).encode())
+            h.update(memoryview(part).cast("B"))
+        return f"blake2b-128:{h.hexdigest()}"
+
     def describe(self) -> dict[str, Any]:
-        """What a run records about its data (no arrays)."""
+        """What a run records about its data (no arrays): its name, format and source path (where it was read from
+        one), its content fingerprint, sizes and range."""
         norms = np.linalg.norm(np.concatenate([self.train, self.test]), axis=1)
         return {"name": self.name, "n_train": len(self.train), "n_test": len(self.test), "dim": self.dim,
                 "image_shape": list(self.image_shape) if self.image_shape else None,
                 "max_norm": float(norms.max()), "min_value": float(self.train.min()),
-                "max_value": float(self.train.max()), **self.meta}
+                "max_value": float(self.train.max()), "fingerprint": self.fingerprint, **self.meta}
 
 
 def check_split(held_out: Any, seed: Any) -> None:
@@ -96,7 +110,8 @@ def synthetic_linear_gaussian(data_dim: int, latent_dim: int, n_points: int = 20
         clipped = int(too_long.sum())
         x[too_long] *= data_bound / norms[too_long]
     return split("synthetic-linear-gaussian", x, held_out, seed,
-                 meta={"true_W": W.tolist(), "true_b": b.tolist(), "noise_std": noise_std, "rows_rescaled": clipped})
+                 meta={"format": "generated", "true_W": W.tolist(), "true_b": b.tolist(), "noise_std": noise_std,
+                       "rows_rescaled": clipped})
 
 
 def digits(held_out: float = 0.2, seed: int = 0) -> Dataset:
@@ -104,7 +119,8 @@ def digits(held_out: float = 0.2, seed: int = 0) -> Dataset:
     check_split(held_out, seed)
     from sklearn.datasets import load_digits
     images = load_digits().images.astype(np.float32) / 16.0
-    return split("digits", images, held_out, seed, image_shape=(1, 8, 8))
+    return split("digits", images, held_out, seed, image_shape=(1, 8, 8),
+                 meta={"format": "embedded (scikit-learn's load_digits)"})
 
 
 BREAST_CANCER_COLUMNS = 31  # the intercept and the 30 features
@@ -124,7 +140,21 @@ def breast_cancer(held_out: float = 0.2, seed: int = 0, columns: int = BREAST_CA
     x = (found.data - found.data.mean(0)) / found.data.std(0)
     signs = 2.0 * found.target - 1.0
     rows = np.concatenate([np.ones((len(x), 1)), x[:, :columns - 1]], axis=1) * signs[:, None]
-    return split("breast-cancer", rows, held_out, seed, meta={"rows": "y * (1, standardised x), y in {-1, +1}"})
+    return split("breast-cancer", rows, held_out, seed, meta={"rows": "y * (1, standardised x), y in {-1, +1}",
+                                                                  "format": "embedded (scikit-learn's load_breast_cancer)"})
+
+
+def _folder_name(path: Path) -> str:
+    """An idx folder is named by the folder (`mnist`, `fashion-mnist`, or whatever the user's images are), not by
+    its file format, which many data sets share: the format is recorded beside it."""
+    return path.resolve().name or str(path)
+
+
+def _provenance(kind: str, path: Path, files: list[Path], **settings: Any) -> dict[str, Any]:
+    """Where a data set was read from: its format, the resolved path and the files read (the content fingerprint is
+    `Dataset.fingerprint`)."""
+    return {"format": kind, "path": str(path.resolve()), "files": [f.name for f in files],
+            **{k: v for k, v in settings.items() if v is not None}}
 
 
 def _must_exist(path: Path) -> Path:
@@ -156,9 +186,12 @@ def _find(folder: Path, stem: str) -> Path:
 
 def mnist(path: Path) -> Dataset:
     """MNIST from its idx files: train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz] in one folder."""
-    train = _read_idx(_find(path, "train-images-idx3-ubyte")).astype(np.float32) / 255.0
-    test = _read_idx(_find(path, "t10k-images-idx3-ubyte")).astype(np.float32) / 255.0
-    return Dataset("mnist", train.reshape(len(train), -1), test.reshape(len(test), -1), (1, *train.shape[1:]))
+    files = [_find(path, "train-images-idx3-ubyte")]
+    train = _read_idx(files[0]).astype(np.float32) / 255.0
+    files.append(_find(path, "t10k-images-idx3-ubyte"))
+    test = _read_idx(files[1]).astype(np.float32) / 255.0
+    return Dataset(_folder_name(path), train.reshape(len(train), -1), test.reshape(len(test), -1),
+                   (1, *train.shape[1:]), meta=_provenance("mnist-idx", path, files))
 
 
 def cifar100(path: Path) -> Dataset:
@@ -174,7 +207,8 @@ def cifar100(path: Path) -> Dataset:
             parts.append(np.asarray(batch[b"data"], dtype=np.float32) / 255.0)
         except (OSError, pickle.UnpicklingError, KeyError, EOFError, TypeError) as exc:
             raise DataError(f"data file {str(file)!r} is not a CIFAR-100 pickle: {exc!r}") from None
-    return Dataset("cifar100", parts[0], parts[1], (3, 32, 32))
+    return Dataset("cifar100", parts[0], parts[1], (3, 32, 32),
+                   meta=_provenance("cifar100-python", path, [path / "train", path / "test"]))
 
 
 def celeba(path: Path, size: int = 64, limit: int | None = None) -> Dataset:
@@ -201,7 +235,8 @@ def celeba(path: Path, size: int = 64, limit: int | None = None) -> Dataset:
         splits[which].append(np.asarray(image, dtype=np.float32).transpose(2, 0, 1).reshape(-1) / 255.0)
     if not splits["train"] or not splits["test"]:
         raise DataError(f"data path {str(path)!r}: the partition file names no training or no test image")
-    return Dataset("celeba", np.stack(splits["train"]), np.stack(splits["test"]), (3, size, size))
+    return Dataset("celeba", np.stack(splits["train"]), np.stack(splits["test"]), (3, size, size),
+                   meta=_provenance("celeba", path, [partition], size=size, limit=limit))
 
 
 def array_file(path: Path, held_out: float, seed: int) -> Dataset:
@@ -226,11 +261,13 @@ def array_file(path: Path, held_out: float, seed: int) -> Dataset:
             raise DataError(f"{str(path)!r}: 'train' rows have {arrays['train'][0].size} values but 'test' rows "
                             f"{arrays['test'][0].size}: they must match")
         return Dataset(path.stem, scale(arrays["train"]).reshape(len(arrays["train"]), -1),
-                       scale(arrays["test"]).reshape(len(arrays["test"]), -1))
+                       scale(arrays["test"]).reshape(len(arrays["test"]), -1),
+                       meta=_provenance(path.suffix[1:], path, [path]))
     if len(arrays) != 1:
         raise DataError(f"{str(path)!r}: a .npz needs arrays 'train' and 'test', or exactly one array")
     try:
-        return split(path.stem, scale(next(iter(arrays.values()))), held_out, seed)
+        return split(path.stem, scale(next(iter(arrays.values()))), held_out, seed,
+                     meta={**_provenance(path.suffix[1:], path, [path]), "held_out": held_out, "split_seed": seed})
     except DataError as exc:
         raise DataError(f"{str(path)!r}: {exc}") from None
 

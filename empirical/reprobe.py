@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,10 +39,19 @@ def reprobe(run: Run, data: Dataset | None = None, changes: dict[str, Any] | Non
     config = TrainConfig.from_dict(settings)
     spec = run.spec
     if data is None:
-        name = run.config.get("data", {}).get("name")
-        if name not in ("digits", "breast-cancer", "synthetic-linear-gaussian"):
-            raise RunError(f"the run's data {name!r} is not embedded: give its path (--data)")
-        data = load_for_spec("synthetic" if name.startswith("synthetic") else name, spec, config.held_out)
+        recorded = run.config.get("data", {})
+        name, path = recorded.get("name"), recorded.get("path")
+        if name in ("digits", "breast-cancer", "synthetic-linear-gaussian"):
+            data = load_for_spec("synthetic" if name.startswith("synthetic") else name, spec, config.held_out)
+        elif path and Path(path).exists():  # read from where the run recorded it
+            data = load_for_spec(path, spec, config.held_out)
+        else:
+            raise RunError(f"the run's data {name!r} is not embedded and its recorded path {path!r} is not here: "
+                           "give its path (--data)")
+    fingerprint = run.config.get("data", {}).get("fingerprint")
+    if fingerprint and data.fingerprint != fingerprint:
+        raise RunError(f"the data given ({data.fingerprint}) are not the data the run trained on ({fingerprint}): "
+                       "give the run's own data set (--data)")
     dtype = getattr(torch, config.dtype)
     X, X_test = (torch.as_tensor(a, dtype=dtype) for a in (data.train, data.test))
     step = int(run.trace["step"].max())

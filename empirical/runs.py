@@ -126,6 +126,24 @@ def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(data, default=str))
 
 
+# Provenance of the data that does not change what was trained on: the same content (its fingerprint) read from a
+# moved folder is the same run.
+DATA_PROVENANCE = ("path", "files")
+
+
+def same_run(existing: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether a stored record is the run `record` describes: the same spec, training settings and data content.
+    Data fields added since the stored record was written (its fingerprint, format) are not asked of it."""
+    old, new = comparable(existing), json_roundtrip(record)
+    old_data, new_data = dict(old.get("data") or {}), dict(new.get("data") or {})
+    for key in DATA_PROVENANCE:
+        old_data.pop(key, None)
+        new_data.pop(key, None)
+    for key in set(new_data) - set(old_data):
+        new_data.pop(key)
+    return {**old, "data": old_data} == {**new, "data": new_data}
+
+
 def comparable(existing: dict[str, Any]) -> dict[str, Any]:
     """A stored record in today's form: spec fields and training settings added since it was written take their
     defaults, so a run folder from an earlier version still resumes."""
@@ -171,7 +189,7 @@ class RunFolder:
                                "choose an empty or a new folder")
             return None
         existing = read_config(folder)
-        if comparable(existing) != json_roundtrip(self.record):
+        if not same_run(existing, self.record):
             raise RunError(f"run folder {str(folder)!r} holds a different run (its spec, training settings or data "
                            "differ): choose another --out")
         if existing.get("status") in ("finished", "diverged"):

@@ -131,18 +131,44 @@ class Manifest:
     """sweep.json: the sweep's points, statuses and errors, rewritten atomically after every change."""
 
     def __init__(self, out: Path, sweep: Sweep, backend: str) -> None:
-        self.path = out / MANIFEST
-        self.data = {"name": sweep.name, "backend": backend, "points": {
+        self.path, self.out = out / MANIFEST, out
+        self.data = {"name": sweep.name, "backend": backend, "data": data_source(sweep), "points": {
             p.folder_name: {"settings": p.settings, "key": p.key, "status": point_status(out / p.folder_name),
                             "error": None} for p in sweep.points}}
+        for p in sweep.points:  # points finished before an interruption
+            self.record_fingerprint(p)
         self.save()
 
     def update(self, point: Point, outcome: dict[str, Any]) -> None:
         self.data["points"][point.folder_name].update(outcome)
+        self.record_fingerprint(point)
         self.save()
+
+    def record_fingerprint(self, point: Point) -> None:
+        """The content fingerprint of the data the point's run trained on (from its config.json); a point whose
+        data differ from the others' (the files changed during the sweep) is named."""
+        try:
+            found = json.loads((self.out / point.folder_name / "config.json").read_text())["data"]["fingerprint"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        data = self.data["data"]
+        if data.get("fingerprint") in (None, found):
+            data["fingerprint"] = found
+        else:
+            data.setdefault("differing_points", []).append(point.folder_name)
 
     def save(self) -> None:
         write_json(self.path, self.data)
+
+
+def data_source(sweep: Sweep) -> dict[str, Any]:
+    """What the sweep trains on: its source as given and, for a local path, the path resolved (the content
+    fingerprint follows once a point has run)."""
+    source = sweep.points[0].data if sweep.points else None
+    out: dict[str, Any] = {"source": source}
+    if source and source not in ("digits", "synthetic", "breast-cancer") and Path(source).exists():
+        out["path"] = str(Path(source).resolve())
+    return out
 
 
 def run_sweep(sweep: Sweep, out: str | Path, workers: int | None = None, backend: str = "local",

@@ -34,7 +34,15 @@ def test_mnist_idx_files(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (10, 28, 28)))
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (4, 28, 28)))
     d = load_path(tmp_path)
-    assert d.name == "mnist" and d.train.shape == (10, 784) and d.test.shape == (4, 784) and d.train.max() <= 1
+    assert d.train.shape == (10, 784) and d.test.shape == (4, 784) and d.train.max() <= 1
+    # named by its folder, with its format, path and content recorded: a run says exactly what it trained on
+    described = d.describe()
+    assert d.name == tmp_path.name and described["format"] == "mnist-idx"
+    assert described["path"] == str(tmp_path.resolve())
+    assert described["files"] == ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"]
+    assert described["fingerprint"] == load_path(tmp_path).fingerprint  # the same content: the same fingerprint
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (4, 28, 28)))
+    assert load_path(tmp_path).fingerprint != described["fingerprint"]  # one test image changed: another data set
 
 
 def test_malformed_idx_file(tmp_path):
