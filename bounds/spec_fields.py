@@ -40,6 +40,12 @@ class ActivationSpec:
             invalid("negative_slope", self.negative_slope, "must be >= 0")
 
     @property
+    def reads(self) -> tuple[str, ...]:
+        """The parameters this activation reads (the others keep their defaults and mean nothing for it)."""
+        return {"softclip": ("s", "s1", "s2"), "softplus": ("s",), "elu": ("alpha",),
+                "leaky_relu": ("negative_slope",)}.get(self.name, ())
+
+    @property
     def smooth(self) -> bool:
         """Whether the activation is Lipschitz and smooth (assumption (i) of the theory)."""
         if self.name == "elu":

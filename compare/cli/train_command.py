@@ -62,6 +62,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     from empirical import TrainConfig, train
     from empirical.data import load_for_spec
+    from ..objective_names import held_out_sentence
     file = read_config_file(args.config) if args.config else {}
     try:
         # a config changes what it names in the preset (the bare command trains the digits VAE)
@@ -90,7 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"({len(data.train)} training points, {spec.n_parameters} parameters)")
     if run.status == "diverged":
         print(f"  diverged at step {run.config['diverged_at']}: the objective or its gradient was not finite")
-    print(f"  ||grad L(theta_n)||^2 = {last['full_grad_norm_sq']:.4g} (+- {last['full_grad_norm_sq_se']:.2g}), "
-          f"held-out objective {last['objective_test']:.4g}")
+    held = held_out_sentence(spec, last["objective_test"], last["objective_test_se"],
+                             min(config.eval_points, len(data.test)), len(data.test))
+    print(f"  ||grad L(theta_n)||^2 = {last['full_grad_norm_sq']:.4g} (+- {last['full_grad_norm_sq_se']:.2g}), {held}")
     print(f"  wrote {args.out / 'config.json'} and {args.out / 'trace.parquet'}")
     return 0

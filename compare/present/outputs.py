@@ -30,7 +30,8 @@ def write_outputs(out: Path, assessments: Sequence[Assessment], title: str,
     for stale in (set(plot_dir.glob("*.png")) | set(plot_dir.glob("*.pdf"))) - set(written):
         stale.unlink()  # a figure an earlier comparison wrote and this one does not: it would mislead
     frames: dict[str, Any] = {"tightness": tables.tightness_table(assessments),
-                              "rates": tables.rates_table(assessments), "orderings": orderings(assessments)}
+                              "rates": tables.rates_table(assessments),
+                              "orderings": tables.orderings_table(orderings(assessments))}
     frames.update({f"slack-{a.label}": tables.slack_table(a) for a in assessments if len(a.slack)})
     table_dir.mkdir(parents=True, exist_ok=True)
     for name, df in frames.items():

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..measures import probe_series  # noqa: E402
+from ..objective_names import family_name  # noqa: E402
 from ..rates import fit_points  # noqa: E402
 from ..slack import THEORY_SLACK  # noqa: E402
 from ..tightness import Assessment  # noqa: E402
@@ -247,14 +248,23 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _read_settings(spec) -> dict:
+    """The spec as a dict without the activation parameters its activation does not read (a ReLU run is 'relu', not
+    'relu, s=5')."""
+    d = spec.to_dict()
+    act = spec.model.activation
+    d["model"]["activation"] = {k: v for k, v in d["model"]["activation"].items() if k == "name" or k in act.reads}
+    return d
+
+
 def setting_labels(assessments: Sequence[Assessment], ignore: set[str] = frozenset()) -> list[str]:
     """For each run, the settings in which the runs differ (the seed and the keys in `ignore` aside), e.g.
     'activation.s=5'."""
-    flats = [_flat({"spec": a.spec.to_dict(), "train": a.run.config.get("train", {})}) for a in assessments]
+    flats = [_flat({"spec": _read_settings(a.spec), "train": a.run.config.get("train", {})}) for a in assessments]
     keys = sorted(k for k in set().union(*flats)
                   if k != "spec.seed" and k not in ignore and len({str(f.get(k)) for f in flats}) > 1)
     name = lambda k: k.split(".", 1)[1].replace("model.", "").replace("objective.", "").replace("optimizer.", "")
-    return [", ".join(f"{name(k)}={short(f.get(k))}" for k in keys) or "base" for f in flats]
+    return [", ".join(f"{name(k)}={short(f[k])}" for k in keys if k in f) or "base" for f in flats]
 
 
 def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
@@ -292,8 +302,9 @@ def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
                        label=label)
     left.set(yscale="log", xlabel="epoch", ylabel="squared gradient norm")
     left.set_title("paper's statistic (solid), theorem's quantity (dashed)", fontsize=10)
-    right.set(xlabel="epoch", ylabel="negative objective, held-out (nats / example)")
-    right.set_title("negative ELBO (held-out)", fontsize=10)
+    name = family_name(a.spec for a in assessments)
+    right.set(xlabel="epoch", ylabel=f"held-out {name} (nats / example, lower is better)")
+    right.set_title(f"{name} (held-out)", fontsize=10)
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: covers no curve

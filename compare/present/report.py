@@ -138,7 +138,9 @@ def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> 
             "<h2>Rates</h2>", _table(tables.rates_table(assessments))]
     order = orderings(assessments)
     if len(order):
-        body += ["<h2>Orderings</h2>", _table(order)]
+        body += ["<h2>Orderings</h2><p class='note'>Bounds within 0.1% of each other are ties: no order is read "
+                 "from them. The held-out objective is shown negated (the negative ELBO or bound, lower is "
+                 "better).</p>", _table(tables.orderings_table(order))]
     if len(assessments) > 1:
         body += ["<h2>All runs</h2>", _png(plots.family(assessments))]
     if any("paper_grad_stat" in a.run.trace for a in assessments):

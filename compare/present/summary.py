@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from ..orderings import orderings
 from ..tightness import Assessment
-from .tables import rates_table, render, tightness_table
+from .tables import orderings_table, rates_table, render, tightness_table
 
 
 def _json_safe(value: Any) -> Any:
@@ -39,7 +39,7 @@ def as_text(assessments: Sequence[Assessment], fmt: str) -> str:
                 ("Rates (slope of the running average, log-corrected; theory -1/2)", rates_table(assessments))]
     order = orderings(assessments)
     if len(order):
-        sections.append(("Orderings", order))
+        sections.append(("Orderings (bounds within 0.1% of each other are ties)", orderings_table(order)))
     out = []
     for title, df in sections:
         if fmt == "markdown":

@@ -42,7 +42,7 @@ def old_runs(tmp_path: Path) -> Path:
 # (compare/certificate.py; the 0.1 runs reshuffled epochs, so it says why none applies). Changed: the
 # a-posteriori bound takes the best L' between the measured and the derived L where the step meets C_gamma L <= 1
 # (compare/slack.py), so it is never above the a-priori bound when the measured constants are below the derived.
-ADDED = {"orderings": {"p_value", "resolved", "bound_tie"},
+ADDED = {"orderings": {"p_value", "resolved", "bound_tie", "bound_order"},
          "runs": {"certificate", "certificate_delta", "certificate_note", "certificate_ratio", "certificate_measured",
                   "certificate_terms"}}
 CHANGED = {"runs": {"a_posteriori_bound", "a_posteriori_ratio"}}
