@@ -4,6 +4,11 @@ The theory promises O(n^{-1/2} log n). The fit removes the theory's own log fact
 log(y / (1 + log(n + 1))) on log(n + 1), so a curve C n^{-1/2} log n fits -1/2 and a slower n^{-1/4} does not
 (over a short range of n the two are close, since 1/log n changes the local slope by ~ 1/log n: the fit is only
 as sharp as the range of n it sees). Points are taken log-spaced in n, so every decade weighs the same.
+
+A slope is compared with -1/2 only in the regime the theorem describes. A fit window in which the running average
+is still rising (its log-log slope over the window's last half is positive: the run is still leaving its start), or
+that covers less than one epoch of a run trained on reshuffled epochs, is pre-asymptotic: its verdict says so and how
+many steps a fit would need (one epoch, and a decade of n past the last rise), instead of "slower than the theory".
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ class SlopeFit:
     n_min: int
     n_max: int
     points: int
+    pre_asymptotic: str = ""  # why the window is not yet the theorem's regime ("" where it is)
+    steps_needed: int = 0     # steps a fit in the regime would need (0 where the window is in it)
 
 
 def fit_points(n: np.ndarray, y: np.ndarray, points: int = 40, n_min: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -41,16 +48,46 @@ def fit_points(n: np.ndarray, y: np.ndarray, points: int = 40, n_min: int | None
     return n[idx], y[idx]
 
 
-def fit_slope(n: Sequence[float], y: Sequence[float], points: int = 40, n_min: int | None = None) -> SlopeFit:
-    """Fit y ~ C n^p (1 + log(n + 1)) on log-log axes; needs at least 3 usable points."""
+def fit_slope(n: Sequence[float], y: Sequence[float], points: int = 40, n_min: int | None = None,
+              steps_per_epoch: int | None = None) -> SlopeFit:
+    """Fit y ~ C n^p (1 + log(n + 1)) on log-log axes; needs at least 3 usable points. steps_per_epoch: a run on
+    reshuffled epochs (its window must cover one); None for independent batches."""
     n_fit, y_fit = fit_points(np.asarray(n), np.asarray(y), points, n_min)
     if len(n_fit) < 3:
         raise ValueError(f"a slope needs at least 3 positive points with n >= n_min; got {len(n_fit)}")
     x = np.log(n_fit + 1)
     corrected = stats.linregress(x, np.log(y_fit / (1 + np.log(n_fit + 1))))
     raw = stats.linregress(x, np.log(y_fit))
+    reason, needed = regime(n_fit, y_fit, steps_per_epoch)
     return SlopeFit(float(corrected.slope), float(corrected.stderr), float(raw.slope), int(n_fit.min()),
-                    int(n_fit.max()), len(n_fit))
+                    int(n_fit.max()), len(n_fit), reason, needed)
+
+
+def fit_run_slope(n: Sequence[float], y: Sequence[float], config: dict) -> SlopeFit | None:
+    """`fit_slope` of a run's running average (None where it has too few points); a run on reshuffled epochs (its
+    config.json's `train.batches`) passes its epoch's length, n_train // B."""
+    epoch = None
+    if config.get("train", {}).get("batches", "epochs") == "epochs":
+        n_train, B = config.get("data", {}).get("n_train"), config.get("spec", {}).get("B")
+        epoch = int(n_train) // int(B) if n_train and B else None
+    try:
+        return fit_slope(n, y, steps_per_epoch=epoch)
+    except ValueError:
+        return None
+
+
+def regime(n_fit: np.ndarray, y_fit: np.ndarray, steps_per_epoch: int | None) -> tuple[str, int]:
+    """(why the window is pre-asymptotic or "", the steps a fit would need or 0): still rising over the last half of
+    the window (in log n), or shorter than one epoch."""
+    reasons, needed = [], 0
+    late = np.log(n_fit + 1) >= (np.log(n_fit[0] + 1) + np.log(n_fit[-1] + 1)) / 2
+    if late.sum() >= 3 and stats.linregress(np.log(n_fit[late] + 1), np.log(y_fit[late])).slope > 0:
+        reasons.append("the running average is still rising")
+        needed = 10 * int(n_fit[-1])
+    if steps_per_epoch and n_fit[-1] < steps_per_epoch:
+        reasons.append(f"the fit covers {int(n_fit[-1])} of one epoch's {steps_per_epoch} steps")
+        needed = max(needed, steps_per_epoch)
+    return " and ".join(reasons), needed
 
 
 @dataclass(frozen=True)
@@ -85,4 +122,11 @@ def combine(fits: Sequence[SlopeFit], level: float = 0.95) -> RateEstimate:
     else:
         half = stats.t.ppf((1 + level) / 2, len(fits) - 1) * slopes.std(ddof=1) / math.sqrt(len(fits))
     mean = float(slopes.mean())
+    early = [f for f in fits if f.pre_asymptotic]
+    if early:  # no comparison with -1/2 outside the regime the theorem describes
+        worst = max(early, key=lambda f: f.steps_needed)
+        said = (f"not yet in the theorem's regime ({worst.pre_asymptotic}"
+                + (f" in {len(early)} of {len(fits)} seeds" if len(fits) > 1 else "")
+                + f"): a fit needs at least {worst.steps_needed:,} steps")
+        return RateEstimate(mean, mean - half, mean + half, len(fits), said)
     return RateEstimate(mean, mean - half, mean + half, len(fits), verdict(mean - half, mean + half))

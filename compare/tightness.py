@@ -31,7 +31,7 @@ from .objective_gap import run_objective_gap
 from .certificate import Certificate, certify
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, adaptive_sums, measured_constants,
                        running_average, uses_projected_theorem)
-from .rates import SlopeFit, fit_slope
+from .rates import SlopeFit, fit_run_slope
 from .slack import a_posteriori, best_L, decompose, step_tied_to_L
 
 
@@ -177,6 +177,7 @@ class Assessment:
             "fitted_slope": _num(self.slope.slope) if self.slope else None,
             "fitted_slope_se": _num(self.slope.slope_se) if self.slope else None,
             "raw_slope": _num(self.slope.raw_slope) if self.slope else None,
+            "rate_regime": (self.slope.pre_asymptotic or "the theorem's") if self.slope else None,
             **self.certificate.summary(), "slack": slack, "error": self.error, "notes": self.notes,
         }
 
@@ -216,7 +217,7 @@ def assess(run: Run, label: str = "") -> Assessment:
         error = str(exc)
         return Assessment(run=run, spec=spec, bound=None, form=None, error=error, average=average,
                           bound_curve=nan_curve, posterior_curve=nan_curve, conditions=[], constant_checks=[],
-                          theory={}, measured=measured, slack=pd.DataFrame(), slope=_slope(average), label=label,
+                          theory={}, measured=measured, slack=pd.DataFrame(), slope=_slope(average, run), label=label,
                           notes=notes + [f"no bound: {error}"])
     bound, form, values, theory = derived.convergence, derived.theorem, derived.values, derived.constants
     run_gap = run_objective_gap(run, spec) if spec.objective_gap is None else None
@@ -264,7 +265,7 @@ def assess(run: Run, label: str = "") -> Assessment:
     return Assessment(run=run, spec=spec, bound=bound, form=form, error=None, average=average, bound_curve=bound_curve,
                       posterior_curve=posterior, conditions=conds,
                       constant_checks=[c for c in checks if math.isfinite(c.measured)], theory=theory,
-                      measured=measured, slack=slack, slope=_slope(average), label=label, notes=notes)
+                      measured=measured, slack=slack, slope=_slope(average, run), label=label, notes=notes)
 
 
 def _sums_at(derived: D.Derived, values: dict[str, Any], n: Any) -> dict[str, Any]:
@@ -289,11 +290,8 @@ def _average(run: Run, projected: bool) -> RunningAverage:
     return running_average(run.trace)
 
 
-def _slope(average: RunningAverage) -> SlopeFit | None:
-    try:
-        return fit_slope(average.n, average.value)
-    except ValueError:
-        return None
+def _slope(average: RunningAverage, run: Run) -> SlopeFit | None:
+    return fit_run_slope(average.n, average.value, run.config)
 
 
 __all__ = ["Assessment", "ConstantCheck", "assess"]

@@ -39,12 +39,13 @@ def old_runs(tmp_path: Path) -> Path:
 
 
 # What changed since 0.1 on purpose. Added: the orderings' permutation test and bound ties, and each run's certificate
-# (compare/certificate.py; the 0.1 runs reshuffled epochs, so it says why none applies). Changed: the
+# (compare/certificate.py; the 0.1 runs reshuffled epochs, so it says why none applies), whether the rate fit is in the
+# theorem's regime (compare/rates.py) and the bounds' order in words. Changed: the
 # a-posteriori bound takes the best L' between the measured and the derived L where the step meets C_gamma L <= 1
 # (compare/slack.py), so it is never above the a-priori bound when the measured constants are below the derived.
 ADDED = {"orderings": {"p_value", "resolved", "bound_tie", "bound_order"},
          "runs": {"certificate", "certificate_delta", "certificate_note", "certificate_ratio", "certificate_measured",
-                  "certificate_terms"}}
+                  "certificate_terms", "rate_regime"}}
 CHANGED = {"runs": {"a_posteriori_bound", "a_posteriori_ratio"}}
 # The derived constants were tightened (docs/derivations.md, "Tightness: before and after"): each derived number (L,
 # sigma2, the theorem's form) may only have gone down. The bound and its ratios follow from them through the theorem

@@ -52,3 +52,29 @@ def test_the_assessment_fits_the_running_average_of_a_run():
     spec = theory_spec(n=20_000)
     a = assess(fake_run(spec, with_running_average(lambda n: 2 * sqrt_log(n))))
     assert abs(a.summary()["fitted_slope"] - THEORY_SLOPE) < 0.03
+
+
+def test_a_running_average_still_rising_is_not_compared_with_the_theory():
+    """The 784-dimensional runs: the running average falls until n ~ 80, then rises over the epoch. Its positive
+    slope says that the run has not reached the theorem's regime, not that it is slower than the theory."""
+    n = np.arange(1, 900)
+    y = np.where(n < 80, 10.0 / np.sqrt(n), 10.0 / np.sqrt(80) * (n / 80) ** 0.6)
+    fit = fit_slope(n, y)
+    assert fit.pre_asymptotic == "the running average is still rising" and fit.steps_needed == 10 * 899
+    est = combine([fit])
+    assert est.verdict.startswith("not yet in the theorem's regime") and "8,990 steps" in est.verdict
+    assert "slower" not in est.verdict
+
+
+def test_a_window_shorter_than_an_epoch_is_not_compared_with_the_theory():
+    n = np.arange(0, 300)
+    y = 3.0 * np.log(n + 2) / np.sqrt(n + 1)
+    assert fit_slope(n, y).pre_asymptotic == ""  # independent batches: no epoch to cover
+    fit = fit_slope(n, y, steps_per_epoch=938)
+    assert fit.pre_asymptotic == "the fit covers 299 of one epoch's 938 steps" and fit.steps_needed == 938
+    assert "938 steps" in combine([fit, fit_slope(n, y)]).verdict  # one seed early: the estimate says so
+
+
+def test_a_decreasing_average_past_an_epoch_gets_the_usual_verdict():
+    est = combine([fit_slope(N, noisy(sqrt_log, seed), steps_per_epoch=50) for seed in range(3)])
+    assert est.verdict == "as fast as the theory or faster"
