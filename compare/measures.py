@@ -162,3 +162,26 @@ def uses_projected_theorem(run: Run) -> bool:
     """A run projected every step is judged by the projected-SGD theorem unless its projection provably never
     acted (then the run is an unprojected one and the unprojected theorem covers it)."""
     return bool(run.config["train"].get("project")) and projection_acted(run.trace) is not False
+
+
+def probe_notes(run: Run) -> list[str]:
+    """What the probes measured on, where it was less than everything: scheduled probes the time budget skipped,
+    full-gradient replicates on subsets of the training set, objectives on a subset of the points."""
+    t, notes = run.trace, []
+    n_train, n_test = (run.config.get("data", {}).get(k) for k in ("n_train", "n_test"))
+    skipped = int(t["probe_skipped"].fillna(False).astype(bool).sum()) if "probe_skipped" in t else 0
+    if skipped:
+        taken = int(t["probe_seconds"].notna().sum()) if "probe_seconds" in t else 0
+        notes.append(f"probes: {taken} of {taken + skipped} scheduled taken, the others skipped to keep within the "
+                     f"probe budget ({run.config.get('train', {}).get('probe_budget')} of the training's time)")
+    points = t["full_grad_points"].dropna() if "full_grad_points" in t else []
+    if len(points) and n_train and points.max() < n_train:
+        notes.append(f"full-gradient probe: each replicate on {int(points.max()):,} random training points of "
+                     f"{int(n_train):,} (unbiased; its standard error includes the subsampling)")
+    for part, total in (("train", n_train), ("test", n_test)):
+        used = t[f"objective_{part}_points"].dropna() if f"objective_{part}_points" in t else []
+        if len(used) and total and used.max() < total:
+            notes.append(f"{'held-out' if part == 'test' else 'training'} objective on {int(used.max()):,} of "
+                         f"{int(total):,} {'test' if part == 'test' else 'training'} points (a seeded random subset; "
+                         "its standard error is in the trace)")
+    return notes

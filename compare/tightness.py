@@ -30,7 +30,7 @@ from empirical.step_gradients import pair_batch
 from .objective_gap import run_objective_gap
 from .certificate import Certificate, certify
 from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, adaptive_sums, measured_constants,
-                       running_average, uses_projected_theorem)
+                       probe_notes, running_average, uses_projected_theorem)
 from .rates import SlopeFit, fit_run_slope
 from .slack import a_posteriori, best_L, decompose, step_tied_to_L
 
@@ -202,7 +202,7 @@ def assess(run: Run, label: str = "") -> Assessment:
     measured = measured_constants(run)
     n = average.n.astype(float)
     nan_curve = np.full(len(n), np.nan)
-    notes: list[str] = []
+    notes: list[str] = probe_notes(run)
     if average.source == "interpolated probes":
         notes.append("no per-step unbiased estimate: the running average interpolates the probes' "
                      "full_grad_norm_sq (an approximation)")

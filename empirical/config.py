@@ -30,6 +30,10 @@ class TrainConfig:
     the parameters back into the spec's compact set. K_alpha: the K schedule K_k = ceil(k^K_alpha) (None: the
     spec's K). baseline: `loo` subtracts the leave-one-out mean of the other K draws in the score-function estimator
     (needs K >= 2). probes: number of log-spaced steps at which the expensive quantities are measured.
+    probe_points: training points of each full-gradient replicate, an independent random subset (None: chosen by
+    probe_budget). probe_budget: the full-gradient probe's work over the run (probes x replicates x points
+    example-gradients) as a fraction of the training's (steps x B); training sets of up to 4,096 points are probed
+    whole; None: always the whole set (`empirical.probe_plan`).
     quantities: opt-in probe quantities measured besides the default ones (names in `empirical.quantities`, e.g.
     "hessian_trace").
     batches: `epochs` draws mini-batches by reshuffling the training set every epoch (the paper's code);
@@ -57,6 +61,8 @@ class TrainConfig:
     norm_estimator: str = "split"
     norm_batch: int | None = None
     probes: int = 12
+    probe_points: int | None = None
+    probe_budget: float | None = 0.25
     full_grad_replicates: int = 4
     variance_draws: int = 8
     lanczos: bool = True
@@ -84,6 +90,10 @@ class TrainConfig:
                 invalid(name, getattr(self, name), "must be true or false")
         if self.K_alpha is not None and not 0 < finite("K_alpha", self.K_alpha) <= 1:
             invalid("K_alpha", self.K_alpha, "the K schedule ceil(k^K_alpha) needs 0 < K_alpha <= 1")
+        if self.probe_points is not None:
+            object.__setattr__(self, "probe_points", count("probe_points", self.probe_points))
+        if self.probe_budget is not None:  # a fraction of the training's work, > 0 and finite
+            positive("probe_budget", self.probe_budget)
         for name in ("probes", "checkpoint_every", "hessian_points", "eval_points"):
             object.__setattr__(self, name, count(name, getattr(self, name)))
         object.__setattr__(self, "full_grad_replicates", count("full_grad_replicates", self.full_grad_replicates, 3))

@@ -36,7 +36,7 @@ from .module_probes import module_probes
 from .module_spec import ModuleSpec, spec_from_module
 from .quantities import ProbeContext, probe_quantities
 from .runs import CONFIG, PARAMETERS, TRACE, _save_array, atomic_write, versions, write_json, write_trace
-from .trainer import probe_steps
+from .probe_plan import full_gradient_points, probe_steps
 
 Objective = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 OPTIMIZER_NAMES = {"SGD": "sgd", "Adam": "adam", "Adagrad": "adagrad", "RMSprop": "rmsprop"}
@@ -170,12 +170,17 @@ class Instrument:
             X = self.X.reshape(len(self.X), -1).to(torch.float64)
             X_test = self.X_test.reshape(len(self.X_test), -1).to(torch.float64)
             ctx = ProbeContext(self.read.spec, self.config, self.read.flat(torch.float64).to(X.device), X, X_test,
-                               gen, self.K, self.k)
+                               gen, self.K, self.k, self.full_grad_points)
             for quantity in probe_quantities(self.config):
                 row.update(quantity.measure(ctx))
             return
         row.update(module_probes(self.module, self.objective, self.params, self.is_decoder, self.X, self.X_test,
-                                 self.B or 32, self.config, self.seed * 1_000_003 + self.k + 1))
+                                 self.B or 32, self.config, self.seed * 1_000_003 + self.k + 1,
+                                 self.full_grad_points))
+
+    @property
+    def full_grad_points(self) -> int:
+        return full_gradient_points(self.config, len(self.X), self.steps, self.B or 32)
 
     def _write(self, status: str) -> None:
         spec = dataclasses.replace(self.read.spec or _placeholder(self), optimizer=_optimizer_spec(self.optimizer),

@@ -23,10 +23,15 @@ def _gradient(module: nn.Module, objective: Objective, params: list[nn.Parameter
 
 
 def full_gradient_norm(module: nn.Module, objective: Objective, params: list[nn.Parameter], X: torch.Tensor,
-                       replicates: int, chunk: int = 512) -> tuple[float, float]:
-    """The U-statistic mean_{i != j} <g_i, g_j> of independent full-data gradients, and its jackknife error."""
-    G = torch.stack([sum(_gradient(module, objective, params, X[i:i + chunk], 1 / len(X))
-                         for i in range(0, len(X), chunk)).double() for _ in range(replicates)])
+                       replicates: int, chunk: int = 512, points: int | None = None,
+                       generator: torch.Generator | None = None) -> tuple[float, float]:
+    """The U-statistic mean_{i != j} <g_i, g_j> of independent full-data gradients (or, points < len(X), gradients
+    over independent random subsets of that many rows: still unbiased), and its jackknife error."""
+    def replicate() -> torch.Tensor:
+        rows = X if points is None or points >= len(X) else X[torch.randperm(len(X), generator=generator)[:points]]
+        return sum(_gradient(module, objective, params, rows[i:i + chunk], 1 / len(rows))
+                   for i in range(0, len(rows), chunk)).double()
+    G = torch.stack([replicate() for _ in range(replicates)])
     R, total, squares = replicates, G.sum(0), (G * G).sum(1)
     u = (float(total @ total) - float(squares.sum())) / (R * (R - 1))
     loo = torch.tensor([(float((total - G[i]) @ (total - G[i])) - float(squares.sum() - squares[i]))
@@ -79,11 +84,14 @@ def top_eigenvalue(module: nn.Module, objective: Objective, params: list[nn.Para
 
 
 def module_probes(module: nn.Module, objective: Objective, params: list[nn.Parameter], is_decoder: list[bool],
-                  X: torch.Tensor, X_test: torch.Tensor, B: int, config: Any, seed: int) -> dict[str, float]:
-    """Every probe of an instrumented module outside the bounds' reading, with the run's probe settings."""
+                  X: torch.Tensor, X_test: torch.Tensor, B: int, config: Any, seed: int,
+                  points: int | None = None) -> dict[str, float]:
+    """Every probe of an instrumented module outside the bounds' reading, with the run's probe settings (points:
+    rows of each full-gradient replicate, `empirical.probe_plan`)."""
     generator = torch.Generator().manual_seed(seed)
-    u, se = full_gradient_norm(module, objective, params, X, config.full_grad_replicates)
-    out = {"full_grad_norm_sq": u, "full_grad_norm_sq_se": se}
+    u, se = full_gradient_norm(module, objective, params, X, config.full_grad_replicates, points=points,
+                               generator=generator)
+    out = {"full_grad_norm_sq": u, "full_grad_norm_sq_se": se, "full_grad_points": min(points or len(X), len(X))}
     out.update(gradient_noise(module, objective, params, is_decoder, X, min(B, len(X)), config.variance_draws,
                               generator))
     if config.lanczos:

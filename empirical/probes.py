@@ -40,19 +40,28 @@ def full_gradient(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, generator:
 
 
 def full_grad_norm_sq(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, generator: torch.Generator,
-                      replicates: int = 4, use_exact: bool = True) -> tuple[float, float]:
+                      replicates: int = 4, use_exact: bool = True, points: int | None = None) -> tuple[float, float]:
     """(estimate, standard error) of ||grad L(theta)||^2 over the data set, without bias.
 
-    Exact objective: ||grad||^2 with error 0. Otherwise R >= 3 independent full-data estimates g_1..g_R and the
-    U-statistic mean_{i != j} <g_i, g_j> (unbiased since the g_i are independent with mean grad L), with a
-    jackknife standard error (leave-one-out U-statistics, hence R >= 3).
+    Exact objective: ||grad||^2 with error 0 (on the whole set). Otherwise R >= 3 independent estimates g_1..g_R of
+    grad L, each over the whole set or (points < len(X)) over its own uniform random subset of `points` rows, with
+    fresh noise, and the U-statistic mean_{i != j} <g_i, g_j> (unbiased since the g_i are independent with mean
+    grad L), with a jackknife standard error (leave-one-out U-statistics, hence R >= 3).
     """
     if replicates < 3:
         raise ValueError(f"replicates={replicates} is invalid: the jackknife needs >= 3 full-data estimates")
     if use_exact and has_exact_objective(spec):
         g = full_gradient(spec, flat, X, generator)
         return float(g @ g), 0.0
-    G = torch.stack([full_gradient(spec, flat, X, generator, use_exact=False) for _ in range(replicates)]).double()
+    if points is not None and not 1 <= points:
+        raise ValueError(f"points={points} is invalid: each replicate needs at least one point")
+
+    def replicate() -> torch.Tensor:
+        if points is None or points >= len(X):
+            return full_gradient(spec, flat, X, generator, use_exact=False)
+        rows = torch.randperm(len(X), generator=generator, device=generator.device)[:points].to(X.device)
+        return full_gradient(spec, flat, X[rows], generator, use_exact=False)
+    G = torch.stack([replicate() for _ in range(replicates)]).double()
     R = replicates
     total, squares = G.sum(0), (G * G).sum(1)
     u = (float(total @ total) - float(squares.sum())) / (R * (R - 1))
@@ -70,21 +79,27 @@ def gradient_noise(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, B: int, K
     """Variance trace E||ghat - E ghat||^2 and SNR ||E ghat|| / sqrt(variance) of the mini-batch estimator, for
     the decoder (theta) and the encoder (phi), from `draws` fresh mini-batches (B points, K draws each)."""
     flat = flat.detach().requires_grad_(True)
-    samples = []
+    masks = {name: mask.to(flat.device, torch.float64) for name, mask in block_masks(spec).items()}
+    total = torch.zeros(flat.numel(), dtype=torch.float64, device=flat.device)
+    squares = {name: 0.0 for name in masks}
     for _ in range(draws):
         # Without replacement, as training draws its batches: the variance of the estimator that trains.
         idx = torch.randperm(len(X), generator=generator, device=X.device)[:B]
         eps = draw_eps(spec, B, K, generator, flat)
         surrogate, _ = estimate(spec, flat, X[idx], eps, estimator, baseline)
-        samples.append(torch.autograd.grad(surrogate, flat)[0])
-    G = torch.stack(samples).double()
+        g = torch.autograd.grad(surrogate, flat)[0].double()
+        total += g
+        g2 = g * g
+        for name, mask in masks.items():  # sums over a block as an inner product: no copy of the block
+            squares[name] += float(g2 @ mask)
     out = {}
-    for name, mask in block_masks(spec).items():
-        g = G[:, mask.to(G.device)]
-        mean = g.mean(0)
-        var = float(((g - mean) ** 2).sum(1).sum() / (draws - 1))
+    mean_sq = (total / draws) ** 2
+    for name, mask in masks.items():
+        # sum_i ||g_i - mean||^2 = sum_i ||g_i||^2 - draws ||mean||^2, in float64 (the draws' sums, not a stack)
+        mean_norm_sq = float(mean_sq @ mask)
+        var = max(squares[name] - draws * mean_norm_sq, 0.0) / (draws - 1)
         out[f"grad_var_{name}"] = var
-        out[f"snr_{name}"] = float(mean.norm()) / math.sqrt(var) if var > 0 else float("inf")
+        out[f"snr_{name}"] = math.sqrt(mean_norm_sq) / math.sqrt(var) if var > 0 else float("inf")
     return out
 
 

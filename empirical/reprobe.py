@@ -16,6 +16,7 @@ import torch
 
 from .config import TrainConfig
 from .data import Dataset, load_for_spec
+from .probe_plan import full_gradient_points
 from .quantities import ProbeContext, probe_quantities
 from .runs import Run, RunError, write_json
 
@@ -57,7 +58,9 @@ def reprobe(run: Run, data: Dataset | None = None, changes: dict[str, Any] | Non
     step = int(run.trace["step"].max())
     seed = spec.seed if seed is None else seed
     gen = torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
-    ctx = ProbeContext(spec, config, torch.as_tensor(flat, dtype=dtype), X, X_test, gen, spec.objective.K, step)
+    points = full_gradient_points(config, len(X), int(run.config.get("n_steps", step)), spec.B)
+    ctx = ProbeContext(spec, config, torch.as_tensor(flat, dtype=dtype), X, X_test, gen, spec.objective.K, step,
+                       points)
     values: dict[str, float] = {}
     for quantity in probe_quantities(config):
         values.update(quantity.measure(ctx))

@@ -14,7 +14,6 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -26,16 +25,11 @@ from .estimators import estimate, has_exact_objective
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
+from .probe_plan import budgeted, full_gradient_points, probe_steps, within_budget
 from .quantities import ProbeContext, probe_quantities
 from .split_batch import Split, Tap, tapped_gradient
 from .step_gradients import (LayerGroups, Pair, Request, Result, as_index, gradient_pair, step_statistics,
                              sup_norm)
-
-
-def probe_steps(n_steps: int, count: int) -> list[int]:
-    """`count` log-spaced steps in [0, n_steps], always with 0 and n_steps."""
-    raw = np.unique(np.round(np.geomspace(1, n_steps + 1, count)).astype(int) - 1)
-    return sorted(set(raw.tolist()) | {0, n_steps})
 
 
 class Trainer:
@@ -49,8 +43,11 @@ class Trainer:
         to = lambda a: torch.as_tensor(a, dtype=self.dtype, device=self.device)
         self.X, self.X_test = to(data.train), to(data.test)
         self.n_steps = config.steps or spec.n
-        self.probes = set(probe_steps(self.n_steps, config.probes))
+        self.schedule = probe_steps(self.n_steps, config.probes)
+        self.probes = set(self.schedule)
+        self.budgeted = budgeted(config, len(self.X))
         self.probe_set = probe_quantities(config)
+        self.full_grad_points = full_gradient_points(config, len(self.X), self.n_steps, spec.B)
         self.box = {k: as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
         self.layers = LayerGroups(spec.layout, self.device)  # per-step ||W_l||_F, ||b_l|| (the certificate's norms)
         gen = torch.Generator().manual_seed(spec.seed)
@@ -106,7 +103,8 @@ class Trainer:
             return  # a diverged iterate: probe columns stay empty
         start = time.perf_counter()
         gen = torch.Generator(device=self.device).manual_seed(self.spec.seed * 1_000_003 + self.step + 1)
-        ctx = ProbeContext(self.spec, self.config, self.flat, self.X, self.X_test, gen, self.K_at(self.step), self.step)
+        ctx = ProbeContext(self.spec, self.config, self.flat, self.X, self.X_test, gen, self.K_at(self.step), self.step,
+                           self.full_grad_points)
         for quantity in self.probe_set:
             row.update(quantity.measure(ctx))
         row["probe_seconds"] = time.perf_counter() - start
@@ -269,11 +267,20 @@ class Trainer:
         if self.config.project:
             row["grad_mapping_sq"] = self.mapping_sq(pair)
 
+    def affordable(self) -> bool:
+        """Whether this scheduled probe keeps the probes within the time budget (`probe_plan.within_budget`)."""
+        return not self.budgeted or self.step in (0, self.n_steps) or within_budget(
+            self.config.probe_budget, self.schedule, self.step, self.rows, self.elapsed)
+
     def begin_row(self) -> dict[str, Any]:
-        """The row of theta_k before its update: probes at probe steps, and the last row's own columns."""
+        """The row of theta_k before its update: probes at probe steps (within the budget), and the last row's own
+        columns."""
         row: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
         if self.step in self.probes:
-            self.probe(row)
+            if self.affordable():
+                self.probe(row)
+            else:
+                row["probe_skipped"] = True
         if self.step == self.n_steps:
             self.final_row(row)
         return row

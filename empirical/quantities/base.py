@@ -25,6 +25,7 @@ class ProbeContext:
     generator: "torch.Generator"
     K: int  # draws per data point at this step (the K schedule)
     step: int = 0
+    full_grad_points: int | None = None  # training points per full-gradient replicate (None: all; probe_plan)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,17 @@ def measure(ctx: ProbeContext) -> dict[str, float]:
     import torch
     from ..estimators import has_exact_objective, objective_values
     from ..probes import draw_eps
+    from ..probe_plan import evaluation_subset
     spec, out = ctx.spec, {}
     with torch.no_grad():
         for name, X in (("objective_train", ctx.X), ("objective_test", ctx.X_test)):
-            x = X[:ctx.config.eval_points]
+            rows = evaluation_subset(len(X), ctx.config.eval_points, spec.seed)
+            x = X[rows.to(X.device) if isinstance(rows, torch.Tensor) else rows]
             values = objective_values(spec, ctx.flat, x, draw_eps(spec, len(x), spec.objective.K, ctx.generator,
                                                                  ctx.flat))
             out[name] = float(values.mean())
             out[f"{name}_se"] = standard_error(values, exact_on_all=has_exact_objective(spec) and len(x) == len(X))
+            out[f"{name}_points"] = len(x)
     # a constant of the run (the data's, not the iterate's): measured with the start, which is what it certifies
     out["objective_ceiling"] = data_ceiling(spec, ctx.X) if ctx.step == 0 else math.nan
     return out
@@ -70,10 +73,13 @@ def observed_gain(trace) -> float:
 
 
 QUANTITIES = [Quantity("objectives", {
-    "objective_train": "probe: objective on `eval_points` training points, per-example mean",
+    "objective_train": "probe: objective on `eval_points` training points (a seeded random subset), per-example mean",
     "objective_train_se": "probe: its standard error as an estimate of the objective over the whole training set",
-    "objective_test": "probe: objective on `eval_points` held-out points, per-example mean",
+    "objective_test": "probe: objective on `eval_points` held-out points (a seeded random subset), per-example mean",
     "objective_test_se": "probe: its standard error as an estimate over the whole held-out set",
+    "objective_train_points": "probe: the training points objective_train was evaluated on (all, or `eval_points` "
+                              "of a permutation seeded by the run's seed, the same at every probe)",
+    "objective_test_points": "probe: the held-out points objective_test was evaluated on (likewise)",
     "objective_ceiling": "step-0 probe: an upper bound on the training-set objective over all parameters, from the "
                          "data (linear VAE: probabilistic PCA's maximum; NaN elsewhere)",
 }, order=40, measure=measure, constant=Constant(

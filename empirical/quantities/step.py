@@ -15,6 +15,8 @@ QUANTITIES = [
         "lr": "step size gamma_{k+1} of the update after theta_k",
         "wall_time": "seconds since the run started (resumed runs continue the count)",
         "probe_seconds": "probe: seconds the probes at this step took",
+        "probe_skipped": "a scheduled probe not taken: it would have put the probes over the time budget "
+                         "(`probe_budget`, training sets of more than 4,096 points; empirical.probe_plan)",
     }, when=STEP),
     Quantity("minibatch", {
         "objective_batch": "mini-batch estimate of the objective, per-example mean",
