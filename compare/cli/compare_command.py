@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "run), so soundness can gate a CI job; 0 otherwise")
     c.set_defaults(handler=cmd_compare)
     r = sub.add_parser("report", help="write a self-contained HTML report of runs",
-                       description="Plots, tables, each run's spec, bound (LaTeX) and verdict, in one HTML file.")
+                       description="Plots, tables, each run's spec, bound (LaTeX) and verdict, in one HTML file; "
+                                   "each plot it embeds is also written as a PNG in <stem>-figures/ beside it.")
     r.add_argument("dirs", nargs="+", metavar="DIR")
     r.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
     r.add_argument("--title", default="vaebound report")
@@ -51,5 +52,5 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ValueError(f"-o {str(out)!r}: the folder {str(out.parent)!r} does not exist (it is not created)")
     assessments = assess_all(args.dirs)
     report.write(assessments, out, args.title)
-    print(f"wrote {out} ({len(assessments)} run(s))")
+    print(f"wrote {out} ({len(assessments)} run(s)) and its figures as PNGs in {report.figures_folder(out)}")
     return 0

@@ -20,21 +20,9 @@ from ..objective_names import family_name  # noqa: E402
 from ..rates import fit_points  # noqa: E402
 from ..slack import THEORY_SLACK  # noqa: E402
 from ..tightness import Assessment  # noqa: E402
-
-GRADIENT = r"$\frac{1}{n+1}\sum_{k\leq n}\|\nabla \mathcal{L}(\theta_k)\|^2$ (per-example objective)"
-MAPPING = r"$\frac{1}{n+1}\sum_{k\leq n}\|G_\gamma(\theta_k)\|^2$ (gradient mapping, per-example objective)"
-EITHER = "running average of the theorem's quantity\n(||grad L||^2; ||G||^2, the gradient mapping, where marked)"
-LEGEND_OUTSIDE = dict(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-
-
-def is_mapping(a: Assessment) -> bool:
-    """Whether the run's measured quantity is the gradient mapping (projected SGD) rather than the gradient."""
-    return a.average.source.startswith("gradient mapping")
-
-
-def y_label(assessments: Sequence[Assessment]) -> str:
-    kinds = {is_mapping(a) for a in assessments}
-    return EITHER if len(kinds) > 1 else (MAPPING if kinds == {True} else GRADIENT)
+# the per-run figure and the labels it shares with the family plots (re-exported: plots.bound_vs_measured)
+from .run_plot import (LEGEND_OUTSIDE, bound_vs_measured, is_mapping, positive as _positive,  # noqa: E402,F401
+                       y_label)
 
 
 def short(value: object) -> str:
@@ -54,53 +42,6 @@ def save(fig: plt.Figure, stem: Path, formats: Sequence[str] = ("png", "pdf")) -
         paths.append(path)
     plt.close(fig)
     return paths
-
-
-def _positive(n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = (n >= 1) & (y > 0) & np.isfinite(y)
-    return n[keep], y[keep]
-
-
-def bound_vs_measured(a: Assessment) -> plt.Figure:
-    """Log-log: the measured running average (with +-2 se), the derived bound (dashed if it does not apply), the
-    a-posteriori bound, the run's certificate over its step-weighted average, the probes' ||grad L||^2, the slope."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    avg = a.average
-    n, y = _positive(avg.n.astype(float), avg.value)
-    ax.plot(n, y, color="C0", lw=2, label=f"measured running average ({avg.source})")
-    lo = np.clip(avg.value - 2 * avg.se, y.min() / 100 if len(y) else 1e-300, None)  # a band reaching 0: 2 decades
-    keep = (avg.n >= 1) & np.isfinite(avg.value)
-    ax.fill_between(avg.n[keep], lo[keep], (avg.value + 2 * avg.se)[keep], color="C0", alpha=0.15, lw=0)
-    probes = probe_series(a.run, "full_grad_norm_sq")
-    pn, py = _positive(probes["step"].to_numpy(float), probes["full_grad_norm_sq"].to_numpy(float))
-    ax.plot(pn, py, "o", color="C2", ms=4, label=r"probe: $\|\nabla\mathcal{L}(\theta_k)\|^2$")
-    if a.bound is not None:
-        bn, by = _positive(avg.n.astype(float), a.bound_curve)
-        style = dict(color="C3", lw=2) if a.applicable else dict(color="0.5", lw=1.5, ls="--")
-        ax.plot(bn, by, **style, label="derived bound" + ("" if a.applicable else " (not applicable)"))
-        pn2, py2 = _positive(avg.n.astype(float), a.posterior_curve)
-        ax.plot(pn2, py2, color="C1", lw=1.5, ls="-.", label="a-posteriori bound (measured constants)")
-    cert = a.certificate
-    if cert.applies and n.size and cert.measured > 0:  # one number, for the step-weighted average (x: measured)
-        ax.plot([n[-1]] * 2, [cert.value, cert.measured], color="C4", marker="v", ms=7, ls=":",
-                label=f"certificate, probability >= {1 - cert.delta:g}, over the step-weighted average")
-    if a.slope is not None:
-        fn, _ = fit_points(avg.n, avg.value)
-        if len(fn):
-            anchor = np.interp(fn[-1], avg.n, avg.value)
-            shape = fn ** a.slope.slope * (1 + np.log(fn + 1))
-            ax.plot(fn, anchor * shape / shape[-1], color="k", lw=1, ls=":",
-                    label=f"fit $\\propto n^{{{a.slope.slope:.2f}}}(1+\\log n)$ (theory: $n^{{-1/2}}\\log n$)")
-    ax.set(xscale="log", yscale="log", xlabel="step n (iterations)", ylabel=y_label([a]), title=_title(a))
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, **LEGEND_OUTSIDE)  # outside the axes: it never covers a curve
-    return fig
-
-
-def _title(a: Assessment) -> str:
-    s, verdict = a.spec, a.verdict
-    return (f"{a.label}: {s.optimizer.name}, {s.objective.kind}, B={s.B}, K={s.objective.K}, "
-            f"beta={s.objective.beta:.3g}, C_gamma={s.optimizer.C_gamma:.3g} ({verdict})")
 
 
 def _family_paths() -> tuple[tuple[str, ...], ...]:
@@ -282,7 +223,9 @@ def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
                  if "paper_grad_stat" in m.run.trace]
         if paper and all(len(p) for p in paper):
             mean = sum(p["paper_grad_stat"].to_numpy() for p in paper) / len(paper)
-            left.plot(paper[0]["epoch"].to_numpy() + 1, mean, color=colour, lw=1.8, label=f"{label}: paper's statistic")
+            # markers: a run with one epoch end has a single point, which a bare line would not show
+            left.plot(paper[0]["epoch"].to_numpy() + 1, mean, "o-", color=colour, lw=1.8, ms=4,
+                      label=f"{label}: paper's statistic")
         theorem = []
         for m in members:
             t = m.run.trace
@@ -291,8 +234,8 @@ def paper_figures(assessments: Sequence[Assessment]) -> plt.Figure:
             theorem.append((ends["epoch"].to_numpy() + 1, np.interp(steps, m.average.n, m.average.value)))
         if theorem and len(theorem[0][0]):
             size = min(len(e) for e, _ in theorem)
-            left.plot(theorem[0][0][:size], sum(v[:size] for _, v in theorem) / len(theorem), color=colour, lw=1.2,
-                      ls="--", label=f"{label}: theorem's running average")
+            left.plot(theorem[0][0][:size], sum(v[:size] for _, v in theorem) / len(theorem), "s--", color=colour,
+                      lw=1.2, ms=3, label=f"{label}: theorem's running average")
         held = [m.run.trace.dropna(subset=["objective_test"]) for m in members]
         if held and all(len(h) for h in held):
             size = min(len(h) for h in held)

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import io
 import json
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -45,11 +46,28 @@ window.addEventListener('load', function () {
 """
 
 
+class Figures:
+    """The report's figures: each one embedded in the page as a PNG and, where a folder is given, also written there
+    under its name (`<name>.png`), so that a figure can be taken into a paper without cutting it out of the page."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder, self.written = folder, []
+
+    def png(self, fig: plt.Figure, name: str) -> str:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        data = buf.getvalue()
+        if self.folder is not None:
+            safe = re.sub(r"[^A-Za-z0-9_.=+-]", "-", name)
+            path = self.folder / f"{safe}.png"
+            atomic_write(path, lambda tmp: tmp.write_bytes(data))
+            self.written.append(path)
+        return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
 def _png(fig: plt.Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return Figures().png(fig, "")
 
 
 def _math_image(latex: str) -> str | None:
@@ -92,13 +110,13 @@ def _verdict_text(a: Assessment) -> str:
             f"wrong</span>")
 
 
-def _run_section(a: Assessment) -> str:
+def _run_section(a: Assessment, figures: Figures) -> str:
     parts = [f"<h2 id='{html.escape(a.label)}'>Run {html.escape(a.label)}</h2>", _verdict(a)]
     parts += [f"<p class='note'>{html.escape(note)}</p>" for note in a.notes]
-    parts.append(_png(plots.bound_vs_measured(a)))
+    parts.append(figures.png(plots.bound_vs_measured(a), f"{a.label}-bound"))
     if a.bound is not None:
         parts.append("<h3>Where the slack is</h3>")
-        parts.append(_png(plots.slack_bars(a)))
+        parts.append(figures.png(plots.slack_bars(a), f"{a.label}-slack"))
         parts.append(_table(tables.slack_table(a)))
         parts.append("<h3>Conditions of the theorem</h3>")
         parts.append(_table(tables.conditions_table(a)))
@@ -127,8 +145,9 @@ def _run_section(a: Assessment) -> str:
     return "\n".join(parts)
 
 
-def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> str:
-    """The report's HTML text."""
+def build(assessments: Sequence[Assessment], title: str = "vaebound report", figures: Figures | None = None) -> str:
+    """The report's HTML text (figures: where its PNGs are also written; None: embedded only)."""
+    figures = figures or Figures()
     now = dt.datetime.now().isoformat(timespec="seconds")
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p class='note'>{len(assessments)} run(s); generated {now}. The measured quantity is the theorem's "
@@ -142,23 +161,33 @@ def build(assessments: Sequence[Assessment], title: str = "vaebound report") -> 
                  "from them. The held-out objective is shown negated (the negative ELBO or bound, lower is "
                  "better).</p>", _table(tables.orderings_table(order))]
     if len(assessments) > 1:
-        body += ["<h2>All runs</h2>", _png(plots.family(assessments))]
+        body += ["<h2>All runs</h2>", figures.png(plots.family(assessments), "family")]
     if any("paper_grad_stat" in a.run.trace for a in assessments):
         body += ["<h2>The paper's figures</h2><p class='note'>The paper plots a per-epoch statistic of the "
                  "batch-summed loss's gradient (stochastic, scaled by B): it is shown beside the theorem's own "
-                 "running average, not in its place.</p>", _png(plots.paper_figures(assessments))]
+                 "running average, not in its place.</p>", figures.png(plots.paper_figures(assessments),
+                                                                        "paper-figures")]
     axes = plots.heatmap_axes(assessments)
     if axes is not None:
-        body += ["<h2>Tightness over two settings</h2>", _png(plots.heatmap(*axes))]
-    body += [_run_section(a) for a in assessments]
+        body += ["<h2>Tightness over two settings</h2>", figures.png(plots.heatmap(*axes), "heatmap")]
+    body += [_run_section(a, figures) for a in assessments]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style><script>{COUNT_IMAGES}</script></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
 
+def figures_folder(out: Path) -> Path:
+    """Where the report `out` writes its PNGs: `<stem>-figures/` beside it."""
+    return out.parent / f"{out.stem}-figures"
+
+
 def write(assessments: Sequence[Assessment], out: str | Path, title: str = "vaebound report") -> Path:
-    """Write the report atomically to `out` (a .html file)."""
+    """Write the report atomically to `out` (a .html file), and each figure it embeds as a PNG in
+    `figures_folder(out)` (a figure an earlier report wrote there and this one does not is removed)."""
     out = Path(out)
-    text = build(assessments, title)
+    figures = Figures(figures_folder(out))
+    text = build(assessments, title, figures)
+    for stale in set(figures.folder.glob("*.png")) - set(figures.written):
+        stale.unlink()
     atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out
