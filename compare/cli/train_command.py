@@ -33,6 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--steps", type=int, default=None, help="optimisation steps (>= 1; default: the spec's n)")
     t.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
     t.add_argument("--out", type=Path, required=True, help="the run folder")
+    t.add_argument("--fit-data", dest="fit_data", action="store_true", default=None,
+                   help="take the spec's data_dim, data_bound (the data's largest row norm, rounded up) and a conv "
+                        "net's image_shape from the data, where the config does not set them (the default for a "
+                        "local data path)")
+    t.add_argument("--no-fit-data", dest="fit_data", action="store_false",
+                   help="keep the spec's data_dim and data_bound as the preset and the config give them")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(handler=cmd_train)
 
@@ -60,26 +66,47 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from empirical import TrainConfig, train
-    from empirical.data import load_for_spec
-    from ..objective_names import held_out_sentence
+    from empirical import TrainConfig
+    from empirical.data import load_for_spec, load_source
+    from empirical.data_fit import fit_spec, fits_by_default
     file = read_config_file(args.config) if args.config else {}
-    try:
-        # a config changes what it names in the preset (the bare command trains the digits VAE)
-        preset, default_data = PRESETS[args.preset]
-        spec = VAESpec.from_dict(merge_tree(preset().to_dict(), table("spec", file.get("spec", {})),
-                                            f"--config {str(args.config)!r} [spec]"))
+    given = table("spec", file.get("spec", {}))
+    where = f"--config {str(args.config)!r}"
+    preset, default_data = PRESETS[args.preset]
+    try:  # a config changes what it names in the preset (the bare command trains the digits VAE)
+        tree = merge_tree(preset().to_dict(), given, f"{where} [spec]")
     except (TypeError, SpecError) as exc:
-        raise SpecError(f"--config {str(args.config)!r}: {exc}") from None
+        raise SpecError(f"{where}: {exc}") from None
     for name in ("seed", "estimator"):
         if getattr(args, name) is not None:
-            spec = VAESpec.from_dict({**spec.to_dict(), name: getattr(args, name)})
+            tree[name] = getattr(args, name)
     train_settings = dict(file.get("train", {}))
     for name in ("steps", "device"):
         if getattr(args, name) is not None:
             train_settings[name] = getattr(args, name)
     config = TrainConfig.from_dict(train_settings)
-    data = load_for_spec(args.data if args.data is not None else file.get("data", default_data), spec, config.held_out)
+    source = args.data if args.data is not None else file.get("data", default_data)
+    fit = args.fit_data if args.fit_data is not None else fits_by_default(str(source))
+    data, fitted = None, []
+    if fit:  # the spec takes its dimension and data bound from the data (what the config does not set)
+        seed = tree.get("seed", 0)
+        data = load_source(source, tree["model"]["data_dim"], tree["model"]["latent_dim"],
+                           tree["model"]["data_bound"], config.held_out, seed if isinstance(seed, int) else 0)
+        tree, fitted = fit_spec(tree, data, given)
+    try:
+        spec = VAESpec.from_dict(tree)
+    except (TypeError, SpecError) as exc:
+        raise SpecError(f"{where}: {exc}" if args.config else str(exc)) from None
+    if data is None:
+        data = load_for_spec(source, spec, config.held_out)
+    if fitted:
+        print(f"spec fitted to the data {data.name!r}: {'; '.join(fitted)} (--no-fit-data keeps the config's)")
+    return _train_and_report(spec, config, data, args)
+
+
+def _train_and_report(spec: VAESpec, config: Any, data: Any, args: argparse.Namespace) -> int:
+    from empirical import train
+    from ..objective_names import held_out_sentence
     try:
         run = train(spec, config, data, out=args.out, progress=not args.no_progress)
     except KeyboardInterrupt:

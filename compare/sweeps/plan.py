@@ -3,6 +3,7 @@
     # sweep.toml
     base = "digits"                 # the base spec: digits (default), cifar100 or celeba (the paper's image nets)
     data = "digits"                 # digits | synthetic | a local path
+    fit_data = true                 # data_dim, data_bound from the data (the default for a local path)
     seeds = [0, 1]
     [spec]                          # the base spec: VAESpec fields over the digits default (nested tables)
     n = 300
@@ -38,8 +39,9 @@ from bounds.presets import digits_spec, paper_image_spec
 from bounds.spec import SpecError, VAESpec
 from bounds.validate import merge_tree, set_path
 from empirical import TrainConfig
+from empirical.data_fit import fits_by_default
 
-KNOWN = {"base", "data", "seeds", "spec", "train", "grid", "points", "name"}
+KNOWN = {"base", "data", "seeds", "spec", "train", "grid", "points", "name", "fit_data"}
 BASES = ("digits", "cifar100", "celeba")
 
 
@@ -78,6 +80,21 @@ def _short(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def fitted_to(spec: dict[str, Any], data_source: str, train: dict[str, Any], given: dict[str, Any],
+              source: str) -> dict[str, Any]:
+    """The base spec with data_dim, data_bound (and a conv net's image_shape) from the data, where the sweep's
+    [spec] does not set them (`empirical.data_fit`); the data are read once, here, before any run."""
+    from empirical.data import DataError, load_source
+    from empirical.data_fit import fit_spec
+    m = spec["model"]
+    try:
+        found = load_source(data_source, m["data_dim"], m["latent_dim"], m["data_bound"],
+                            train.get("held_out", 0.2), spec.get("seed", 0))
+    except DataError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+    return fit_spec(spec, found, given)[0]
+
+
 def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     """Validate a sweep (a parsed TOML document) and expand its grid; every point is checked before any runs."""
     unknown = sorted(set(data) - KNOWN)
@@ -102,6 +119,11 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
         raise SpecError(f"{source}: data={source_data!r} is invalid: 'digits', 'synthetic' or a local path")
     if source_data not in ("digits", "synthetic") and not Path(source_data).exists():
         raise SpecError(f"{source}: data path {source_data!r} does not exist (checked before any run)")
+    fit = data.get("fit_data", None)
+    if fit is not None and not isinstance(fit, bool):
+        raise SpecError(f"{source}: fit_data={fit!r} is invalid: must be true or false")
+    if fit if fit is not None else fits_by_default(source_data):  # local data: its dimension and bound
+        base_spec = fitted_to(base_spec, source_data, base_train, data.get("spec", {}), source)
     extra = data.get("points", [])
     if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
         raise SpecError(f"{source}: points must be a list of tables of settings ([[points]])")

@@ -62,7 +62,10 @@ OTHER_COMMANDS = [
     *[(["train", "--out", "{ws}/new", "--data", f"{{ws}}/data/{name}"], name) for name in (
         "empty.npy", "norows.npy", "empty.npz", "widths.npz", "three.npz", "nan.npy", "inf.npy", "onedim.npy",
         "text.npy", "onerow.npy", "garbage.npy", "garbage.npz", "table.csv", "unrecognised", "mnist")],
-    (["train", "--out", "{ws}/new", "--data", "{ws}/data/good.npy"], "data_dim=64"),
+    # a local data set fits the spec by default; kept as the config gives it, a mismatch is refused by name
+    (["train", "--out", "{ws}/new", "--data", "{ws}/data/good.npy", "--no-fit-data"], "data_dim=64"),
+    (["train", "--out", "{ws}/new", "--data", "{ws}/data/good.npy", "--config", "{ws}/configs/dim64.toml"],
+     "data_dim=64"),
     *[(["train", "--out", "{ws}/new", "--config", f"{{ws}}/configs/{name}"], hint) for name, hint in (
         ("data123.toml", "data=123"), ("model_string.toml", "model='gaussian'"), ("unknown_field.toml", "width"),
         ("unknown_section.toml", "trian"), ("device5.json", "device=5"), ("garbage.json", "garbage.json"),

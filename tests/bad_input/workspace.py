@@ -54,6 +54,7 @@ def build(root: Path) -> Path:
     configs = root / "configs"
     configs.mkdir()
     (configs / "data123.toml").write_text("data = 123\n")
+    (configs / "dim64.toml").write_text("[spec.model]\ndata_dim = 64\n")  # named: not fitted to the data
     (configs / "model_string.toml").write_text('[spec]\nmodel = "gaussian"\n')
     (configs / "unknown_field.toml").write_text("[spec.model]\nwidth = 3\n")
     (configs / "unknown_section.toml").write_text("[trian]\nsteps = 3\n")
