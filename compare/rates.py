@@ -6,9 +6,10 @@ log(y / (1 + log(n + 1))) on log(n + 1), so a curve C n^{-1/2} log n fits -1/2 a
 as sharp as the range of n it sees). Points are taken log-spaced in n, so every decade weighs the same.
 
 A slope is compared with -1/2 only in the regime the theorem describes. A fit window in which the running average
-is still rising (its log-log slope over the window's last half is positive: the run is still leaving its start), or
-that covers less than one epoch of a run trained on reshuffled epochs, is pre-asymptotic: its verdict says so and how
-many steps a fit would need (one epoch, and a decade of n past the last rise), instead of "slower than the theory".
+is still rising (its log-log slope over the window's last half is positive: the run is still leaving its start), in
+which it peaked later than the window's first fifth (in log n) and less than a decade before its end, or that covers
+less than one epoch of a run trained on reshuffled epochs, is pre-asymptotic: its verdict says so and how many steps a
+fit would need (one epoch, and a decade of n past the peak or the last rise), instead of "slower than the theory".
 """
 from __future__ import annotations
 
@@ -80,10 +81,16 @@ def regime(n_fit: np.ndarray, y_fit: np.ndarray, steps_per_epoch: int | None) ->
     """(why the window is pre-asymptotic or "", the steps a fit would need or 0): still rising over the last half of
     the window (in log n), or shorter than one epoch."""
     reasons, needed = [], 0
-    late = np.log(n_fit + 1) >= (np.log(n_fit[0] + 1) + np.log(n_fit[-1] + 1)) / 2
-    if late.sum() >= 3 and stats.linregress(np.log(n_fit[late] + 1), np.log(y_fit[late])).slope > 0:
+    logs = np.log(n_fit + 1)
+    late = logs >= (logs[0] + logs[-1]) / 2
+    peak = int(np.argmax(y_fit))
+    if late.sum() >= 3 and stats.linregress(logs[late], np.log(y_fit[late])).slope > 0:
         reasons.append("the running average is still rising")
         needed = 10 * int(n_fit[-1])
+    elif logs[peak] > logs[0] + 0.2 * (logs[-1] - logs[0]) and n_fit[-1] < 10 * n_fit[peak]:
+        # it rose, then began to fall: the window mixes the rise with less than a decade of the decay
+        reasons.append(f"the running average peaked at n = {int(n_fit[peak])}, less than a decade before the end")
+        needed = 10 * int(n_fit[peak])
     if steps_per_epoch and n_fit[-1] < steps_per_epoch:
         reasons.append(f"the fit covers {int(n_fit[-1])} of one epoch's {steps_per_epoch} steps")
         needed = max(needed, steps_per_epoch)

@@ -78,3 +78,14 @@ def test_a_window_shorter_than_an_epoch_is_not_compared_with_the_theory():
 def test_a_decreasing_average_past_an_epoch_gets_the_usual_verdict():
     est = combine([fit_slope(N, noisy(sqrt_log, seed), steps_per_epoch=50) for seed in range(3)])
     assert est.verdict == "as fast as the theory or faster"
+
+
+def test_a_rise_then_a_short_fall_is_not_yet_the_regime():
+    """Risen to n = 60 and falling for less than a decade since: the window mixes the rise into the slope."""
+    n = np.arange(1, 400)
+    y = np.where(n < 60, (n / 60) ** 0.8, (n / 60) ** -0.5)
+    fit = fit_slope(n, y)
+    assert fit.pre_asymptotic.startswith("the running average peaked at n = ") and fit.steps_needed >= 590
+    longer = np.arange(1, 20_000)
+    decayed = np.where(longer < 60, (longer / 60) ** 0.8, (longer / 60) ** -0.5 * np.log(longer) / np.log(60))
+    assert fit_slope(longer, decayed).pre_asymptotic == ""  # more than a decade past the peak: compared
