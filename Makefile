@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_recording.py
 	$(VENV)/bin/python benchmarks/bench_paper_net.py
 	$(VENV)/bin/python benchmarks/bench_curvature.py
+	$(VENV)/bin/python benchmarks/bench_probes.py --unbudgeted
 
 bench-sweeps: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_ensemble.py

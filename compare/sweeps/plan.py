@@ -3,7 +3,7 @@
     # sweep.toml
     base = "digits"                 # the base spec: digits (default), cifar100 or celeba (the paper's image nets)
     data = "digits"                 # digits | synthetic | a local path
-    fit_data = true                 # data_dim, data_bound from the data (the default for a local path)
+    fit_data = true                 # data_dim, data_bound from the data (default: a local path with the digits base)
     seeds = [0, 1]
     [spec]                          # the base spec: VAESpec fields over the digits default (nested tables)
     n = 300
@@ -122,7 +122,8 @@ def parse(data: dict[str, Any], source: str = "sweep") -> Sweep:
     fit = data.get("fit_data", None)
     if fit is not None and not isinstance(fit, bool):
         raise SpecError(f"{source}: fit_data={fit!r} is invalid: must be true or false")
-    if fit if fit is not None else fits_by_default(source_data):  # local data: its dimension and bound
+    # local data fit the digits base (the paper's image bases are built for their own data sets)
+    if fit if fit is not None else (base == "digits" and fits_by_default(source_data)):
         base_spec = fitted_to(base_spec, source_data, base_train, data.get("spec", {}), source)
     extra = data.get("points", [])
     if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
