@@ -92,7 +92,8 @@ def set_path(tree: dict[str, Any], path: str, value: Any, where: str) -> None:
             raise SpecError(f"{where}: {path!r} is not a setting (no section {part!r})")
         node = node[part]
     if parts[-1] not in node:
-        raise SpecError(f"{where}: {path!r} is not a setting ({parts[-1]!r} is unknown)")
+        known = ", ".join(sorted(k for k in node if not isinstance(node[k], dict)))
+        raise SpecError(f"{where}: {path!r} is not a setting ({parts[-1]!r} is unknown; known here: {known})")
     node[parts[-1]] = value
 
 

@@ -73,10 +73,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = table("spec", file.get("spec", {}))
     where = f"--config {str(args.config)!r}"
     preset, default_data = PRESETS[args.preset]
-    try:  # a config changes what it names in the preset (the bare command trains the digits VAE)
-        tree = merge_tree(preset().to_dict(), given, f"{where} [spec]")
-    except (TypeError, SpecError) as exc:
-        raise SpecError(f"{where}: {exc}") from None
+    # a config changes what it names in the preset (the bare command trains the digits VAE); an error names the file
+    tree = merge_tree(preset().to_dict(), given, f"{where} [spec]")
     for name in ("seed", "estimator"):
         if getattr(args, name) is not None:
             tree[name] = getattr(args, name)
