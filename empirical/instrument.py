@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,7 +37,7 @@ from .module_probes import module_probes
 from .module_spec import ModuleSpec, spec_from_module
 from .quantities import ProbeContext, probe_quantities
 from .runs import CONFIG, PARAMETERS, TRACE, _save_array, atomic_write, versions, write_json, write_trace
-from .probe_plan import full_gradient_points, probe_steps
+from .probe_plan import budgeted, full_gradient_points, probe_steps, within_budget
 
 Objective = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 OPTIMIZER_NAMES = {"SGD": "sgd", "Adam": "adam", "Adagrad": "adagrad", "RMSprop": "rmsprop"}
@@ -50,12 +51,14 @@ class Instrument:
     learning rate is recorded as the step size). module_spec: `spec_from_module`'s reading (read here with
     `spec_options` when not given). probes: how many log-spaced probe steps (0: none); K: the draws per example the
     objective uses (recorded); quantities: opt-in probe quantities of the toolkit (e.g. "hessian_trace") for a module
-    read as a spec."""
+    read as a spec; probe_budget: on more than 4,096 training rows, the probes' share of the loop's time (and the
+    full-gradient subsample's), as in `TrainConfig` (None: every probe on every row)."""
 
     def __init__(self, module: nn.Module, objective: Objective, *, data: torch.Tensor, out: str | Path, steps: int,
                  test: torch.Tensor | None = None, optimizer: torch.optim.Optimizer | None = None,
                  reduction: str = "sum", module_spec: ModuleSpec | None = None, probes: int = 12, K: int = 1,
-                 seed: int = 0, quantities: tuple[str, ...] = (), **spec_options: Any) -> None:
+                 seed: int = 0, quantities: tuple[str, ...] = (), probe_budget: float | None = 0.25,
+                 **spec_options: Any) -> None:
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction={reduction!r} is invalid: the loop's loss sums ('sum') or averages ('mean') "
                              "the examples' negative objective")
@@ -71,19 +74,25 @@ class Instrument:
         self.is_decoder = [names.get(id(p), "").startswith("decoder") for p in self.params]
         self.groups = self._groups()
         self.tap = HalfBatchTap(module)
-        self.probe_at = set(probe_steps(steps, probes)) if probes else set()  # probes=0: the per-step record only
+        self.schedule = probe_steps(steps, probes) if probes else []  # probes=0: the per-step record only
+        self.probe_at = set(self.schedule)
         self.config = TrainConfig(steps=steps, form="torch", schedule="per_epoch", probes=max(probes, 1),
-                                  unbiased_norm=True, quantities=tuple(quantities))
+                                  unbiased_norm=True, quantities=tuple(quantities), probe_budget=probe_budget)
         self.rows: list[dict[str, Any]] = []
-        self.k, self.B = 0, None
+        self.k, self.B, self.started = 0, None, None
         self._write("running")
 
     # -- what a step records -----------------------------------------------------------------------------------
     def step(self, x: torch.Tensor, loss: torch.Tensor | float) -> None:
         """Record step k: call after the loop's backward and before its optimiser's step."""
         row: dict[str, Any] = {"step": self.k, "epoch": 0}
+        self.started = self.started or time.perf_counter()  # the loop's time: from its first recorded step
         if self.k in self.probe_at:
-            self._probe(row)
+            if self.k == 0 or not budgeted(self.config, len(self.X)) or within_budget(
+                    self.config.probe_budget, self.schedule, self.k, self.rows, time.perf_counter() - self.started):
+                self._probe(row)
+            else:  # over the probe budget (a large data set): docs/empirical.md#probes-on-large-data
+                row["probe_skipped"] = True
         B = self.B = len(x)
         scale = 1.0 / B if self.reduction == "sum" else 1.0  # the loss's gradient -> the per-example mean's
         grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in self.params]
@@ -161,8 +170,10 @@ class Instrument:
         return out
 
     def _probe(self, row: dict[str, Any]) -> None:
+        start = time.perf_counter()
         with self.tap.paused():
             self._measure(row)
+        row["probe_seconds"] = time.perf_counter() - start
 
     def _measure(self, row: dict[str, Any]) -> None:
         gen = torch.Generator(device=self.X.device).manual_seed(self.seed * 1_000_003 + self.k + 1)

@@ -140,3 +140,33 @@ def test_the_objectives_use_a_seeded_random_subset_and_say_how_many_points():
     assert not torch.equal(torch.sort(rows).values, torch.arange(100))  # a random sample, not the first rows
     assert torch.equal(rows, evaluation_subset(len(data.test), 100, SMALL.seed))
     assert evaluation_subset(50, 100, 0) == slice(None)  # fewer rows than eval_points: all of them
+
+
+def test_an_instrumented_loop_on_large_data_keeps_to_the_budget(tmp_path):
+    """A user's module outside the theory (ReLU) on 4,600 rows: the probes' full gradients on subsets, and a tight
+    budget skips the scheduled probes between the first and the last."""
+    from torch import nn
+    from empirical.instrument import Instrument
+    torch.manual_seed(0)
+    X = torch.rand(FULL_DATA_UP_TO + 504, 6)
+    model = nn.ModuleDict({"encoder": nn.Sequential(nn.Linear(6, 4), nn.ReLU()), "fc_mu": nn.Linear(4, 2),
+                           "fc_logvar": nn.Linear(4, 2), "decoder": nn.Linear(2, 6)})
+
+    def objective(m, x):
+        h = m["encoder"](x)
+        z = m["fc_mu"](h) + torch.exp(m["fc_logvar"](h) / 2) * torch.randn(len(x), 2)
+        return -((x - m["decoder"](z)) ** 2).sum(-1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    inst = Instrument(model, objective, data=X, out=tmp_path / "run", steps=30, optimizer=opt, probes=6,
+                      probe_budget=1e-6)
+    for k in range(30):
+        x = X[torch.randint(len(X), (16,))]
+        opt.zero_grad()
+        loss = -objective(model, x).sum()
+        loss.backward()
+        inst.step(x, loss)
+        opt.step()
+    trace = inst.finish()
+    assert trace.dropna(subset=["probe_seconds"])["step"].tolist() == [0, 30]
+    assert trace["probe_skipped"].fillna(False).astype(bool).sum() == len(probe_steps(30, 6)) - 2
+    assert set(trace["full_grad_points"].dropna()) == {MIN_SUBSAMPLE}
