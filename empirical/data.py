@@ -140,8 +140,9 @@ def breast_cancer(held_out: float = 0.2, seed: int = 0, columns: int = BREAST_CA
     x = (found.data - found.data.mean(0)) / found.data.std(0)
     signs = 2.0 * found.target - 1.0
     rows = np.concatenate([np.ones((len(x), 1)), x[:, :columns - 1]], axis=1) * signs[:, None]
-    return split("breast-cancer", rows, held_out, seed, meta={"rows": "y * (1, standardised x), y in {-1, +1}",
-                                                                  "format": "embedded (scikit-learn's load_breast_cancer)"})
+    return split("breast-cancer", rows, held_out, seed,
+                 meta={"rows": "y * (1, standardised x), y in {-1, +1}",
+                       "format": "embedded (scikit-learn's load_breast_cancer)"})
 
 
 def _folder_name(path: Path) -> str:

@@ -63,8 +63,9 @@ def budgeted(config: Any, n_train: int) -> bool:
 
 
 def within_budget(budget: float, schedule: list[int], step: int, rows: list[dict[str, Any]], elapsed: float) -> bool:
-    """Whether the probe scheduled at `step` fits: the probes so far (the rows' probe_seconds) plus this one within its share (index + 1) / len(schedule) of budget x the training's projected seconds
-    (elapsed minus the probes, per step so far, times the run's steps)."""
+    """Whether the probe scheduled at `step` fits: the probes so far (the rows' probe_seconds) plus this one within
+    its share (index + 1) / len(schedule) of budget x the training's projected seconds (elapsed minus the probes,
+    per step so far, times the run's steps)."""
     if step == 0:
         return True
     spent = [r["probe_seconds"] for r in rows if r.get("probe_seconds") is not None]
