@@ -63,7 +63,7 @@ def bound_vs_measured(a: Assessment) -> plt.Figure:
     ax.set_title("bound against measurement", fontsize=10)
     ax.legend(fontsize=7, **LEGEND_BELOW)  # below the axes: it never covers a curve
     _measurement(own, a)
-    own.set(xscale="log", yscale="log", xlabel="step n (iterations)")
+    own.set(xscale="log", yscale="log", xlabel="step n (iterations)", ylabel="the same quantity, on its own scale")
     own.set_title("the measurement on its own scale", fontsize=10)
     for axes in (ax, own):
         axes.grid(True, which="major", alpha=0.3)
