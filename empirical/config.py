@@ -31,9 +31,10 @@ class TrainConfig:
     spec's K). baseline: `loo` subtracts the leave-one-out mean of the other K draws in the score-function estimator
     (needs K >= 2). probes: number of log-spaced steps at which the expensive quantities are measured.
     probe_points: training points of each full-gradient replicate, an independent random subset (None: chosen by
-    probe_budget). probe_budget: the full-gradient probe's work over the run (probes x replicates x points
-    example-gradients) as a fraction of the training's (steps x B); training sets of up to 4,096 points are probed
-    whole; None: always the whole set (`empirical.probe_plan`).
+    probe_budget). probe_budget: on training sets of more than 4,096 points, the probes' share of the training's time
+    (scheduled probes that would exceed it are skipped, the first and last never) and of its work (the full-gradient
+    replicates' points: probes x replicates x points <= probe_budget x steps x B); None (or inf, as a TOML file
+    writes it): every scheduled probe, on the whole training set (`empirical.probe_plan`).
     quantities: opt-in probe quantities measured besides the default ones (names in `empirical.quantities`, e.g.
     "hessian_trace").
     batches: `epochs` draws mini-batches by reshuffling the training set every epoch (the paper's code);
@@ -92,8 +93,10 @@ class TrainConfig:
             invalid("K_alpha", self.K_alpha, "the K schedule ceil(k^K_alpha) needs 0 < K_alpha <= 1")
         if self.probe_points is not None:
             object.__setattr__(self, "probe_points", count("probe_points", self.probe_points))
-        if self.probe_budget is not None:  # a fraction of the training's work, > 0 and finite
+        if self.probe_budget is not None and self.probe_budget != float("inf"):  # a fraction of the training's
             positive("probe_budget", self.probe_budget)
+        if self.probe_budget == float("inf"):  # TOML has no null: inf says "no budget" there
+            object.__setattr__(self, "probe_budget", None)
         for name in ("probes", "checkpoint_every", "hessian_points", "eval_points"):
             object.__setattr__(self, name, count(name, getattr(self, name)))
         object.__setattr__(self, "full_grad_replicates", count("full_grad_replicates", self.full_grad_replicates, 3))

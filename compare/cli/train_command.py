@@ -119,5 +119,10 @@ def _train_and_report(spec: VAESpec, config: Any, data: Any, args: argparse.Name
     held = held_out_sentence(spec, last["objective_test"], last["objective_test_se"],
                              min(config.eval_points, len(data.test)), len(data.test))
     print(f"  ||grad L(theta_n)||^2 = {last['full_grad_norm_sq']:.4g} (+- {last['full_grad_norm_sq_se']:.2g}), {held}")
+    skipped = int(t["probe_skipped"].fillna(False).astype(bool).sum()) if "probe_skipped" in t else 0
+    if skipped:
+        taken = int(t["probe_seconds"].notna().sum())
+        print(f"  probes: {taken} of {taken + skipped} scheduled, within probe_budget={config.probe_budget} of the "
+              "training's time (raise it in [train], or set probe_budget = inf for every probe)")
     print(f"  wrote {args.out / 'config.json'} and {args.out / 'trace.parquet'}")
     return 0

@@ -88,7 +88,8 @@ def test_the_time_budget_spreads_its_allowance_over_the_schedule():
 
 
 def test_config_refuses_a_bad_budget_or_subsample():
-    for bad in (0, -0.5, math.nan, math.inf):
+    assert TrainConfig(probe_budget=math.inf).probe_budget is None  # TOML's way of saying "no budget"
+    for bad in (0, -0.5, math.nan, -math.inf):
         with pytest.raises(SpecError, match="probe_budget"):
             TrainConfig(probe_budget=bad)
     with pytest.raises(SpecError, match="probe_points"):
