@@ -37,7 +37,7 @@ from .module_probes import module_probes
 from .module_spec import ModuleSpec, spec_from_module
 from .quantities import ProbeContext, probe_quantities
 from .runs import CONFIG, PARAMETERS, TRACE, _save_array, atomic_write, versions, write_json, write_trace
-from .probe_plan import budgeted, full_gradient_points, probe_steps, within_budget
+from .probe_plan import full_gradient_points, probe_steps, take_probe
 
 Objective = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 OPTIMIZER_NAMES = {"SGD": "sgd", "Adam": "adam", "Adagrad": "adagrad", "RMSprop": "rmsprop"}
@@ -88,8 +88,8 @@ class Instrument:
         row: dict[str, Any] = {"step": self.k, "epoch": 0}
         self.started = self.started or time.perf_counter()  # the loop's time: from its first recorded step
         if self.k in self.probe_at:
-            if self.k == 0 or not budgeted(self.config, len(self.X)) or within_budget(
-                    self.config.probe_budget, self.schedule, self.k, self.rows, time.perf_counter() - self.started):
+            elapsed = time.perf_counter() - self.started
+            if take_probe(self.config, len(self.X), self.schedule, self.k, self.rows, elapsed):
                 self._probe(row)
             else:  # over the probe budget (a large data set): docs/empirical.md#probes-on-large-data
                 row["probe_skipped"] = True

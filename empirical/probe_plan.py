@@ -62,6 +62,14 @@ def budgeted(config: Any, n_train: int) -> bool:
     return config.probe_budget is not None and n_train > FULL_DATA_UP_TO
 
 
+def take_probe(config: Any, n_train: int, schedule: list[int], step: int, rows: list[dict[str, Any]],
+               elapsed: float) -> bool:
+    """Whether to take the probe scheduled at `step`: always on a small training set, without a budget, and at the
+    first and last step; else where it fits the budget (`within_budget`)."""
+    return (not budgeted(config, n_train) or step in (schedule[0], schedule[-1])
+            or within_budget(config.probe_budget, schedule, step, rows, elapsed))
+
+
 def within_budget(budget: float, schedule: list[int], step: int, rows: list[dict[str, Any]], elapsed: float) -> bool:
     """Whether the probe scheduled at `step` fits: the probes so far (the rows' probe_seconds) plus this one within
     its share (index + 1) / len(schedule) of budget x the training's projected seconds (elapsed minus the probes,

@@ -25,7 +25,7 @@ from .estimators import estimate, has_exact_objective
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
-from .probe_plan import budgeted, full_gradient_points, probe_steps, within_budget
+from .probe_plan import full_gradient_points, probe_steps, take_probe
 from .quantities import ProbeContext, probe_quantities
 from .split_batch import Split, Tap, tapped_gradient
 from .step_gradients import (LayerGroups, Pair, Request, Result, as_index, gradient_pair, step_statistics,
@@ -45,7 +45,6 @@ class Trainer:
         self.n_steps = config.steps or spec.n
         self.schedule = probe_steps(self.n_steps, config.probes)
         self.probes = set(self.schedule)
-        self.budgeted = budgeted(config, len(self.X))
         self.probe_set = probe_quantities(config)
         self.full_grad_points = full_gradient_points(config, len(self.X), self.n_steps, spec.B)
         self.box = {k: as_index(v.to(self.device)) for k, v in box_masks(spec).items()}
@@ -267,17 +266,12 @@ class Trainer:
         if self.config.project:
             row["grad_mapping_sq"] = self.mapping_sq(pair)
 
-    def affordable(self) -> bool:
-        """Whether this scheduled probe keeps the probes within the time budget (`probe_plan.within_budget`)."""
-        return not self.budgeted or self.step in (0, self.n_steps) or within_budget(
-            self.config.probe_budget, self.schedule, self.step, self.rows, self.elapsed)
-
     def begin_row(self) -> dict[str, Any]:
         """The row of theta_k before its update: probes at probe steps (within the budget), and the last row's own
         columns."""
         row: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
         if self.step in self.probes:
-            if self.affordable():
+            if take_probe(self.config, len(self.X), self.schedule, self.step, self.rows, self.elapsed):
                 self.probe(row)
             else:
                 row["probe_skipped"] = True

@@ -15,14 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..measures import probe_series  # noqa: E402
 from ..objective_names import family_name  # noqa: E402
-from ..rates import fit_points  # noqa: E402
 from ..slack import THEORY_SLACK  # noqa: E402
 from ..tightness import Assessment  # noqa: E402
 # the per-run figure and the labels it shares with the family plots (re-exported: plots.bound_vs_measured)
-from .run_plot import (LEGEND_OUTSIDE, bound_vs_measured, is_mapping, positive as _positive,  # noqa: E402,F401
-                       y_label)
+from .run_plot import bound_vs_measured, is_mapping, positive as _positive, y_label  # noqa: E402,F401
 
 
 def short(value: object) -> str:

@@ -19,7 +19,6 @@ from ..tightness import Assessment  # noqa: E402
 GRADIENT = r"$\frac{1}{n+1}\sum_{k\leq n}\|\nabla \mathcal{L}(\theta_k)\|^2$ (per-example objective)"
 MAPPING = r"$\frac{1}{n+1}\sum_{k\leq n}\|G_\gamma(\theta_k)\|^2$ (gradient mapping, per-example objective)"
 EITHER = "running average of the theorem's quantity\n(||grad L||^2; ||G||^2, the gradient mapping, where marked)"
-LEGEND_OUTSIDE = dict(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 LEGEND_BELOW = dict(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
 
 
