@@ -164,14 +164,19 @@ def uses_projected_theorem(run: Run) -> bool:
     return bool(run.config["train"].get("project")) and projection_acted(run.trace) is not False
 
 
+def probes_taken(trace: pd.DataFrame) -> tuple[int, int]:
+    """(probes taken, scheduled probes the time budget skipped) of a trace."""
+    skipped = int(trace["probe_skipped"].fillna(False).astype(bool).sum()) if "probe_skipped" in trace else 0
+    return (int(trace["probe_seconds"].notna().sum()) if "probe_seconds" in trace else 0), skipped
+
+
 def probe_notes(run: Run) -> list[str]:
     """What the probes measured on, where it was less than everything: scheduled probes the time budget skipped,
     full-gradient replicates on subsets of the training set, objectives on a subset of the points."""
     t, notes = run.trace, []
     n_train, n_test = (run.config.get("data", {}).get(k) for k in ("n_train", "n_test"))
-    skipped = int(t["probe_skipped"].fillna(False).astype(bool).sum()) if "probe_skipped" in t else 0
+    taken, skipped = probes_taken(t)
     if skipped:
-        taken = int(t["probe_seconds"].notna().sum()) if "probe_seconds" in t else 0
         notes.append(f"probes: {taken} of {taken + skipped} scheduled taken, the others skipped to keep within the "
                      f"probe budget ({run.config.get('train', {}).get('probe_budget')} of the training's time)")
     points = t["full_grad_points"].dropna() if "full_grad_points" in t else []

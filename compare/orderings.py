@@ -10,7 +10,7 @@ p < 0.05 (p >= 1/3): such an ordering is reported as not resolved, whatever its 
 
 Bounds that differ by less than a relative `BOUND_TIE_RTOL` (0.1%) are ties: a bound tens of decades above its
 measurement does not order two settings by a difference in its fourth digit, and such differences are often the
-rounding of a long expression. The table says so (`bound_order`: "tie (within 0.1%)").
+rounding of a long expression. The table says so (`bound_order`: "tie (bounds within 0.1%)").
 
 The sharpness family s holds the soft-clipping runs by their s and, beside them, the runs of another hidden
 activation (ReLU, the paper's baseline) by its name: their measurements enter the paper's claim about s = 5 (the
@@ -112,8 +112,8 @@ def merge_ties(values: Sequence[float], rtol: float = BOUND_TIE_RTOL) -> np.ndar
 
 
 def bound_order_text(tie: bool, agrees: bool | None) -> str:
-    """The bound's ordering against the measured one in words: 'agrees', 'disagrees', 'tie (within 0.1%)', or '-'
-    (fewer than two bounds, or no measured order)."""
+    """The bound's ordering against the measured one in words: 'agrees', 'disagrees', 'tie (bounds within 0.1%)', or
+    '-' (fewer than two bounds, or no measured order)."""
     if tie:
         return f"tie (bounds within {BOUND_TIE_RTOL:.1%})"
     return "-" if agrees is None else ("agrees" if agrees else "disagrees")

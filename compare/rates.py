@@ -79,7 +79,8 @@ def fit_run_slope(n: Sequence[float], y: Sequence[float], config: dict) -> Slope
 
 def regime(n_fit: np.ndarray, y_fit: np.ndarray, steps_per_epoch: int | None) -> tuple[str, int]:
     """(why the window is pre-asymptotic or "", the steps a fit would need or 0): still rising over the last half of
-    the window (in log n), or shorter than one epoch."""
+    the window (in log n), peaked after its first fifth and less than a decade before its end, or shorter than one
+    epoch."""
     reasons, needed = [], 0
     logs = np.log(n_fit + 1)
     late = logs >= (logs[0] + logs[-1]) / 2

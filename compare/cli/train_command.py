@@ -104,6 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_and_report(spec: VAESpec, config: Any, data: Any, args: argparse.Namespace) -> int:
     from empirical import train
+    from ..measures import probes_taken
     from ..objective_names import held_out_sentence
     try:
         run = train(spec, config, data, out=args.out, progress=not args.no_progress)
@@ -117,11 +118,10 @@ def _train_and_report(spec: VAESpec, config: Any, data: Any, args: argparse.Name
     if run.status == "diverged":
         print(f"  diverged at step {run.config['diverged_at']}: the objective or its gradient was not finite")
     held = held_out_sentence(spec, last["objective_test"], last["objective_test_se"],
-                             min(config.eval_points, len(data.test)), len(data.test))
+                             int(last.get("objective_test_points", len(data.test))), len(data.test))
     print(f"  ||grad L(theta_n)||^2 = {last['full_grad_norm_sq']:.4g} (+- {last['full_grad_norm_sq_se']:.2g}), {held}")
-    skipped = int(t["probe_skipped"].fillna(False).astype(bool).sum()) if "probe_skipped" in t else 0
+    taken, skipped = probes_taken(t)
     if skipped:
-        taken = int(t["probe_seconds"].notna().sum())
         print(f"  probes: {taken} of {taken + skipped} scheduled, within probe_budget={config.probe_budget} of the "
               "training's time (raise it in [train], or set probe_budget = inf for every probe)")
     print(f"  wrote {args.out / 'config.json'} and {args.out / 'trace.parquet'}")

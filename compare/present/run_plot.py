@@ -37,7 +37,6 @@ def positive(n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return n[keep], y[keep]
 
 
-
 def bound_vs_measured(a: Assessment) -> plt.Figure:
     """Two panels. Left, log-log: the measured running average (with +-2 se), the derived bound (dashed if it does
     not apply), the a-posteriori bound, the run's certificate over its step-weighted average, the probes'

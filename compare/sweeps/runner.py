@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
+from empirical.data_fit import fits_by_default
 from empirical.locks import exclusive
 from empirical.runs import CHECKPOINT, CONFIG, RunError, read_config, write_json
 from .plan import Point, Sweep
@@ -166,7 +167,7 @@ def data_source(sweep: Sweep) -> dict[str, Any]:
     fingerprint follows once a point has run)."""
     source = sweep.points[0].data if sweep.points else None
     out: dict[str, Any] = {"source": source}
-    if source and source not in ("digits", "synthetic", "breast-cancer") and Path(source).exists():
+    if source and fits_by_default(source) and Path(source).exists():  # a local path, not an embedded source
         out["path"] = str(Path(source).resolve())
     return out
 
