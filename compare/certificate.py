@@ -33,6 +33,7 @@ from bounds.spec import ParameterBound
 from bounds.support import NotDerivedError
 from empirical.estimators import has_exact_objective
 from empirical.runs import Run
+from .certificate_noise import empirical_noise, gradient_norm_bounds, has_example_norms, lambda_log
 from .measures import projection_acted
 from .objective_gap import SE_FACTOR, run_objective_gap
 
@@ -155,12 +156,26 @@ def _noise_polynomials(spec: Any, r_bar: float) -> tuple[Bound, Bound, Bound]:
     return make(g.expr().subs(D.S.r, r_bar)), make(g.expectation(d_z)), make((g * g).expectation(d_z))
 
 
-def _noise_bounds(spec: Any, point: dict[str, Any], r_bar: float) -> tuple[np.ndarray, np.ndarray]:
-    """(G_k, beta_k): the per-draw gradient bound at ||eps|| = r_bar at theta_k's box, and the bias the truncation to
-    that ball puts in the mean gradient, (sqrt(E g^2) sqrt(p) + E g p) / (1 - p) with p = P(||eps|| > r_bar)."""
-    G, mean, second = (np.asarray(b.evaluate(point), dtype=float) for b in _noise_polynomials(spec, r_bar))
+def _noise_bounds(spec: Any, point: dict[str, Any], r_bar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G_k, beta_k, E g_k): the per-draw gradient bound at ||eps|| = r_bar at theta_k's box, the bias the truncation
+    to that ball puts in the mean gradient, (sqrt(E g^2) sqrt(p) + E g p) / (1 - p) with p = P(||eps|| > r_bar), and
+    the mean bound E g(r) (which bounds ||grad L(theta_k)||)."""
+    n = len(next(v for v in point.values() if isinstance(v, np.ndarray)))
+    G, mean, second = (np.asarray(b.evaluate(point), dtype=float) * np.ones(n) for b in _noise_polynomials(spec, r_bar))
     p = math.exp(-(r_bar - math.sqrt(spec.model.latent_dim)) ** 2 / 2)
-    return G, (np.sqrt(second * p) + mean * p) / (1 - p)
+    return G, (np.sqrt(second * p) + mean * p) / (1 - p), mean
+
+
+def _hoeffding_noise(gammas: np.ndarray, G: np.ndarray, B: int, delta: float) -> list[tuple[float, float]]:
+    """(theta, the martingale's bound (Lambda / theta) log(3 x 10 x 620 / delta)) for each theta of the grid, with
+    Lambda the grid point at or above max_k gamma_k G_k^2 / B; empty where that is beyond the grid."""
+    realised = float((gammas * G ** 2 / B).max())
+    j = max(0, math.ceil(math.log(max(realised, LAMBDA_MIN) / LAMBDA_MIN) / math.log(LAMBDA_RATIO)))
+    if j >= LAMBDA_COUNT:
+        return []
+    Lam = LAMBDA_MIN * LAMBDA_RATIO ** j
+    log_term = math.log(3 * len(THETAS) * LAMBDA_COUNT / delta)
+    return [(theta, Lam * log_term / theta) for theta in THETAS]
 
 
 def certify(run: Run, delta: float = 0.05) -> Certificate:
@@ -202,33 +217,42 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     gammas = steps["lr"].to_numpy(float)
     L_k = np.asarray(L_bound.evaluate(seg), dtype=float) * np.ones(len(steps))
     draws = float((steps["K"].to_numpy(float) * spec.B).sum()) if "K" in steps else len(steps) * spec.B
-    # delta/3 each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation)
-    r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(3 * draws / delta)), 6)
-    G, beta = _noise_bounds(spec, point, r_bar)
+    empirical = has_example_norms(t)
+    # delta/shares each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation),
+    # and (empirical form) the anchors of ||grad L||
+    shares = 4 if empirical else 3
+    r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
+    G, beta, mean = _noise_bounds(spec, point, r_bar)
     layered = _frobenius_spec(spec, t)
     if layered is not None:  # the same bounds on the iterates' own layer norms: both hold, the smaller is used
         _norm_values(spec, t, seg, point)
         L_k = np.minimum(L_k, np.asarray(_derived(layered)[1].evaluate(seg), dtype=float))
-        G_f, beta_f = _noise_bounds(layered, point, r_bar)
-        G, beta = np.minimum(G, G_f), np.minimum(beta, beta_f)
+        G_f, beta_f, mean_f = _noise_bounds(layered, point, r_bar)
+        G, beta, mean = np.minimum(G, G_f), np.minimum(beta, beta_f), np.minimum(mean, mean_f)
+    if not math.isfinite(gain):
+        return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     total = float(gammas.sum())
     curvature = float((L_k * gammas ** 2 / 2 * steps["grad_norm_sq"].to_numpy(float)).sum())
     bias = float((gammas * beta ** 2).sum() / (4 * ETA))
-    realised = float((gammas * G ** 2 / spec.B).max())
-    j = max(0, math.ceil(math.log(max(realised, LAMBDA_MIN) / LAMBDA_MIN) / math.log(LAMBDA_RATIO)))
-    if j >= LAMBDA_COUNT or not math.isfinite(gain):
-        return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid"
-                           if math.isfinite(gain) else "the objective's gain could not be bounded")
-    Lam = LAMBDA_MIN * LAMBDA_RATIO ** j
-    log_term = math.log(3 * len(THETAS) * LAMBDA_COUNT / delta)
+    details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
+               "sum_gamma": total}
+    if empirical:
+        grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares)
+        candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares), ETA)
+        details.update(noise_form="empirical Bernstein (the run's per-example gradient norms)",
+                       grad_bound_max=float(grad_bound.max()))
+    else:
+        candidates = _hoeffding_noise(gammas, G, spec.B, delta)
+        details.update(noise_form="Hoeffding (the derived per-draw bound G)")
+    if not candidates:
+        return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
     best = None
-    for theta in THETAS:
+    for theta, noise in candidates:
         scale = 1 / ((1 - theta / 2 - ETA) * total)
-        parts = {"objective gain": gain * scale, "step curvature": curvature * scale,
-                 "noise": Lam * log_term / theta * scale, "truncation": bias * scale}
+        parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
+                 "truncation": bias * scale}
         if best is None or sum(parts.values()) < sum(best[1].values()):
             best = (theta, parts)
     theta, parts = best
-    details = {"theta": theta, "Lambda": Lam, "r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()),
-               "G_max": float(G.max()), "sum_gamma": total}
+    details["theta"] = theta
     return Certificate(sum(parts.values()), measured, delta, "", parts, details)

@@ -49,6 +49,10 @@ class TrainConfig:
     `independent` batches), the reference the split estimator is tested against. norm_batch: the points of each
     fresh batch the estimate draws (epochs, the final row, the reference; None: B). A smaller one costs less (on the
     paper's CIFAR-100 net a fresh batch of 16 against B = 64) and stays unbiased; its variance grows as 1/norm_batch.
+    example_norms: with `independent` batches and SGD, also record at every step the sum and the sum of squares of
+    the batch's per-example gradient norms (one vectorised per-example gradient, about one more backward pass): the
+    run's certificate then prices its noise by the gradients the run drew instead of the derived bound G
+    (docs/derivations.md, "A certificate for the run"). Ignored elsewhere.
     """
 
     steps: int | None = None
@@ -61,6 +65,7 @@ class TrainConfig:
     unbiased_norm: bool = True
     norm_estimator: str = "split"
     norm_batch: int | None = None
+    example_norms: bool = True
     probes: int = 12
     probe_points: int | None = None
     probe_budget: float | None = 0.25
@@ -86,7 +91,7 @@ class TrainConfig:
         choice("norm_estimator", self.norm_estimator, NORM_ESTIMATORS)
         if self.norm_batch is not None:  # two halves of at least one point each
             object.__setattr__(self, "norm_batch", count("norm_batch", self.norm_batch, 2))
-        for name in ("project", "unbiased_norm", "lanczos"):
+        for name in ("project", "unbiased_norm", "lanczos", "example_norms"):
             if not isinstance(getattr(self, name), bool):
                 invalid(name, getattr(self, name), "must be true or false")
         if self.K_alpha is not None and not 0 < finite("K_alpha", self.K_alpha) <= 1:

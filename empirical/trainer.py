@@ -22,6 +22,7 @@ from .config import TrainConfig
 from .checks import check_trainable
 from .data import Dataset
 from .estimators import estimate, has_exact_objective
+from .example_norms import example_norm_sums
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from . import probes as P
@@ -247,11 +248,23 @@ class Trainer:
             self.epoch += 1
         return True
 
+    @property
+    def records_example_norms(self) -> bool:
+        """Whether steps record their examples' gradient norms (`TrainConfig.example_norms`): only where the run's
+        certificate can read them, SGD on independent batches."""
+        return (self.config.example_norms and self.config.batches == "independent"
+                and self.spec.optimizer.name == "sgd")
+
     def train_step(self, row: dict[str, Any]) -> bool:
         """One update of this run alone."""
-        results = [self.compute(request) for request in self.requests()]
+        requests = self.requests()
+        results = [self.compute(request) for request in requests]
         ghat, value, _ = results[0]
         pair = gradient_pair(results)
+        if self.records_example_norms:  # at theta_k, before the update
+            sums = example_norm_sums(self.spec, self.flat, self.X[requests[0].idx], requests[0].eps,
+                                     self.spec.estimator, self.config.baseline).tolist()
+            row.update(example_norm_sum=sums[0], example_norm_sq_sum=sums[1])
         return self.finish_step(row, self.step_stats(ghat, value, pair).tolist(), ghat, pair)
 
     def final_row(self, row: dict[str, Any]) -> None:

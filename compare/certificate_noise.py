@@ -1,0 +1,98 @@
+"""The certificate's martingale term from the run's own per-example gradient norms (docs/derivations.md, "A
+certificate for the run", the empirical-Bernstein form).
+
+The martingale -sum_k gamma_k <grad L(theta_k), xi_k> is split into one increment per example,
+X_{k,i} = -(gamma_k / B) <grad L(theta_k), zeta_{k,i}>, zeta the example's centred gradient. Each increment is bounded
+below by -c_k with c_k = (gamma_k / B) ||grad L(theta_k)|| (G_k + ||m_k||), where G_k bounds an example's gradient on
+the truncation ball and m_k is the truncated mean gradient; Fan, Grama and Liu's inequality
+exp(l x - psi(l) x^2) <= 1 + l x (x >= -1, 0 <= l < 1, psi(l) = -log(1 - l) - l) then makes
+exp(sum lambda X - sum psi(lambda c_k) X^2 / c_k^2) a supermartingale. Its square terms are bounded by what the run
+recorded: X^2 <= (gamma / B)^2 ||grad L||^2 (||h_i|| + ||m_k||)^2, with ||h_i|| each example's own gradient norm. So
+the noise is priced by the gradients the run drew, not by the a-priori G_k^2 of Hoeffding's lemma; G_k enters only
+through the range c_k, multiplied by a certified bound on ||grad L(theta_k)|| that is small near a stationary point.
+
+That bound, `gradient_norm_bounds`, comes from anchors (the probes' ||grad L||^2, exact for a closed-form objective,
+else an upper confidence bound) carried along the path by the segments' smoothness constants,
+||grad L(theta_{k+1}) - grad L(theta_k)|| <= L_k gamma_k ||ghat_k||, and is never above the derived E g(r).
+"""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+LAMBDA_RATIO, LAMBDA_MIN, LAMBDA_COUNT = 1.5, 1e-20, 228   # lambda = LAMBDA_MIN * 1.5^j covers 1e-20 .. 1e20
+THETA_MAX = 1.8                                            # the share theta/2 <= 0.9 of the left side
+
+
+def rho(x: np.ndarray) -> np.ndarray:
+    """psi(x) / x^2 = (-log(1 - x) - x) / x^2 for 0 <= x < 1, increasing from 1/2 (its series, sum x^(m-2)/m)."""
+    x = np.asarray(x, dtype=float)
+    small = x < 1e-4
+    safe = np.where(small, 0.5, x)
+    exact = (-np.log1p(-safe) - safe) / safe ** 2
+    return np.where(small, 0.5 + x / 3 + x ** 2 / 4, exact)
+
+
+def has_example_norms(t: pd.DataFrame) -> bool:
+    """Whether every step recorded its examples' gradient norms (the trainer's `example_norms`)."""
+    steps = t.iloc[:-1]
+    return all(c in t and np.isfinite(steps[c].to_numpy(float)).all()
+               for c in ("example_norm_sum", "example_norm_sq_sum"))
+
+
+def gradient_norm_bounds(t: pd.DataFrame, L_k: np.ndarray, mean_bound: np.ndarray, anchor_delta: float) -> np.ndarray:
+    """Upper bounds on ||grad L(theta_k)||, k = 0..n-1, holding together with probability >= 1 - anchor_delta.
+
+    Anchors: each probe's full_grad_norm_sq; exact where its standard error is 0, else U + z SE with z the normal
+    quantile at anchor_delta / (number of estimated anchors) (the normal approximation, as for the objective's gain).
+    Each anchor is carried forwards and backwards along the path, a segment adding L_k gamma_k ||ghat_k||, and the
+    result is capped by the derived E g(r) at theta_k (mean_bound)."""
+    n = len(t) - 1
+    steps = t.iloc[:-1]
+    length = L_k * steps["lr"].to_numpy(float) * np.sqrt(np.maximum(steps["grad_norm_sq"].to_numpy(float), 0.0))
+    anchor = np.full(n + 1, np.inf)
+    if "full_grad_norm_sq" in t:
+        u = t["full_grad_norm_sq"].to_numpy(float)
+        se = t["full_grad_norm_sq_se"].to_numpy(float) if "full_grad_norm_sq_se" in t else np.full(n + 1, np.nan)
+        seen = np.isfinite(u) & np.isfinite(se)
+        estimated = int((seen & (se > 0)).sum())
+        z = NormalDist().inv_cdf(1 - anchor_delta / estimated) if estimated else 0.0
+        anchor[seen] = np.sqrt(np.maximum(u[seen] + z * se[seen], 0.0))
+    forward, backward = anchor.copy(), anchor.copy()
+    for k in range(1, n + 1):
+        forward[k] = min(forward[k], forward[k - 1] + length[k - 1])
+    for k in range(n - 1, -1, -1):
+        backward[k] = min(backward[k], backward[k + 1] + length[k])
+    return np.minimum(np.minimum(forward, backward)[:n], mean_bound)
+
+
+def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, grad_bound: np.ndarray,
+                    log_scale: float, eta: float) -> list[tuple[float, float]]:
+    """(theta, the martingale's bound) for each lambda of the grid where the supermartingale is defined (lambda c_k < 1
+    at every step) and theta/2 of the left side absorbs its square terms (theta <= THETA_MAX): with probability
+    >= 1 - delta_m, sum X <= (theta/2) sum gamma ||grad L||^2 + log(LAMBDA_COUNT / delta_m) / lambda for the lambda
+    chosen; log_scale = log(LAMBDA_COUNT / delta_m)."""
+    steps = t.iloc[:-1]
+    gammas = steps["lr"].to_numpy(float)
+    s1, s2 = steps["example_norm_sum"].to_numpy(float), steps["example_norm_sq_sum"].to_numpy(float)
+    a = grad_bound + beta                         # ||m_k|| <= ||grad L|| + ||b_k||
+    Q = (s2 + 2 * a * s1 + B * a * a) / B         # mean over the batch of (||h_i|| + ||m_k||)^2
+    c = gammas / B * grad_bound * (G + a)
+    out = []
+    for j in range(LAMBDA_COUNT):
+        lam = LAMBDA_MIN * LAMBDA_RATIO ** j
+        x = lam * c
+        if (x >= 1).any():
+            break
+        theta = float((2 * lam * rho(x) * gammas * Q / B).max())
+        if theta <= THETA_MAX and 1 - theta / 2 - eta > 0:
+            out.append((theta, log_scale / lam))
+    return out
+
+
+def lambda_log(delta_m: float) -> float:
+    """log(LAMBDA_COUNT / delta_m): the union over the lambda grid."""
+    return math.log(LAMBDA_COUNT / delta_m)

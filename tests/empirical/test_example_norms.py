@@ -1,0 +1,71 @@
+"""Each example's own gradient norm (empirical/example_norms.py), which the run's certificate prices its noise by:
+the vectorised per-example gradients against one backward pass per example (and their mean against the batch's
+gradient, which is what makes them the step's examples), and what the trainer records."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from bounds.presets import logistic_spec
+from bounds.spec import ObjectiveSpec
+from empirical import TrainConfig, train
+from empirical.data import synthetic_linear_gaussian
+from empirical.estimators import estimate
+from empirical.example_norms import example_norm_sums
+from empirical.functional import initial_parameters
+from tests.problems import LINEAR_3_2, SMALL_RUN_CONFIG, TINY_MLP, small_mlp_spec
+
+CASES = {
+    "linear": (LINEAR_3_2, "pathwise", "none", 1),
+    "mlp pathwise": (TINY_MLP, "pathwise", "none", 1),
+    "mlp score, loo baseline": (TINY_MLP, "score", "loo", 3),
+    "iwae": (dataclasses.replace(TINY_MLP, objective=ObjectiveSpec("iwae", K=3)), "pathwise", "none", 3),
+    "black-box VI": (logistic_spec(), "pathwise", "none", 1),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_the_examples_gradients_are_the_batchs(case):
+    spec, estimator, baseline, K = CASES[case]
+    gen = torch.Generator().manual_seed(3)
+    flat = initial_parameters(spec, gen, torch.float64) + 0.1 * torch.randn(spec.n_parameters, generator=gen,
+                                                                            dtype=torch.float64)
+    B, d_x = 5, spec.model.data_dim
+    x = torch.randn(B, d_x, generator=gen, dtype=torch.float64)
+    eps = torch.randn(B, K, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+
+    def gradient(rows: slice) -> torch.Tensor:
+        theta = flat.clone().requires_grad_(True)
+        return torch.autograd.grad(estimate(spec, theta, x[rows], eps[rows], estimator, baseline)[0], theta)[0]
+
+    each = torch.stack([gradient(slice(i, i + 1)) for i in range(B)])
+    assert torch.allclose(each.mean(0), gradient(slice(None)), rtol=1e-10, atol=1e-12)  # the step's examples
+    norms = each.norm(dim=1)
+    sums = example_norm_sums(spec, flat, x, eps, estimator, baseline)
+    assert torch.allclose(sums, torch.stack([norms.sum(), (norms * norms).sum()]), rtol=1e-10)
+
+
+def test_the_trainer_records_them_where_the_certificate_reads_them():
+    """Independent SGD batches record both sums at every step (and their K-draw examples); reshuffled epochs and
+    example_norms = false do not."""
+    spec = small_mlp_spec(n=6)
+    data = synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, 120,
+                                     data_bound=spec.model.data_bound, seed=1)
+    columns = ("example_norm_sum", "example_norm_sq_sum")
+    run = train(spec, TrainConfig(batches="independent", **SMALL_RUN_CONFIG), data, out=None, progress=False)
+    steps = run.trace.iloc[:-1]
+    assert all(steps[c].notna().all() for c in columns)
+    # Jensen: the batch's mean gradient is no longer than its examples' mean norm
+    assert (steps["grad_norm_sq"] ** 0.5 <= steps["example_norm_sum"] / spec.B * (1 + 1e-5)).all()
+    assert (steps["example_norm_sum"] ** 2 <= spec.B * steps["example_norm_sq_sum"] * (1 + 1e-5)).all()
+    for config in (TrainConfig(**SMALL_RUN_CONFIG), TrainConfig(batches="independent", example_norms=False,
+                                                               **SMALL_RUN_CONFIG)):
+        other = train(spec, config, data, out=None, progress=False)
+        assert not any(c in other.trace for c in columns)
+
+
+def test_a_bad_setting_is_named():
+    with pytest.raises(ValueError, match="example_norms"):
+        TrainConfig(example_norms="yes")
