@@ -10,6 +10,8 @@
 2. Probe costs at one step: the unbiased full-gradient norm, the gradient-noise/SNR probe, the Lanczos top
    eigenvalue (with its number of Hessian-vector products), the parameter norms, in seconds and in multiples of
    one training step.
+3. The per-layer norms of a step with and without the carried spectral bounds (empirical/spectral_bounds.py), over
+   the iterates of real training steps.
 Run: make bench   (or: python benchmarks/bench_recording.py [--steps N] [--rounds R])
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bounds.presets import digits_spec
 from empirical import TrainConfig, digits
 from empirical import probes as P
 from empirical.estimators import estimate
+from empirical.step_gradients import LayerGroups
 from empirical.trainer import Trainer
 
 
@@ -51,6 +54,28 @@ def recorded_steps(trainer: Trainer, steps: int) -> float:
         trainer.rows.append(row)
         trainer.step += 1
     return time.perf_counter() - t0
+
+
+def spectral_cost(trainer: Trainer, steps: int) -> tuple[float, float, int]:
+    """(seconds a step for the per-layer norms with the carried spectral bounds, without them, anchors renewed), over
+    the iterates of `steps` real training steps, replayed in the same order."""
+    flats = []
+    for _ in range(steps):
+        row = {"step": trainer.step, "epoch": trainer.epoch}
+        trainer.train_step(row)
+        trainer.step += 1
+        flats.append(trainer.flat.clone()[None])
+    with_bounds, without = LayerGroups(trainer.spec.layout), LayerGroups(trainer.spec.layout)
+    without.spectral = None
+    times, anchors = [], 0
+    for groups in (with_bounds, without):
+        t0 = time.perf_counter()
+        for flat in flats:
+            groups.norms(flat).tolist()  # the step's sync, as recorded
+            if groups.spectral is not None and groups.spectral.stale is not None:
+                anchors += int(groups.spectral.stale.sum())
+        times.append((time.perf_counter() - t0) / steps)
+    return times[0], times[1], anchors
 
 
 def main() -> None:
@@ -81,6 +106,12 @@ def main() -> None:
             rounds = [recorded_steps(other, args.steps) / plain_steps(trainer, args.steps) for _ in range(3)]
             print(f"with unbiased_norm, batches={batches}, norm_estimator={estimator}: median ratio to plain = "
                   f"{statistics.median(rounds):.2f}")
+
+    spectral, frobenius, anchors = spectral_cost(Trainer(spec, TrainConfig(unbiased_norm=False), data, progress=False),
+                                                 args.steps)
+    print(f"per-layer norms a step: {frobenius * 1e3:.3f} ms (Frobenius and bias), {spectral * 1e3:.3f} ms with the "
+          f"carried spectral bounds ({(spectral - frobenius) / step_s:.1%} of a plain step; {anchors} layer anchors "
+          f"renewed in {args.steps} steps)")
 
     cfg, flat, X = trainer.config, trainer.flat, trainer.X
     gen = torch.Generator().manual_seed(1)

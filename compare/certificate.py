@@ -13,7 +13,8 @@ theta_k and theta_{k+1}) gives, summed, sum gamma ||grad L||^2 <= [L(theta_n) - 
 (probability >= 1 - delta/3), each example's gradient is at most G_k (the derived pointwise bound there), so the
 noise is sub-Gaussian with proxy G_k^2 / B and the martingale is at most theta/2 of the left side plus
 Lambda log(.)/theta (probability >= 1 - delta/3, a union over a grid of theta and Lambda). The objective's gain is an
-upper confidence bound (exact for a closed-form objective).
+upper confidence bound (exact for a closed-form objective). Reshuffled epochs add a bound on their batches' bias
+(`certificate_epochs`).
 """
 from __future__ import annotations
 
@@ -33,13 +34,11 @@ from bounds.spec import ParameterBound
 from bounds.support import NotDerivedError
 from empirical.estimators import has_exact_objective
 from empirical.runs import Run
-from .certificate_noise import empirical_noise, gradient_norm_bounds, has_example_norms, lambda_log
+from .certificate_noise import empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log
+from .certificate_terms import epoch_hull, projection_term, reshuffling_term
 from .measures import projection_acted
 from .objective_gap import SE_FACTOR, run_objective_gap
 
-THETAS = tuple(i / 10 for i in range(1, 11))   # the martingale's weights (theta/2 of the left side), a union over
-LAMBDA_RATIO = 1.25                           # Lambda on the grid LAMBDA_MIN * 1.25^j, j < LAMBDA_COUNT
-LAMBDA_MIN, LAMBDA_COUNT = 1e-30, 620           # covers 1e-30 .. 1e30
 ETA = 0.01                                    # share of the left side that absorbs the truncation's bias
 
 
@@ -76,12 +75,14 @@ def _refusal(run: Run) -> str | None:
     spec, train = run.spec, run.config["train"]
     if spec.optimizer.name != "sgd":
         return f"optimizer {spec.optimizer.name!r}: the certificate is proved for SGD"
-    if train.get("batches", "epochs") != "independent":
-        return "reshuffled epochs: the certificate needs batches drawn independently at each step (E[ghat | past] = grad L)"
+    if train.get("batches", "epochs") != "independent" and not (run.config.get("data") or {}).get("n_train"):
+        return "reshuffled epochs with no recorded training-set size: the certificate's reshuffling term needs it"
+    if train.get("batches", "epochs") != "independent" and "epoch" not in run.trace:
+        return "reshuffled epochs with no epoch column in the trace"
     if spec.weight_bound.kind != "entrywise":
         return "per-layer norm bounds: the certificate's L_k are evaluated on the iterates' entry-wise box"
-    if train.get("project") and projection_acted(run.trace) is not False:
-        return "a projected run whose projection acted (or was not recorded): the certificate covers plain SGD steps"
+    if train.get("project") and projection_acted(run.trace) is None:
+        return "a projected run that did not record its projection's distances"
     if run.status != "finished":
         return f"run status {run.status!r}"
     if "grad_norm_sq" not in run.trace or "lr" not in run.trace or "inf_norm_theta" not in run.trace:
@@ -121,24 +122,33 @@ def _objective_gain(run: Run) -> tuple[float, str]:
     return max(gain, 0.0), how
 
 
-def _frobenius_spec(spec: Any, t: pd.DataFrame) -> Any | None:
-    """The spec with per-layer Frobenius bounds in place of the box, where the trace has every layer's per-step
-    norms (the trainer records them) and the derivation covers per-layer norms; else None."""
+LAYER_NORMS = (("frobenius", "frobenius_norm"), ("spectral", "spectral_bound"))  # (norm kind, its trace column)
+
+
+def _layered_spec(spec: Any, t: pd.DataFrame, kind: str, column: str) -> Any | None:
+    """The spec with per-layer bounds of this kind in place of the box, where the trace has every layer's per-step
+    norms of that kind (`column`) and biases (the trainer records them) and the derivation covers per-layer norms;
+    else None."""
     names = [slot.name for slot in spec.layout]
-    if spec.model.kind == "logistic" or any(f"frobenius_norm.{n}" not in t or f"bias_norm.{n}" not in t for n in names):
+    if spec.model.kind == "logistic" or any(f"{column}.{n}" not in t or f"bias_norm.{n}" not in t for n in names):
         return None
+    if not all(np.isfinite(t[f"{column}.{n}"].to_numpy(float)).all() for n in names):
+        return None  # runs recorded before the column existed, resumed after: no value at some steps
     ones = (1.0,) * len(names)  # placeholders: the values are the path's norms
-    return dataclasses.replace(spec, weight_bound=ParameterBound("frobenius", layer_norms=ones, bias_norms=ones))
+    return dataclasses.replace(spec, weight_bound=ParameterBound(kind, layer_norms=ones, bias_norms=ones))
 
 
-def _norm_values(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any]) -> None:
-    """Put each layer's Frobenius and bias norms into the segment's (larger of the two ends: a norm is convex) and the
-    point's settings, in place."""
+def _norm_values(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any],
+                 column: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The segment's and the point's settings with each layer's norm (from `column`) and bias norm: at the segment,
+    the larger of the two ends (a norm is convex)."""
+    seg, point = dict(seg), dict(point)
     for i, slot in enumerate(spec.layout):
-        for symbol, column in ((S.layer_norm_symbol(i).name, f"frobenius_norm.{slot.name}"),
-                               (S.bias_norm_symbol(i).name, f"bias_norm.{slot.name}")):
-            x = t[column].to_numpy(float)
+        for symbol, name in ((S.layer_norm_symbol(i).name, f"{column}.{slot.name}"),
+                             (S.bias_norm_symbol(i).name, f"bias_norm.{slot.name}")):
+            x = t[name].to_numpy(float)
             seg[symbol], point[symbol] = np.maximum(x[:-1], x[1:]), x[:-1]
+    return seg, point
 
 
 @lru_cache(maxsize=32)
@@ -166,18 +176,6 @@ def _noise_bounds(spec: Any, point: dict[str, Any], r_bar: float) -> tuple[np.nd
     return G, (np.sqrt(second * p) + mean * p) / (1 - p), mean
 
 
-def _hoeffding_noise(gammas: np.ndarray, G: np.ndarray, B: int, delta: float) -> list[tuple[float, float]]:
-    """(theta, the martingale's bound (Lambda / theta) log(3 x 10 x 620 / delta)) for each theta of the grid, with
-    Lambda the grid point at or above max_k gamma_k G_k^2 / B; empty where that is beyond the grid."""
-    realised = float((gammas * G ** 2 / B).max())
-    j = max(0, math.ceil(math.log(max(realised, LAMBDA_MIN) / LAMBDA_MIN) / math.log(LAMBDA_RATIO)))
-    if j >= LAMBDA_COUNT:
-        return []
-    Lam = LAMBDA_MIN * LAMBDA_RATIO ** j
-    log_term = math.log(3 * len(THETAS) * LAMBDA_COUNT / delta)
-    return [(theta, Lam * log_term / theta) for theta in THETAS]
-
-
 def certify(run: Run, delta: float = 0.05) -> Certificate:
     """The certificate of one run at confidence 1 - delta (docs/derivations.md, "A certificate for the run")."""
     if not 0 < delta < 1:
@@ -188,7 +186,9 @@ def certify(run: Run, delta: float = 0.05) -> Certificate:
     if why is not None:
         return Certificate(None, measured, delta, why)
     gain, gain_how = _objective_gain(run)
-    return certificate_of_path(run.spec, t, gain, delta, measured, gain_how)
+    epochs = run.config["train"].get("batches", "epochs") != "independent"
+    return certificate_of_path(run.spec, t, gain, delta, measured, gain_how,
+                               int(run.config["data"]["n_train"]) if epochs else None)
 
 
 def weighted_average(t: pd.DataFrame) -> float:
@@ -202,10 +202,12 @@ def weighted_average(t: pd.DataFrame) -> float:
 
 
 def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, measured: float = math.nan,
-                        gain_how: str = "given") -> Certificate:
+                        gain_how: str = "given", n_train: int | None = None) -> Certificate:
     """The certificate from a path's records: t has one row per iterate theta_0..theta_n (columns lr, grad_norm_sq,
     inf_norm_theta, inf_norm_phi, K, and logvar_low, logvar_high where the log-variances are parameters; the last
-    row's step columns unused) and gain bounds L(theta_n) - L(theta_0) with probability >= 1 - delta/3."""
+    row's step columns unused) and gain bounds L(theta_n) - L(theta_0) with probability >= 1 - delta/3.
+    n_train: the training set's size where batches came from reshuffled epochs (t then needs the column epoch);
+    None for independent batches. A projected run's t has each step's projection_distance."""
     steps = t.iloc[:-1]
     if not len(steps):
         return Certificate(None, measured, delta, "no step was taken")
@@ -215,20 +217,16 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         return Certificate(None, measured, delta, f"no derived smoothness: {exc}")
     seg, point = _segment_values(spec, t, values)
     gammas = steps["lr"].to_numpy(float)
-    L_k = np.asarray(L_bound.evaluate(seg), dtype=float) * np.ones(len(steps))
     draws = float((steps["K"].to_numpy(float) * spec.B).sum()) if "K" in steps else len(steps) * spec.B
-    empirical = has_example_norms(t)
+    epochs, empirical = n_train is not None, has_example_norms(t)
+    projected = "projection_distance" in t and bool(np.nan_to_num(steps["projection_distance"].to_numpy(float),
+                                                                    nan=1.0).any())
     # delta/shares each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation),
-    # and (empirical form) the anchors of ||grad L||
-    shares = 4 if empirical else 3
+    # and (empirical form, epochs, projected steps) the anchors of ||grad L||
+    shares = 4 if empirical or epochs or projected else 3
     r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
-    G, beta, mean = _noise_bounds(spec, point, r_bar)
-    layered = _frobenius_spec(spec, t)
-    if layered is not None:  # the same bounds on the iterates' own layer norms: both hold, the smaller is used
-        _norm_values(spec, t, seg, point)
-        L_k = np.minimum(L_k, np.asarray(_derived(layered)[1].evaluate(seg), dtype=float))
-        G_f, beta_f, mean_f = _noise_bounds(layered, point, r_bar)
-        G, beta, mean = np.minimum(G, G_f), np.minimum(beta, beta_f), np.minimum(mean, mean_f)
+    L_k, G, beta, mean = _least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
+        _smoothness_at(s, sg, len(steps)), *_noise_bounds(s, pt, r_bar)))
     if not math.isfinite(gain):
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     total = float(gammas.sum())
@@ -236,23 +234,56 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     bias = float((gammas * beta ** 2).sum() / (4 * ETA))
     details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
                "sum_gamma": total}
+    grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares) if shares == 4 else None
     if empirical:
-        grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares)
-        candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares), ETA)
+        candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares), ETA,
+                                     mean if epochs else None)
         details.update(noise_form="empirical Bernstein (the run's per-example gradient norms)",
                        grad_bound_max=float(grad_bound.max()))
     else:
-        candidates = _hoeffding_noise(gammas, G, spec.B, delta)
+        candidates = hoeffding_noise(gammas, G, spec.B, delta, shares)
         details.update(noise_form="Hoeffding (the derived per-draw bound G)")
     if not candidates:
         return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
+    reshuffling = 0.0
+    if epochs:
+        hull = epoch_hull(t)
+        _, hull_point = _segment_values(spec, hull, values)
+        L_h, M_h = _least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
+            _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2]))
+        reshuffling, parts = reshuffling_term(t, n_train, spec.B, L_h, M_h, grad_bound)
+        details.update(reshuffling_parts=parts, grad_bound_max=float(grad_bound.max()))
+    if projected:
+        details["projection"] = projection_term(t, grad_bound)
     best = None
     for theta, noise in candidates:
         scale = 1 / ((1 - theta / 2 - ETA) * total)
         parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
                  "truncation": bias * scale}
+        if epochs:
+            parts["reshuffling"] = reshuffling * scale
+        if projected:
+            parts["projection"] = details["projection"] * scale
         if best is None or sum(parts.values()) < sum(best[1].values()):
             best = (theta, parts)
     theta, parts = best
     details["theta"] = theta
     return Certificate(sum(parts.values()), measured, delta, "", parts, details)
+
+
+def _smoothness_at(spec: Any, settings: dict[str, Any], n: int) -> np.ndarray:
+    """The derived L of `spec` at each step's settings."""
+    return np.asarray(_derived(spec)[1].evaluate(settings), dtype=float) * np.ones(n)
+
+
+def _least_over_norms(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any],
+                      evaluate) -> tuple[np.ndarray, ...]:
+    """evaluate(spec, seg, point) -> arrays, on the box and again on the iterates' own layer norms where the trace has
+    them (Frobenius, certified spectral): every one holds, so the elementwise least is used."""
+    out = evaluate(spec, seg, point)
+    for kind, column in LAYER_NORMS:
+        layered = _layered_spec(spec, t, kind, column)
+        if layered is not None:
+            seg_l, point_l = _norm_values(spec, t, seg, point, column)
+            out = tuple(np.minimum(a, b) for a, b in zip(out, evaluate(layered, seg_l, point_l)))
+    return out

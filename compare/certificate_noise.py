@@ -1,4 +1,5 @@
-"""The certificate's martingale term from the run's own per-example gradient norms (docs/derivations.md, "A
+"""The certificate's martingale term: Hoeffding's form from the derived per-draw bound G (`hoeffding_noise`), and the
+form from the run's own per-example gradient norms (docs/derivations.md, "A
 certificate for the run", the empirical-Bernstein form).
 
 The martingale -sum_k gamma_k <grad L(theta_k), xi_k> is split into one increment per example,
@@ -25,6 +26,10 @@ import pandas as pd
 
 LAMBDA_RATIO, LAMBDA_MIN, LAMBDA_COUNT = 1.5, 1e-20, 228   # lambda = LAMBDA_MIN * 1.5^j covers 1e-20 .. 1e20
 THETA_MAX = 1.8                                            # the share theta/2 <= 0.9 of the left side
+# Hoeffding's form: the martingale's weights theta (theta/2 of the left side) and Lambda on the grid
+# HOEFFDING_MIN * 1.25^j, j < HOEFFDING_COUNT (1e-30 .. 1e30), a union over both
+HOEFFDING_THETAS = tuple(i / 10 for i in range(1, 11))
+HOEFFDING_RATIO, HOEFFDING_MIN, HOEFFDING_COUNT = 1.25, 1e-30, 620
 
 
 def rho(x: np.ndarray) -> np.ndarray:
@@ -70,15 +75,17 @@ def gradient_norm_bounds(t: pd.DataFrame, L_k: np.ndarray, mean_bound: np.ndarra
 
 
 def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, grad_bound: np.ndarray,
-                    log_scale: float, eta: float) -> list[tuple[float, float]]:
+                    log_scale: float, eta: float, mean_bound: np.ndarray | None = None) -> list[tuple[float, float]]:
     """(theta, the martingale's bound) for each lambda of the grid where the supermartingale is defined (lambda c_k < 1
     at every step) and theta/2 of the left side absorbs its square terms (theta <= THETA_MAX): with probability
     >= 1 - delta_m, sum X <= (theta/2) sum gamma ||grad L||^2 + log(LAMBDA_COUNT / delta_m) / lambda for the lambda
-    chosen; log_scale = log(LAMBDA_COUNT / delta_m)."""
+    chosen; log_scale = log(LAMBDA_COUNT / delta_m). mean_bound: a bound on the norm of the examples' mean gradient
+    m_k the increments are centred at, before truncation (default grad_bound: independent batches centre at grad L;
+    reshuffled epochs at each drawn example's own expected gradient)."""
     steps = t.iloc[:-1]
     gammas = steps["lr"].to_numpy(float)
     s1, s2 = steps["example_norm_sum"].to_numpy(float), steps["example_norm_sq_sum"].to_numpy(float)
-    a = grad_bound + beta                         # ||m_k|| <= ||grad L|| + ||b_k||
+    a = (grad_bound if mean_bound is None else mean_bound) + beta  # ||m_k|| <= ||grad L|| + ||b_k||
     Q = (s2 + 2 * a * s1 + B * a * a) / B         # mean over the batch of (||h_i|| + ||m_k||)^2
     c = gammas / B * grad_bound * (G + a)
     out = []
@@ -96,3 +103,16 @@ def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, gr
 def lambda_log(delta_m: float) -> float:
     """log(LAMBDA_COUNT / delta_m): the union over the lambda grid."""
     return math.log(LAMBDA_COUNT / delta_m)
+
+
+def hoeffding_noise(gammas: np.ndarray, G: np.ndarray, B: int, delta: float,
+                     shares: int = 3) -> list[tuple[float, float]]:
+    """(theta, the martingale's bound (Lambda / theta) log(shares x 10 x 620 / delta)) for each theta of the grid, with
+    Lambda the grid point at or above max_k gamma_k G_k^2 / B; empty where that is beyond the grid."""
+    realised = float((gammas * G ** 2 / B).max())
+    j = max(0, math.ceil(math.log(max(realised, HOEFFDING_MIN) / HOEFFDING_MIN) / math.log(HOEFFDING_RATIO)))
+    if j >= HOEFFDING_COUNT:
+        return []
+    Lam = HOEFFDING_MIN * HOEFFDING_RATIO ** j
+    log_term = math.log(shares * len(HOEFFDING_THETAS) * HOEFFDING_COUNT / delta)
+    return [(theta, Lam * log_term / theta) for theta in HOEFFDING_THETAS]

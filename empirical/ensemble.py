@@ -156,8 +156,11 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     stacked = None
     if any(d is not None for d in denominators):  # an SGD member's column (0) is not recorded
         stacked = torch.stack([torch.full_like(G[e], math.inf) if d is None else d for e, d in enumerate(denominators)])
+    carriers = None if members[0].layers.spectral is None else [m.layers.spectral for m in members]
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
-                            members[0].spec.layout.logvars, stacked, members[0].layers).tolist()
+                            members[0].spec.layout.logvars, stacked, members[0].layers, carriers).tolist()
+    for e, (i, m) in enumerate(zip(ids, members)):  # as each member alone records them (one per member)
+        m.record_example_norms(rows[i], requests[e][0])
     return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))
             for e, (i, m) in enumerate(zip(ids, members))}
 

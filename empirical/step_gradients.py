@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from .spectral_bounds import CarriedSpectralBounds
+
 
 @dataclass(frozen=True)
 class Pair:
@@ -82,21 +84,33 @@ def pair_batch(train: dict[str, Any], B: int) -> int:
 
 class LayerGroups:
     """Each layer's weight and bias in the flat vector, for the per-step norms (`spec.layout` order: weight i, then bias
-    i; the linear VAE's V has its log-variances as its bias)."""
+    i; the linear VAE's V has its log-variances as its bias): ||W_i||_F and ||b_i||, then (networks and the linear
+    VAE) a certified upper bound on ||W_i||_2 (`spectral_bounds.CarriedSpectralBounds`)."""
 
     def __init__(self, layout, device: torch.device | str = "cpu") -> None:
         self.parts = [part for slot in layout for part in (slot.weight, slot.bias)]
         self.pieces = layout.pieces  # where weights and biases tile the vector: one split gives every part
-        self.count = len(self.parts)
         self.keys = [f"{kind}.{slot.name}" for slot in layout for kind in ("frobenius_norm", "bias_norm")]
+        self.spectral = (CarriedSpectralBounds([slot.weight for slot in layout], [slot.shape for slot in layout])
+                         if layout.network else None)  # black-box VI: free parameters, no weight matrices
+        if self.spectral is not None:
+            self.keys += [f"spectral_bound.{slot.name}" for slot in layout]
+        self.count = len(self.keys)
 
-    def norms(self, flats: torch.Tensor) -> torch.Tensor:
-        """[E, 2L]: ||W_i||_F and ||b_i|| of every layer, for E parameter vectors (slices: a scatter-add over the
-        whole vector cost 2.4 ms a step on a 0.8M-parameter net, these 0.2 ms)."""
+    def norms(self, flats: torch.Tensor, carriers: list[CarriedSpectralBounds] | None = None) -> torch.Tensor:
+        """[E, count]: ||W_i||_F and ||b_i|| of every layer, then the bounds on ||W_i||_2, for E parameter vectors
+        (slices: a scatter-add over the whole vector cost 2.4 ms a step on a 0.8M-parameter net, these 0.2 ms).
+        carriers: each vector's own carried bounds (an ensemble's members'); default: this group's."""
         if len(flats) == 1:  # one run: a single fused kernel over the layers' parts
             parts = flats[0].split(self.pieces) if self.pieces else [flats[0, part] for part in self.parts]
-            return torch.stack(torch._foreach_norm(parts))[None]
-        return torch.stack([torch.linalg.vector_norm(flats[:, part], dim=1) for part in self.parts], dim=1)
+            out = torch.stack(torch._foreach_norm(parts))[None]
+        else:
+            out = torch.stack([torch.linalg.vector_norm(flats[:, part], dim=1) for part in self.parts], dim=1)
+        if self.spectral is None:
+            return out
+        # float64 bounds cast to the run's dtype: ROUNDING's margin exceeds float32's relative rounding (6e-8)
+        spectral = CarriedSpectralBounds.together(carriers or [self.spectral], flats)
+        return torch.cat([out, spectral.to(out.dtype)], dim=1)
 
     def columns(self, values: list[float]) -> dict[str, float]:
         return dict(zip(self.keys, values))
@@ -118,13 +132,16 @@ def sup_norm(t: torch.Tensor, dim: int | None = None) -> torch.Tensor:
 
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
                     pair: Pair | None, logvars: slice | None = None,
-                    denominators: torch.Tensor | None = None, layers: "LayerGroups | None" = None) -> torch.Tensor:
+                    denominators: torch.Tensor | None = None, layers: "LayerGroups | None" = None,
+                    carriers: list[CarriedSpectralBounds] | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
-    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (each layer's ||W||_F and ||b||), (<g, g'>),
+    ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (each layer's ||W||_F and ||b||, then its
+    certified bound on ||W||_2), (<g, g'>),
     (sum_i ghat_i^2 / denominator_i)], from
     gradients G [E, P], objective values [E], iterates [E, P], the pair of conditionally independent unbiased
     gradients ([E, P] each, or None), the linear VAE's log-variances and an adaptive optimiser's denominators [E, P]
-    (`FlatOptimizer.denominator`). One tensor, so that recording costs one host sync."""
+    (`FlatOptimizer.denominator`), and each run's carried spectral bounds (`LayerGroups.norms`). One tensor, so that
+    recording costs one host sync."""
     theta, phi = box["theta"], box["phi"]
     G2 = G.square()
     sup = lambda part: sup_norm(flats[:, part], dim=1)
@@ -140,7 +157,7 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
         tail.append((G2 / denominators).sum(1))
     parts = [torch.stack(columns, dim=1)]
     if layers is not None:  # each layer's norms, one block (no per-column views to stack)
-        parts.append(layers.norms(flats).to(G.dtype))
+        parts.append(layers.norms(flats, carriers).to(G.dtype))
     if tail:
         parts.append(torch.stack(tail, dim=1))
     return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]

@@ -68,7 +68,8 @@ class Trainer:
         return {"step": self.step, "epoch": self.epoch, "pos": self.pos, "perm": self.perm, "flat": self.flat,
                 "opt": self.opt.state_dict(), "gen": self.gen.get_state(),
                 "inner_gen": self.inner_gen.get_state(), "paper_acc": self.paper_acc,
-                "elapsed": self.elapsed, "rows": self.rows}
+                "elapsed": self.elapsed, "rows": self.rows,
+                "spectral": None if self.layers.spectral is None else self.layers.spectral.state()}
 
     def load(self, state: dict[str, Any]) -> None:
         self.step, self.epoch, self.pos, self.perm = state["step"], state["epoch"], state["pos"], state["perm"]
@@ -78,6 +79,8 @@ class Trainer:
         self.gen.set_state(state["gen"].cpu())
         self.inner_gen.set_state(state["inner_gen"].cpu())
         self.paper_acc, self.elapsed, self.rows = state["paper_acc"], state["elapsed"], state["rows"]
+        if self.layers.spectral is not None:
+            self.layers.spectral.load(state.get("spectral"), self.device)
 
     # -- one step ------------------------------------------------------------------------------------------------
     def K_at(self, k: int) -> int:
@@ -251,9 +254,8 @@ class Trainer:
     @property
     def records_example_norms(self) -> bool:
         """Whether steps record their examples' gradient norms (`TrainConfig.example_norms`): only where the run's
-        certificate can read them, SGD on independent batches."""
-        return (self.config.example_norms and self.config.batches == "independent"
-                and self.spec.optimizer.name == "sgd")
+        certificate can read them, SGD."""
+        return self.config.example_norms and self.spec.optimizer.name == "sgd"
 
     def train_step(self, row: dict[str, Any]) -> bool:
         """One update of this run alone."""
@@ -261,11 +263,15 @@ class Trainer:
         results = [self.compute(request) for request in requests]
         ghat, value, _ = results[0]
         pair = gradient_pair(results)
-        if self.records_example_norms:  # at theta_k, before the update
-            sums = example_norm_sums(self.spec, self.flat, self.X[requests[0].idx], requests[0].eps,
-                                     self.spec.estimator, self.config.baseline).tolist()
-            row.update(example_norm_sum=sums[0], example_norm_sq_sum=sums[1])
+        self.record_example_norms(row, requests[0])
         return self.finish_step(row, self.step_stats(ghat, value, pair).tolist(), ghat, pair)
+
+    def record_example_norms(self, row: dict[str, Any], training: Request) -> None:
+        """The training batch's per-example gradient norm sums, at theta_k before the update, where recorded."""
+        if self.records_example_norms:
+            sums = example_norm_sums(self.spec, self.flat, self.X[training.idx], training.eps, self.spec.estimator,
+                                     self.config.baseline).tolist()
+            row.update(example_norm_sum=sums[0], example_norm_sq_sum=sums[1])
 
     def final_row(self, row: dict[str, Any]) -> None:
         """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""

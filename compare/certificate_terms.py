@@ -1,0 +1,87 @@
+"""The certificate's terms beyond plain SGD on independent batches (docs/derivations.md, "A certificate for the run"):
+reshuffled epochs and projected steps.
+
+Reshuffled epochs: with batches drawn without replacement from a permutation of the N training points, E[ghat_k | past]
+is the mean gradient of the points not yet drawn this epoch, not grad L(theta_k). Split the noise as
+ghat_k - grad L_k = (ghat_k - gbar_k) + (gbar_k - grad L_k), gbar_k(theta) the batch's mean of the examples' expected
+gradients grad l_i(theta). The first part is a martingale given the batch (the eps draws: the certificate's noise
+term). The second gives S = -sum_k gamma_k phi_k(theta_k) with phi_k(theta) = <grad L(theta), gbar_k(theta) -
+grad L(theta)>, bounded path by path: over an epoch the examples drawn sum to N grad L at any fixed theta, less the
+undrawn ones, so at the epoch's first iterate theta_s the phi_k nearly cancel, and each phi_k moves from theta_s to
+theta_k by at most its Lipschitz constant times ||theta_k - theta_s||.
+
+Projected steps: theta_{k+1} = theta_k + gamma ghat_k - p_k with p_k the projection's correction, so the descent
+inequality gains <grad L_k, p_k> <= Gbar_k ||p_k|| (the recorded projection_distance).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# trace columns of per-iterate norms, and whether their hull takes the running maximum (True) or minimum
+HULL_COLUMNS = {"inf_norm_theta": True, "inf_norm_phi": True, "logvar_low": False, "logvar_high": True}
+HULL_PREFIXES = ("frobenius_norm.", "spectral_bound.", "bias_norm.")
+
+
+def epoch_hull(t: pd.DataFrame) -> pd.DataFrame:
+    """The steps' rows (iterates theta_0..theta_{n-1}) with each norm column replaced by its extreme over the epoch's
+    iterates so far, theta_s..theta_k: the segment [theta_s, theta_k] lies in their convex hull, and a norm is convex
+    (the log-variances' range: their running minimum and maximum). Plus one dummy last row, as `_segment_values`
+    reads iterates 0..n."""
+    steps = t.iloc[:-1].reset_index(drop=True)
+    out = steps.copy()
+    groups = steps.groupby("epoch", sort=False)
+    for column in steps.columns:
+        upper = HULL_COLUMNS.get(column, True if column.startswith(HULL_PREFIXES) else None)
+        if upper is not None:
+            out[column] = groups[column].cummax() if upper else groups[column].cummin()
+    return pd.concat([out, out.iloc[-1:]], ignore_index=True)
+
+
+def distances(t: pd.DataFrame) -> np.ndarray:
+    """D_k >= ||theta_k - theta_s|| (theta_s the epoch's first iterate): the path's length since, sum gamma ||ghat||
+    (unprojected SGD moves by gamma_j ghat_j exactly)."""
+    steps = t.iloc[:-1]
+    length = steps["lr"].to_numpy(float) * np.sqrt(np.maximum(steps["grad_norm_sq"].to_numpy(float), 0.0))
+    travelled = pd.Series(length).groupby(steps["epoch"].to_numpy()).cumsum().to_numpy()
+    return travelled - length
+
+
+def reshuffling_term(t: pd.DataFrame, n_train: int, B: int, L_hull: np.ndarray, M_hull: np.ndarray,
+                     grad_bound: np.ndarray) -> tuple[float, dict[str, float]]:
+    """An upper bound on S = -sum_k gamma_k <grad L_k, gbar_k - grad L_k>, valid wherever grad_bound bounds
+    ||grad L(theta_k)||, L_hull[k] bounds every example's Hessian on the hull of theta_s..theta_k and M_hull[k]
+    every example's expected gradient there (so at k = s, at theta_s). With c_e B the epoch's mean step size, U_e the
+    points it drew and Gbar_s, M_s at its first iterate:
+
+        S <= sum_k gamma_k D_k L_k (M_k + 3 min(M_k, Gbar_s + L_k D_k))            (phi_k moves: its gradient)
+             + sum_k |gamma_k - c_e B| Gbar_s (M_s + Gbar_s)                        (the steps differ in an epoch)
+             + sum_e c_e min(U_e, N - U_e) Gbar_s (M_s + Gbar_s)                    (the points not drawn)
+
+    Returns the bound and its three parts."""
+    steps = t.iloc[:-1].reset_index(drop=True)
+    gammas, epochs = steps["lr"].to_numpy(float), steps["epoch"].to_numpy()
+    D = distances(t)
+    first = steps.groupby("epoch", sort=False).cumcount().to_numpy() == 0
+    start = np.maximum.accumulate(np.where(first, np.arange(len(steps)), 0))  # each step's epoch's first step
+    G_s, M_s = grad_bound[start], M_hull[start]
+    moving = gammas * D * L_hull * (M_hull + 3 * np.minimum(M_hull, G_s + L_hull * D))
+    per_epoch = pd.DataFrame({"epoch": epochs, "gamma": gammas}).groupby("epoch", sort=False)["gamma"]
+    mean_gamma = per_epoch.transform("mean").to_numpy()
+    at_start = G_s * (M_s + G_s)
+    uneven = np.abs(gammas - mean_gamma) * at_start
+    drawn = per_epoch.transform("size").to_numpy() * B
+    undrawn = (mean_gamma / B * np.minimum(drawn, np.maximum(n_train - drawn, 0)) * at_start)[first]
+    parts = {"moving": float(moving.sum()), "uneven steps": float(uneven.sum()), "undrawn": float(undrawn.sum())}
+    return sum(parts.values()), parts
+
+
+DISTANCE_ROUNDING = 1e-3  # relative margin on the recorded float32 projection distances
+
+
+def projection_term(t: pd.DataFrame, grad_bound: np.ndarray) -> float:
+    """sum_k Gbar_k ||p_k|| >= sum_k <grad L(theta_k), p_k>, p_k the projection's correction at step k (0 where it did
+    not act), valid wherever grad_bound bounds ||grad L(theta_k)||. The steps stay no longer than gamma ||ghat||
+    (a projection onto a convex set that holds theta_k is non-expansive), so the other terms are unchanged."""
+    distance = np.nan_to_num(t.iloc[:-1]["projection_distance"].to_numpy(float), nan=np.inf)
+    return float((grad_bound * distance * (1 + DISTANCE_ROUNDING)).sum())
