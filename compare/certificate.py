@@ -39,7 +39,6 @@ from .certificate_terms import epoch_hull, projection_term, reshuffling_term
 from .measures import projection_acted
 from .objective_gap import SE_FACTOR, run_objective_gap
 
-ETA = 0.01                                    # share of the left side that absorbs the truncation's bias
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,9 @@ def _segment_values(spec: Any, t: pd.DataFrame, values: dict[str, Any]) -> tuple
 
 
 def _objective_gain(run: Run) -> tuple[float, str]:
-    """An upper bound on L(theta_n) - L(theta_0): exact for a closed-form objective, else the probes' estimates
-    +- SE_FACTOR standard errors, no larger than the run's certified gap (ceiling - start)."""
+    """An upper bound on L(theta_n) - L(theta_0): exact for a closed-form objective, else the last probe's paired
+    estimate (both ends on the same points and draws) or, in runs recorded before it, the two probes' estimates,
+    + SE_FACTOR standard errors; no larger than the run's certified gap (ceiling - start)."""
     t = run.trace.dropna(subset=["objective_train"]).sort_values("step")
     first, last = t.iloc[0], t.iloc[-1]
     if int(first["step"]) != 0 or int(last["step"]) != int(run.trace["step"].max()):
@@ -115,10 +115,13 @@ def _objective_gain(run: Run) -> tuple[float, str]:
     exact = has_exact_objective(run.spec)
     margin = 0.0 if exact else SE_FACTOR * (se(first) + se(last))
     gain = float(last["objective_train"] - first["objective_train"]) + (margin if math.isfinite(margin) else math.inf)
+    how = "exact (closed-form objective)" if exact else f"estimates +- {SE_FACTOR:g} standard errors"
+    paired = float(last.get("objective_gain", math.nan)) + SE_FACTOR * float(last.get("objective_gain_se", math.nan))
+    if not exact and math.isfinite(paired):
+        gain, how = paired, f"paired estimate (the same draws at theta_0 and theta_n) + {SE_FACTOR:g} standard errors"
     gap = run_objective_gap(run, run.spec)
     if gap is not None and gap.has_error_bar:
         gain = min(gain, gap.value)
-    how = "exact (closed-form objective)" if exact else f"estimates +- {SE_FACTOR:g} standard errors"
     return max(gain, 0.0), how
 
 
@@ -231,12 +234,12 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     total = float(gammas.sum())
     curvature = float((L_k * gammas ** 2 / 2 * steps["grad_norm_sq"].to_numpy(float)).sum())
-    bias = float((gammas * beta ** 2).sum() / (4 * ETA))
+    bias = float((gammas * beta ** 2).sum())  # the truncation's: sum gamma beta^2 / (4 eta), eta chosen below
     details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
                "sum_gamma": total}
     grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares) if shares == 4 else None
     if empirical:
-        candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares), ETA,
+        candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares),
                                      mean if epochs else None)
         details.update(noise_form="empirical Bernstein (the run's per-example gradient norms)",
                        grad_bound_max=float(grad_bound.max()))
@@ -257,18 +260,30 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         details["projection"] = projection_term(t, grad_bound)
     best = None
     for theta, noise in candidates:
-        scale = 1 / ((1 - theta / 2 - ETA) * total)
+        fixed = gain + curvature + noise + reshuffling + details.get("projection", 0.0)
+        eta = _best_eta(fixed, bias / 4, 1 - theta / 2)
+        scale = 1 / ((1 - theta / 2 - eta) * total)
         parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
-                 "truncation": bias * scale}
+                 "truncation": (bias / 4 / eta if eta > 0 else 0.0) * scale}
         if epochs:
             parts["reshuffling"] = reshuffling * scale
         if projected:
             parts["projection"] = details["projection"] * scale
         if best is None or sum(parts.values()) < sum(best[1].values()):
-            best = (theta, parts)
-    theta, parts = best
+            best = (theta, parts, eta)
+    theta, parts, details["eta"] = best
     details["theta"] = theta
     return Certificate(sum(parts.values()), measured, delta, "", parts, details)
+
+
+def _best_eta(fixed: float, b: float, c: float) -> float:
+    """The eta in (0, c) that minimises (fixed + b / eta) / (c - eta): the root of fixed eta^2 + 2 b eta - b c = 0
+    (gamma ||grad L|| beta <= eta gamma ||grad L||^2 + gamma beta^2 / (4 eta) holds for every eta > 0 at once)."""
+    if b <= 0:
+        return 0.0
+    if fixed <= 0:
+        return c / 2
+    return (-b + math.sqrt(b * b + fixed * b * c)) / fixed
 
 
 def _smoothness_at(spec: Any, settings: dict[str, Any], n: int) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 LAMBDA_RATIO, LAMBDA_MIN, LAMBDA_COUNT = 1.5, 1e-20, 228   # lambda = LAMBDA_MIN * 1.5^j covers 1e-20 .. 1e20
-THETA_MAX = 1.8                                            # the share theta/2 <= 0.9 of the left side
+THETA_GRID = np.geomspace(0.002, 1.8, 40)                 # the shares theta/2 <= 0.9 of the left side
 # Hoeffding's form: the martingale's weights theta (theta/2 of the left side) and Lambda on the grid
 # HOEFFDING_MIN * 1.25^j, j < HOEFFDING_COUNT (1e-30 .. 1e30), a union over both
 HOEFFDING_THETAS = tuple(i / 10 for i in range(1, 11))
@@ -75,28 +75,31 @@ def gradient_norm_bounds(t: pd.DataFrame, L_k: np.ndarray, mean_bound: np.ndarra
 
 
 def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, grad_bound: np.ndarray,
-                    log_scale: float, eta: float, mean_bound: np.ndarray | None = None) -> list[tuple[float, float]]:
+                    log_scale: float, mean_bound: np.ndarray | None = None) -> list[tuple[float, float]]:
     """(theta, the martingale's bound) for each lambda of the grid where the supermartingale is defined (lambda c_k < 1
-    at every step) and theta/2 of the left side absorbs its square terms (theta <= THETA_MAX): with probability
-    >= 1 - delta_m, sum X <= (theta/2) sum gamma ||grad L||^2 + log(LAMBDA_COUNT / delta_m) / lambda for the lambda
-    chosen; log_scale = log(LAMBDA_COUNT / delta_m). mean_bound: a bound on the norm of the examples' mean gradient
-    m_k the increments are centred at, before truncation (default grad_bound: independent batches centre at grad L;
-    reshuffled epochs at each drawn example's own expected gradient)."""
+    at every step) and each theta of THETA_GRID: with probability >= 1 - delta_m, for every such pair,
+    sum X <= (theta/2) sum gamma ||grad L||^2 + log(LAMBDA_COUNT / delta_m) / lambda + sum_k gamma_k Gbar_k^2
+    (u_k - theta/2)_+, where u_k = lambda rho(lambda C_k) gamma_k Q_k / B is step k's share of the square terms (the
+    steps where it passes theta/2 pay their excess at Gbar_k); log_scale = log(LAMBDA_COUNT / delta_m). mean_bound: a
+    bound on the norm of the examples' mean gradient m_k the increments are centred at, before truncation (default
+    grad_bound: independent batches centre at grad L; reshuffled epochs at each drawn example's own expected
+    gradient)."""
     steps = t.iloc[:-1]
     gammas = steps["lr"].to_numpy(float)
     s1, s2 = steps["example_norm_sum"].to_numpy(float), steps["example_norm_sq_sum"].to_numpy(float)
     a = (grad_bound if mean_bound is None else mean_bound) + beta  # ||m_k|| <= ||grad L|| + ||b_k||
     Q = (s2 + 2 * a * s1 + B * a * a) / B         # mean over the batch of (||h_i|| + ||m_k||)^2
     c = gammas / B * grad_bound * (G + a)
+    weight = gammas * grad_bound ** 2
     out = []
     for j in range(LAMBDA_COUNT):
         lam = LAMBDA_MIN * LAMBDA_RATIO ** j
         x = lam * c
         if (x >= 1).any():
             break
-        theta = float((2 * lam * rho(x) * gammas * Q / B).max())
-        if theta <= THETA_MAX and 1 - theta / 2 - eta > 0:
-            out.append((theta, log_scale / lam))
+        u = lam * rho(x) * gammas * Q / B
+        excess = (weight[None] * np.maximum(u[None] - THETA_GRID[:, None] / 2, 0.0)).sum(1)
+        out += [(float(theta), log_scale / lam + float(e)) for theta, e in zip(THETA_GRID, excess)]
     return out
 
 

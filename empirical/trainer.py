@@ -54,6 +54,7 @@ class Trainer:
         self.flat = initial_parameters(spec, gen, self.dtype).to(self.device)
         if config.project:
             P.project(spec, self.flat)
+        self.start = self.flat.clone()  # theta_0: the last probe measures the gain from it with common draws
         self.opt = FlatOptimizer(spec.optimizer, config.form, self.flat)
         self.gen = torch.Generator(device=self.device).manual_seed(spec.seed)
         # Draws for the second gradient of grad_norm_sq_unbiased: its own stream, so training noise is unchanged.
@@ -69,7 +70,7 @@ class Trainer:
                 "opt": self.opt.state_dict(), "gen": self.gen.get_state(),
                 "inner_gen": self.inner_gen.get_state(), "paper_acc": self.paper_acc,
                 "elapsed": self.elapsed, "rows": self.rows,
-                "spectral": None if self.layers.spectral is None else self.layers.spectral.state()}
+                "spectral": None if self.layers.spectral is None else self.layers.spectral.state(), "start": self.start}
 
     def load(self, state: dict[str, Any]) -> None:
         self.step, self.epoch, self.pos, self.perm = state["step"], state["epoch"], state["pos"], state["perm"]
@@ -81,6 +82,7 @@ class Trainer:
         self.paper_acc, self.elapsed, self.rows = state["paper_acc"], state["elapsed"], state["rows"]
         if self.layers.spectral is not None:
             self.layers.spectral.load(state.get("spectral"), self.device)
+        self.start = state["start"].to(self.device) if state.get("start") is not None else None  # None: older record
 
     # -- one step ------------------------------------------------------------------------------------------------
     def K_at(self, k: int) -> int:
@@ -107,7 +109,7 @@ class Trainer:
         start = time.perf_counter()
         gen = torch.Generator(device=self.device).manual_seed(self.spec.seed * 1_000_003 + self.step + 1)
         ctx = ProbeContext(self.spec, self.config, self.flat, self.X, self.X_test, gen, self.K_at(self.step), self.step,
-                           self.full_grad_points)
+                           self.full_grad_points, self.start if self.step == self.n_steps else None)
         for quantity in self.probe_set:
             row.update(quantity.measure(ctx))
         row["probe_seconds"] = time.perf_counter() - start

@@ -26,6 +26,7 @@ class ProbeContext:
     K: int  # draws per data point at this step (the K schedule)
     step: int = 0
     full_grad_points: int | None = None  # training points per full-gradient replicate (None: all; probe_plan)
+    start: "torch.Tensor | None" = None  # theta_0, at the run's last probe: the objective's gain from it is measured
 
 
 @dataclass(frozen=True)

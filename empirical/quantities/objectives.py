@@ -17,14 +17,28 @@ def measure(ctx: ProbeContext) -> dict[str, float]:
         for name, X in (("objective_train", ctx.X), ("objective_test", ctx.X_test)):
             rows = evaluation_subset(len(X), ctx.config.eval_points, spec.seed)
             x = X[rows.to(X.device) if isinstance(rows, torch.Tensor) else rows]
-            values = objective_values(spec, ctx.flat, x, draw_eps(spec, len(x), spec.objective.K, ctx.generator,
-                                                                 ctx.flat))
+            eps = draw_eps(spec, len(x), spec.objective.K, ctx.generator, ctx.flat)
+            values = objective_values(spec, ctx.flat, x, eps)
+            exact = has_exact_objective(spec) and len(x) == len(X)
             out[name] = float(values.mean())
-            out[f"{name}_se"] = standard_error(values, exact_on_all=has_exact_objective(spec) and len(x) == len(X))
+            out[f"{name}_se"] = standard_error(values, exact_on_all=exact)
             out[f"{name}_points"] = len(x)
+            if name == "objective_train" and ctx.start is not None:  # paired: the same points and draws at theta_0
+                out["objective_gain"], out["objective_gain_se"] = paired_gain(spec, ctx.flat, ctx.start, x, eps, exact)
     # a constant of the run (the data's, not the iterate's): measured with the start, which is what it certifies
     out["objective_ceiling"] = data_ceiling(spec, ctx.X) if ctx.step == 0 else math.nan
     return out
+
+
+def paired_gain(spec, flat, start, x, eps, exact_on_all: bool) -> tuple[float, float]:
+    """(mean of l(theta_n) - l(theta_0) over the points x with the same draws eps at both ends, its standard error), in
+    float64: the difference is small where the steps were, and float32's rounding of each value (about 1e-7 of it)
+    would not be."""
+    import torch
+    from ..estimators import objective_values
+    d = lambda a: a.detach().to(device=flat.device, dtype=torch.float64)
+    gain = objective_values(spec, d(flat), d(x), d(eps)) - objective_values(spec, d(start), d(x), d(eps))
+    return float(gain.mean()), standard_error(gain, exact_on_all)
 
 
 def standard_error(values, exact_on_all: bool) -> float:
@@ -80,6 +94,10 @@ QUANTITIES = [Quantity("objectives", {
     "objective_train_points": "probe: the training points objective_train was evaluated on (all, or `eval_points` "
                               "of a permutation seeded by the run's seed, the same at every probe)",
     "objective_test_points": "probe: the held-out points objective_test was evaluated on (likewise)",
+    "objective_gain": "last probe: L(theta_n) - L(theta_0) on the training points of objective_train, both ends with "
+                      "the same draws (paired: its error shrinks with ||theta_n - theta_0||; the run's certificate "
+                      "reads it)",
+    "objective_gain_se": "last probe: its standard error as an estimate over the whole training set",
     "objective_ceiling": "step-0 probe: an upper bound on the training-set objective over all parameters, from the "
                          "data (linear VAE: probabilistic PCA's maximum; NaN elsewhere)",
 }, order=40, measure=measure, constant=Constant(

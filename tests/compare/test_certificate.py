@@ -214,3 +214,20 @@ def test_a_run_outside_the_certificate_says_why(tmp_path):
     assert found.details["noise_form"].startswith("empirical Bernstein")  # the trainer recorded the examples' norms
     with pytest.raises(ValueError, match="delta"):
         certify(independent, delta=1.5)
+
+
+def test_the_gain_is_the_last_probes_paired_estimate():
+    """A deep run's gain is read from its paired estimate at theta_0 and theta_n, sharper than the two probes'
+    separate estimates it falls back to in runs recorded before it."""
+    from empirical import TrainConfig, train
+    from tests.problems import SMALL_RUN_CONFIG, small_mlp_spec
+    spec = small_mlp_spec(n=30)
+    data = synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, 200, data_bound=spec.model.data_bound,
+                                     seed=1)
+    run = train(spec, TrainConfig(batches="independent", **SMALL_RUN_CONFIG), data, out=None, progress=False)
+    found = certify(run)
+    assert found.applies and found.details["gain_how"].startswith("paired")
+    older = dataclasses.replace(run, trace=run.trace.drop(columns=["objective_gain", "objective_gain_se"]))
+    before = certify(older)
+    assert before.details["gain_how"].startswith("estimates")
+    assert found.terms["objective gain"] < before.terms["objective gain"]
