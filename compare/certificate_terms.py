@@ -54,7 +54,8 @@ def reshuffling_term(t: pd.DataFrame, n_train: int, B: int, L_hull: np.ndarray, 
     every example's expected gradient there (so at k = s, at theta_s). With c_e B the epoch's mean step size, U_e the
     points it drew and Gbar_s, M_s at its first iterate:
 
-        S <= sum_k gamma_k D_k L_k (M_k + 3 min(M_k, Gbar_s + L_k D_k))            (phi_k moves: its gradient)
+        S <= sum_k gamma_k min(D_k L_k (M_k + 3 min(M_k, Gbar_s + L_k D_k)),          (phi_k moves: its gradient,
+                               min(L_k D_k, Gbar_k + Gbar_s) (M_k + Gbar_k) + 2 Gbar_s L_k D_k)   or split in two)
              + sum_k |gamma_k - c_e B| Gbar_s (M_s + Gbar_s)                        (the steps differ in an epoch)
              + sum_e c_e min(U_e, N - U_e) Gbar_s (M_s + Gbar_s)                    (the points not drawn)
 
@@ -65,7 +66,11 @@ def reshuffling_term(t: pd.DataFrame, n_train: int, B: int, L_hull: np.ndarray, 
     first = steps.groupby("epoch", sort=False).cumcount().to_numpy() == 0
     start = np.maximum.accumulate(np.where(first, np.arange(len(steps)), 0))  # each step's epoch's first step
     G_s, M_s = grad_bound[start], M_hull[start]
-    moving = gammas * D * L_hull * (M_hull + 3 * np.minimum(M_hull, G_s + L_hull * D))
+    # |phi_k(theta_k) - phi_k(theta_s)|, two ways (the smaller is used): its gradient along the segment, or
+    # <grad L_k - grad L_s, gbar_k - grad L_k> + <grad L_s, (gbar_k - grad L_k) - (gbar_k - grad L)(theta_s)>
+    along = D * L_hull * (M_hull + 3 * np.minimum(M_hull, G_s + L_hull * D))
+    split = np.minimum(L_hull * D, grad_bound + G_s) * (M_hull + grad_bound) + 2 * G_s * L_hull * D
+    moving = gammas * np.minimum(along, split)
     per_epoch = pd.DataFrame({"epoch": epochs, "gamma": gammas}).groupby("epoch", sort=False)["gamma"]
     mean_gamma = per_epoch.transform("mean").to_numpy()
     at_start = G_s * (M_s + G_s)

@@ -25,8 +25,20 @@ def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
                      "tightness ratio": s["tightness_ratio"], "sound": a.verdict,
                      "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
                      f"certificate (delta={s['certificate_delta']:g})": s["certificate"],
-                     "certificate ratio": s["certificate_ratio"], "fitted slope": s["fitted_slope"]})
+                     "certificate ratio": s["certificate_ratio"],
+                     "certificate carried by": carried_by(s["certificate_terms"]), "fitted slope": s["fitted_slope"]})
     return pd.DataFrame(rows)
+
+
+def carried_by(terms: dict[str, float | None]) -> str:
+    """The certificate's largest term and its share of the value ('reshuffling (99.9%)'); '-' where there is none.
+    The terms add up to the certificate, so each share is exact, not an attribution."""
+    shown = {name: v for name, v in (terms or {}).items() if v is not None and math.isfinite(v) and v >= 0}
+    total = sum(shown.values())
+    if not total > 0:
+        return "-"
+    name = max(shown, key=shown.get)
+    return f"{name} ({shown[name] / total:.1%})"
 
 
 def orderings_table(order: pd.DataFrame) -> pd.DataFrame:

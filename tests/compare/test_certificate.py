@@ -231,3 +231,9 @@ def test_the_gain_is_the_last_probes_paired_estimate():
     before = certify(older)
     assert before.details["gain_how"].startswith("estimates")
     assert found.terms["objective gain"] < before.terms["objective gain"]
+
+
+def test_the_tightness_table_names_the_term_that_carries_the_certificate():
+    from compare.present.tables import carried_by
+    assert carried_by({"noise": 3.0, "objective gain": 1.0, "truncation": None}) == "noise (75.0%)"
+    assert carried_by({}) == "-" and carried_by(None) == "-"
