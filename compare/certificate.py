@@ -28,13 +28,12 @@ import numpy as np
 import pandas as pd
 
 from bounds import derive as D
-from bounds import symbols as S
 from bounds.bound import Bound
-from bounds.spec import ParameterBound
 from bounds.support import NotDerivedError
 from empirical.estimators import has_exact_objective
 from empirical.runs import Run
 from .certificate_noise import empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log
+from .certificate_settings import least_over_norms, segment_values
 from .certificate_terms import epoch_hull, projection_term, reshuffling_term
 from .measures import projection_acted
 from .objective_gap import SE_FACTOR, run_objective_gap
@@ -89,20 +88,6 @@ def _refusal(run: Run) -> str | None:
     return None
 
 
-def _segment_values(spec: Any, t: pd.DataFrame, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The settings of each step's segment [theta_k, theta_{k+1}] (for L_k) and of theta_k (for G_k): the box a as the
-    larger entry-wise norm, and the log-variances' range where they are parameters (linear VAE, black-box VI)."""
-    a = np.maximum(t["inf_norm_theta"].to_numpy(float), t["inf_norm_phi"].to_numpy(float))
-    seg = {**values, "a": np.maximum(a[:-1], a[1:])}
-    point = {**values, "a": a[:-1]}
-    if spec.layout.logvars is not None and "logvar_low" in t:
-        low, high = t["logvar_low"].to_numpy(float), t["logvar_high"].to_numpy(float)
-        high = np.maximum(high, low + 1e-9)  # a degenerate range (every v equal) as a tiny interval
-        seg.update(logvar_min=np.minimum(low[:-1], low[1:]), logvar_max=np.maximum(high[:-1], high[1:]))
-        point.update(logvar_min=low[:-1], logvar_max=high[:-1])
-    return seg, point
-
-
 def _objective_gain(run: Run) -> tuple[float, str]:
     """An upper bound on L(theta_n) - L(theta_0): exact for a closed-form objective, else the last probe's paired
     estimate (both ends on the same points and draws) or, in runs recorded before it, the two probes' estimates,
@@ -123,35 +108,6 @@ def _objective_gain(run: Run) -> tuple[float, str]:
     if gap is not None and gap.has_error_bar:
         gain = min(gain, gap.value)
     return max(gain, 0.0), how
-
-
-LAYER_NORMS = (("frobenius", "frobenius_norm"), ("spectral", "spectral_bound"))  # (norm kind, its trace column)
-
-
-def _layered_spec(spec: Any, t: pd.DataFrame, kind: str, column: str) -> Any | None:
-    """The spec with per-layer bounds of this kind in place of the box, where the trace has every layer's per-step
-    norms of that kind (`column`) and biases (the trainer records them) and the derivation covers per-layer norms;
-    else None."""
-    names = [slot.name for slot in spec.layout]
-    if spec.model.kind == "logistic" or any(f"{column}.{n}" not in t or f"bias_norm.{n}" not in t for n in names):
-        return None
-    if not all(np.isfinite(t[f"{column}.{n}"].to_numpy(float)).all() for n in names):
-        return None  # runs recorded before the column existed, resumed after: no value at some steps
-    ones = (1.0,) * len(names)  # placeholders: the values are the path's norms
-    return dataclasses.replace(spec, weight_bound=ParameterBound(kind, layer_norms=ones, bias_norms=ones))
-
-
-def _norm_values(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any],
-                 column: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The segment's and the point's settings with each layer's norm (from `column`) and bias norm: at the segment,
-    the larger of the two ends (a norm is convex)."""
-    seg, point = dict(seg), dict(point)
-    for i, slot in enumerate(spec.layout):
-        for symbol, name in ((S.layer_norm_symbol(i).name, f"{column}.{slot.name}"),
-                             (S.bias_norm_symbol(i).name, f"bias_norm.{slot.name}")):
-            x = t[name].to_numpy(float)
-            seg[symbol], point[symbol] = np.maximum(x[:-1], x[1:]), x[:-1]
-    return seg, point
 
 
 @lru_cache(maxsize=32)
@@ -190,8 +146,18 @@ def certify(run: Run, delta: float = 0.05) -> Certificate:
         return Certificate(None, measured, delta, why)
     gain, gain_how = _objective_gain(run)
     epochs = run.config["train"].get("batches", "epochs") != "independent"
-    return certificate_of_path(run.spec, t, gain, delta, measured, gain_how,
+    return certificate_of_path(_fitted_to_data(run), t, gain, delta, measured, gain_how,
                                int(run.config["data"]["n_train"]) if epochs else None)
+
+
+def _fitted_to_data(run: Run) -> Any:
+    """The run's spec with R_x the largest ||x|| of its own data (recorded, train and held-out; a 1e-6 margin for the
+    float32 copy it trained on): a run draws only its training points, so the constants need hold only there. Below
+    the spec's R_x this tightens every constant; above it, it is what makes them valid. Black-box VI keeps its spec."""
+    spec, largest = run.spec, (run.config.get("data") or {}).get("max_norm")
+    if spec.model.kind == "logistic" or not largest or not math.isfinite(largest):
+        return spec
+    return dataclasses.replace(spec, model=dataclasses.replace(spec.model, data_bound=float(largest) * (1 + 1e-6)))
 
 
 def weighted_average(t: pd.DataFrame) -> float:
@@ -218,7 +184,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         values, L_bound = _derived(spec)
     except NotDerivedError as exc:
         return Certificate(None, measured, delta, f"no derived smoothness: {exc}")
-    seg, point = _segment_values(spec, t, values)
+    seg, point = segment_values(spec, t, values)
     gammas = steps["lr"].to_numpy(float)
     draws = float((steps["K"].to_numpy(float) * spec.B).sum()) if "K" in steps else len(steps) * spec.B
     epochs, empirical = n_train is not None, has_example_norms(t)
@@ -228,7 +194,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     # and (empirical form, epochs, projected steps) the anchors of ||grad L||
     shares = 4 if empirical or epochs or projected else 3
     r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
-    L_k, G, beta, mean = _least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
+    L_k, G, beta, mean = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
         _smoothness_at(s, sg, len(steps)), *_noise_bounds(s, pt, r_bar)))
     if not math.isfinite(gain):
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
@@ -251,8 +217,8 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     reshuffling = 0.0
     if epochs:
         hull = epoch_hull(t)
-        _, hull_point = _segment_values(spec, hull, values)
-        L_h, M_h = _least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
+        _, hull_point = segment_values(spec, hull, values)
+        L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
             _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2]))
         reshuffling, parts = reshuffling_term(t, n_train, spec.B, L_h, M_h, grad_bound)
         details.update(reshuffling_parts=parts, grad_bound_max=float(grad_bound.max()))
@@ -289,16 +255,3 @@ def _best_eta(fixed: float, b: float, c: float) -> float:
 def _smoothness_at(spec: Any, settings: dict[str, Any], n: int) -> np.ndarray:
     """The derived L of `spec` at each step's settings."""
     return np.asarray(_derived(spec)[1].evaluate(settings), dtype=float) * np.ones(n)
-
-
-def _least_over_norms(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any],
-                      evaluate) -> tuple[np.ndarray, ...]:
-    """evaluate(spec, seg, point) -> arrays, on the box and again on the iterates' own layer norms where the trace has
-    them (Frobenius, certified spectral): every one holds, so the elementwise least is used."""
-    out = evaluate(spec, seg, point)
-    for kind, column in LAYER_NORMS:
-        layered = _layered_spec(spec, t, kind, column)
-        if layered is not None:
-            seg_l, point_l = _norm_values(spec, t, seg, point, column)
-            out = tuple(np.minimum(a, b) for a, b in zip(out, evaluate(layered, seg_l, point_l)))
-    return out

@@ -26,8 +26,8 @@ HULL_PREFIXES = ("frobenius_norm.", "spectral_bound.", "bias_norm.")
 def epoch_hull(t: pd.DataFrame) -> pd.DataFrame:
     """The steps' rows (iterates theta_0..theta_{n-1}) with each norm column replaced by its extreme over the epoch's
     iterates so far, theta_s..theta_k: the segment [theta_s, theta_k] lies in their convex hull, and a norm is convex
-    (the log-variances' range: their running minimum and maximum). Plus one dummy last row, as `_segment_values`
-    reads iterates 0..n."""
+    (the log-variances' range: their running minimum and maximum). Plus one dummy last row, as
+    `certificate_settings.segment_values` reads iterates 0..n."""
     steps = t.iloc[:-1].reset_index(drop=True)
     out = steps.copy()
     groups = steps.groupby("epoch", sort=False)

@@ -178,11 +178,12 @@ def test_fans_inequality_and_rho():
 def test_the_gradient_norm_bounds_hold_along_the_path(step, tightness):
     """Gbar_k >= ||grad L(theta_k)|| at every step of every run (anchors at the probe steps carried by L_k), and
     close to it: a tight tier on the median ratio over the steps."""
-    from compare.certificate import _derived, _noise_bounds, _segment_values
+    from compare.certificate import _derived, _noise_bounds
+    from compare.certificate_settings import segment_values
     spec, paths, _, _ = step_paths(step)
     values, L_bound = _derived(spec)
     for path in paths[:50]:
-        seg, point = _segment_values(spec, path, values)
+        seg, point = segment_values(spec, path, values)
         L_k = np.asarray(L_bound.evaluate(seg), dtype=float) * np.ones(len(path) - 1)
         mean = _noise_bounds(spec, point, 6.0)[2]
         bound = gradient_norm_bounds(path, L_k, mean, DELTA / 4)
@@ -237,3 +238,22 @@ def test_the_tightness_table_names_the_term_that_carries_the_certificate():
     from compare.present.tables import carried_by
     assert carried_by({"noise": 3.0, "objective gain": 1.0, "truncation": None}) == "noise (75.0%)"
     assert carried_by({}) == "-" and carried_by(None) == "-"
+
+
+def test_the_constants_are_taken_at_the_runs_own_data_norm():
+    """A run draws only its own points: R_x is their largest norm (recorded with the data), not the spec's, which gives
+    a smaller certificate where the data sit well inside it; a record without the norm keeps the spec's R_x."""
+    from compare.certificate import _fitted_to_data
+    from empirical import TrainConfig, train
+    from tests.problems import SMALL_RUN_CONFIG, small_mlp_spec
+    spec = small_mlp_spec(n=30)
+    data = synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, 200, data_bound=2.0, seed=1)
+    run = train(spec, TrainConfig(batches="independent", **SMALL_RUN_CONFIG), data, out=None, progress=False)
+    largest = run.config["data"]["max_norm"]
+    assert largest < spec.model.data_bound
+    fitted = _fitted_to_data(run).model.data_bound
+    assert largest <= fitted == pytest.approx(largest, rel=2e-6)
+    unrecorded = dataclasses.replace(run, config={**run.config, "data": {**run.config["data"], "max_norm": None}})
+    assert _fitted_to_data(unrecorded) == spec
+    assert run.trace["grad_norm_sq_unbiased"].notna().any()
+    assert certify(run).value < certify(unrecorded).value
