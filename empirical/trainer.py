@@ -21,7 +21,7 @@ from bounds.spec import VAESpec
 from .config import TrainConfig
 from .checks import check_trainable
 from .data import Dataset
-from .estimators import estimate, has_exact_objective
+from .estimators import estimate
 from .example_norms import example_norm_sums
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
@@ -29,6 +29,7 @@ from . import probes as P
 from .probe_plan import full_gradient_points, probe_steps, take_probe
 from .quantities import ProbeContext, probe_quantities
 from .split_batch import Split, Tap, tapped_gradient
+from .projected_step import mapping_sq, projected_update
 from .step_gradients import (LayerGroups, Pair, Request, Result, as_index, gradient_pair, step_statistics,
                              sup_norm)
 
@@ -201,28 +202,6 @@ class Trainer:
         return step_statistics(self.box, ghat[None], value[None], self.flat[None], pair, self.spec.layout.logvars,
                                None if denominator is None else denominator[None], self.layers)[0]
 
-    def mapping_sq(self, pair: Pair) -> float:
-        """||G_t(theta_k)||^2 at t = C_gamma: exact where the objective has a closed form, else <G_t(g), G_t(g')>."""
-        t = self.spec.optimizer.C_gamma
-        if has_exact_objective(self.spec):
-            with torch.enable_grad():  # called from the update, under no_grad
-                # the closed form draws no noise: the generator is not consumed, training noise is unchanged
-                g = P.full_gradient(self.spec, self.flat, self.X, self.gen)
-            G = P.gradient_mapping(self.spec, self.flat, g, t)
-            return float(G @ G)
-        g, g2 = pair.vectors()
-        return float(P.gradient_mapping(self.spec, self.flat, g, t) @ P.gradient_mapping(self.spec, self.flat, g2, t))
-
-    def projected_update(self, row: dict[str, Any], target: torch.Tensor,
-                         pair: Pair | None) -> torch.Tensor:
-        """Pi(target), recording how far the projection moved it and the gradient mapping at theta_k."""
-        moved = target.clone()
-        P.project(self.spec, moved)
-        row["projection_distance"] = float((moved - target).norm())
-        if pair is not None:
-            row["grad_mapping_sq"] = self.mapping_sq(pair)
-        return moved
-
     def finish_step(self, row: dict[str, Any], stats: list[float], ghat: torch.Tensor,
                     pair: Pair | None = None) -> bool:
         """Record the step and update; False if the objective or the gradient is not finite (the run diverged).
@@ -244,7 +223,7 @@ class Trainer:
             return False
         with torch.no_grad():
             target = self.flat + lr * self.opt.direction(ghat)
-            self.flat = self.projected_update(row, target, pair) if self.config.project else target
+            self.flat = projected_update(self, row, target, pair) if self.config.project else target
         self.paper_acc += B * B * stats[1]  # ||grad of the batch-summed loss||^2 = B^2 ||mean gradient||^2
         self.pos += B
         if self.pos + B > len(self.X):
@@ -285,7 +264,7 @@ class Trainer:
         if self.config.unbiased_norm:
             row["grad_norm_sq_unbiased"] = float(pair.inner())
         if self.config.project:
-            row["grad_mapping_sq"] = self.mapping_sq(pair)
+            row["grad_mapping_sq"] = mapping_sq(self, pair)
 
     def begin_row(self) -> dict[str, Any]:
         """The row of theta_k before its update: probes at probe steps (within the budget), and the last row's own
