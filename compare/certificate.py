@@ -14,7 +14,7 @@ theta_k and theta_{k+1}) gives, summed, sum gamma ||grad L||^2 <= [L(theta_n) - 
 noise is sub-Gaussian with proxy G_k^2 / B and the martingale is at most theta/2 of the left side plus
 Lambda log(.)/theta (probability >= 1 - delta/3, a union over a grid of theta and Lambda). The objective's gain is an
 upper confidence bound (exact for a closed-form objective). Reshuffled epochs add a bound on their batches' bias
-(`certificate_epochs`).
+(`certificate_terms`), projected steps a bound on their projection's correction.
 """
 from __future__ import annotations
 
@@ -181,15 +181,17 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     if not len(steps):
         return Certificate(None, measured, delta, "no step was taken")
     try:
-        values, L_bound = _derived(spec)
+        values, _ = _derived(spec)  # raises where the spec has no derived smoothness
     except NotDerivedError as exc:
         return Certificate(None, measured, delta, f"no derived smoothness: {exc}")
     seg, point = segment_values(spec, t, values)
     gammas = steps["lr"].to_numpy(float)
     draws = float((steps["K"].to_numpy(float) * spec.B).sum()) if "K" in steps else len(steps) * spec.B
     epochs, empirical = n_train is not None, has_example_norms(t)
-    projected = "projection_distance" in t and bool(np.nan_to_num(steps["projection_distance"].to_numpy(float),
-                                                                    nan=1.0).any())
+    distances = steps["projection_distance"].to_numpy(float) if "projection_distance" in t else np.zeros(len(steps))
+    if not np.isfinite(distances).all():
+        return Certificate(None, measured, delta, "a projected run with steps that did not record their projection")
+    projected = bool(distances.any())
     # delta/shares each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation),
     # and (empirical form, epochs, projected steps) the anchors of ||grad L||
     shares = 4 if empirical or epochs or projected else 3
@@ -200,7 +202,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     total = float(gammas.sum())
     curvature = float((L_k * gammas ** 2 / 2 * steps["grad_norm_sq"].to_numpy(float)).sum())
-    bias = float((gammas * beta ** 2).sum())  # the truncation's: sum gamma beta^2 / (4 eta), eta chosen below
+    bias = float((gammas * beta ** 2).sum()) / 4  # the truncation's term is bias / eta, eta chosen below
     details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
                "sum_gamma": total}
     grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares) if shares == 4 else None
@@ -227,10 +229,10 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     best = None
     for theta, noise in candidates:
         fixed = gain + curvature + noise + reshuffling + details.get("projection", 0.0)
-        eta = _best_eta(fixed, bias / 4, 1 - theta / 2)
+        eta = _best_eta(fixed, bias, 1 - theta / 2)
         scale = 1 / ((1 - theta / 2 - eta) * total)
         parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
-                 "truncation": (bias / 4 / eta if eta > 0 else 0.0) * scale}
+                 "truncation": (bias / eta if eta > 0 else 0.0) * scale}
         if epochs:
             parts["reshuffling"] = reshuffling * scale
         if projected:

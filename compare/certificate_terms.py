@@ -88,5 +88,5 @@ def projection_term(t: pd.DataFrame, grad_bound: np.ndarray) -> float:
     """sum_k Gbar_k ||p_k|| >= sum_k <grad L(theta_k), p_k>, p_k the projection's correction at step k (0 where it did
     not act), valid wherever grad_bound bounds ||grad L(theta_k)||. The steps stay no longer than gamma ||ghat||
     (a projection onto a convex set that holds theta_k is non-expansive), so the other terms are unchanged."""
-    distance = np.nan_to_num(t.iloc[:-1]["projection_distance"].to_numpy(float), nan=np.inf)
+    distance = t.iloc[:-1]["projection_distance"].to_numpy(float)
     return float((grad_bound * distance * (1 + DISTANCE_ROUNDING)).sum())

@@ -25,6 +25,7 @@ from bounds.spec import VAESpec
 from .config import TrainConfig
 from .data import Dataset
 from .estimators import estimate
+from .example_norms import example_norm_sums
 from .locks import exclusive
 from .runs import Run, RunFolder
 from .step_gradients import Pair, Result, gradient_pair, step_statistics
@@ -159,8 +160,14 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     carriers = None if members[0].layers.spectral is None else [m.layers.spectral for m in members]
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
                             members[0].spec.layout.logvars, stacked, members[0].layers, carriers).tolist()
-    for e, (i, m) in enumerate(zip(ids, members)):  # as each member alone records them (one per member)
-        m.record_example_norms(rows[i], requests[e][0])
+    recording = [e for e, m in enumerate(members) if m.records_example_norms]  # SGD members (optimisers may differ)
+    if recording:  # as each member alone records them, in one vectorised call for all
+        lead = members[recording[0]]
+        xs = torch.stack([members[e].X[requests[e][0].idx] for e in recording])
+        sums = example_norm_sums(lead.spec, flats[recording], xs, torch.stack([requests[e][0].eps for e in recording]),
+                                 lead.spec.estimator, lead.config.baseline).tolist()
+        for e, (total, squares) in zip(recording, sums):
+            rows[ids[e]].update(example_norm_sum=total, example_norm_sq_sum=squares)
     return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))
             for e, (i, m) in enumerate(zip(ids, members))}
 

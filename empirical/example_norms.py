@@ -15,11 +15,20 @@ CHUNK_ENTRIES = 2 ** 24  # at most about this many gradient entries at once (B x
 def example_norm_sums(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, estimator: str,
                       baseline: str) -> torch.Tensor:
     """[sum_i ||h_i||, sum_i ||h_i||^2] over the batch x (B, d_x) with noise eps (B, K, d_z), from one vectorised
-    per-example gradient (every estimator is a mean over examples of per-example terms, so mean_i h_i = ghat)."""
+    per-example gradient (every estimator is a mean over examples of per-example terms, so mean_i h_i = ghat).
+    E runs at once (an ensemble's members, one spec): flat [E, P], x [E, B, d_x], eps [E, B, K, d_z] -> [E, 2]."""
     def one(theta: torch.Tensor, xi: torch.Tensor, ei: torch.Tensor) -> torch.Tensor:
         return estimate(spec, theta, xi[None], ei[None], estimator, baseline)[0]
 
-    chunk = max(1, min(len(x), CHUNK_ENTRIES // max(1, flat.numel())))
-    h = vmap(grad(one), in_dims=(None, 0, 0), chunk_size=chunk)(flat.detach(), x, eps)
+    runs = flat.ndim == 2
+    theta = flat.detach()
+    if runs:  # every (run, example) pair as one example of its own run's parameters
+        E, B = x.shape[:2]
+        theta = theta.repeat_interleave(B, 0)
+        x, eps = x.reshape(E * B, *x.shape[2:]), eps.reshape(E * B, *eps.shape[2:])
+    chunk = max(1, min(len(x), CHUNK_ENTRIES // max(1, flat.shape[-1])))
+    h = vmap(grad(one), in_dims=(0 if runs else None, 0, 0), chunk_size=chunk)(theta, x, eps)
     norms = h.norm(dim=1)
-    return torch.stack([norms.sum(), (norms * norms).sum()])
+    if runs:
+        norms = norms.reshape(E, B)
+    return torch.stack([norms.sum(-1), (norms * norms).sum(-1)], dim=-1)

@@ -158,6 +158,10 @@ def test_the_certificate_covers_the_projected_boundary_instance(tightness):
     assert (target <= values).all()
     for measured, bound in zip(target, values):
         tightness.record("certificate (linear VAE 1-1 boundary instance, projected)", float(measured), float(bound))
+    gap = paths[0].copy()
+    gap.loc[5, "projection_distance"] = math.nan  # a step that did not record its projection: no certificate
+    missing = certificate_of_path(spec, gap, float(gains[0]), DELTA)
+    assert not missing.applies and "projection" in missing.why
 
 
 def test_fans_inequality_and_rho():

@@ -47,6 +47,20 @@ def test_the_examples_gradients_are_the_batchs(case):
     assert torch.allclose(sums, torch.stack([norms.sum(), (norms * norms).sum()]), rtol=1e-10)
 
 
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_several_runs_at_once_equal_each_run_alone(case):
+    """The ensembles' one call ([E, P] parameters, [E, B, ...] batches) against the per-run reference."""
+    spec, estimator, baseline, K = CASES[case]
+    gen = torch.Generator().manual_seed(4)
+    E, B = 3, 4
+    flats = torch.stack([initial_parameters(spec, gen, torch.float64) for _ in range(E)])
+    x = torch.randn(E, B, spec.model.data_dim, generator=gen, dtype=torch.float64)
+    eps = torch.randn(E, B, K, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+    together = example_norm_sums(spec, flats, x, eps, estimator, baseline)
+    alone = torch.stack([example_norm_sums(spec, flats[e], x[e], eps[e], estimator, baseline) for e in range(E)])
+    assert together.shape == (E, 2) and torch.allclose(together, alone, rtol=1e-10)
+
+
 def test_the_trainer_records_them_where_the_certificate_reads_them():
     """SGD records both sums at every step (and their K-draw examples), on independent batches and on reshuffled
     epochs; example_norms = false does not."""

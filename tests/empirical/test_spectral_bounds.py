@@ -69,6 +69,24 @@ def test_carried_bounds_stay_valid_along_a_random_walk(tightness):
     assert 5 < anchors < 200
 
 
+def test_runs_carried_together_equal_each_run_carried_alone():
+    """`together` (an ensemble's one call, each row with its own member's anchors) against one carrier per run called
+    alone, along a random walk where the members re-anchor at different steps; every bound stays valid."""
+    g = torch.Generator().manual_seed(5)
+    shapes, weights = [(6, 5), (3, 6)], [slice(0, 30), slice(30, 48)]
+    together = [CarriedSpectralBounds(weights, shapes) for _ in range(3)]
+    alone = [CarriedSpectralBounds(weights, shapes) for _ in range(3)]
+    flats = torch.randn(3, 48, generator=g, dtype=torch.float64)
+    scales = torch.tensor([[0.002], [0.02], [0.05]], dtype=torch.float64)  # members drifting at different speeds
+    for _ in range(60):
+        joint = CarriedSpectralBounds.together(together, flats)
+        single = torch.cat([c.bounds(flats[e:e + 1]) for e, c in enumerate(alone)])
+        assert torch.allclose(joint, single, rtol=1e-12)
+        for l, (part, shape) in enumerate(zip(weights, shapes)):
+            assert bool((joint[:, l] >= torch.linalg.matrix_norm(flats[:, part].reshape(3, *shape), 2)).all())
+        flats = flats + scales * torch.randn(flats.shape, generator=g, dtype=torch.float64)
+
+
 def test_carried_bounds_restart_when_the_ensemble_changes_size():
     shapes = [(4, 3)]
     carried = CarriedSpectralBounds([slice(0, 12)], shapes)
