@@ -32,7 +32,9 @@ from bounds.bound import Bound
 from bounds.support import NotDerivedError
 from empirical.estimators import has_exact_objective
 from empirical.runs import Run
-from .certificate_noise import empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log
+from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weights as adaptive_weights
+from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
+                                step_lengths)
 from .certificate_settings import least_over_norms, segment_values
 from .certificate_terms import epoch_hull, projection_term, reshuffling_term
 from .measures import projection_acted
@@ -72,7 +74,11 @@ class Certificate:
 def _refusal(run: Run) -> str | None:
     spec, train = run.spec, run.config["train"]
     if spec.optimizer.name != "sgd":
-        return f"optimizer {spec.optimizer.name!r}: the certificate is proved for SGD"
+        if not has_trail(run.trace):
+            return f"optimizer {spec.optimizer.name!r} without the preconditioner's trail (recorded by newer runs)"
+        if train.get("batches", "epochs") != "independent" or train.get("project"):
+            return (f"optimizer {spec.optimizer.name!r} on reshuffled epochs or projected: the adaptive certificate "
+                    "is proved for independent batches, unprojected")
     if train.get("batches", "epochs") != "independent" and not (run.config.get("data") or {}).get("n_train"):
         return "reshuffled epochs with no recorded training-set size: the certificate's reshuffling term needs it"
     if train.get("batches", "epochs") != "independent" and "epoch" not in run.trace:
@@ -140,7 +146,7 @@ def certify(run: Run, delta: float = 0.05) -> Certificate:
     if not 0 < delta < 1:
         raise ValueError(f"delta={delta!r} is invalid: the certificate's failure probability must lie in (0, 1)")
     t = run.trace.sort_values("step")
-    measured = weighted_average(t)
+    measured = weighted_average(t, _adaptive_weights(run.spec, t))
     why = _refusal(run)
     if why is not None:
         return Certificate(None, measured, delta, why)
@@ -160,12 +166,24 @@ def _fitted_to_data(run: Run) -> Any:
     return dataclasses.replace(spec, model=dataclasses.replace(spec.model, data_bound=float(largest) * (1 + 1e-6)))
 
 
-def weighted_average(t: pd.DataFrame) -> float:
-    """sum_k gamma_{k+1} U_k / sum_k gamma_{k+1} with U_k the run's unbiased per-step ||grad L(theta_k)||^2."""
+def _beta1(spec: Any) -> float:
+    return spec.optimizer.beta1 if spec.optimizer.name == "adam" else 0.0
+
+
+def _adaptive_weights(spec: Any, t: pd.DataFrame) -> np.ndarray | None:
+    """An adaptive run's certified weights omega_j min(Dbar_j) (`certificate_adaptive`); None for SGD or without
+    the trail."""
+    return adaptive_weights(t, _beta1(spec)) if spec.optimizer.name != "sgd" and has_trail(t) else None
+
+
+def weighted_average(t: pd.DataFrame, weights: np.ndarray | None = None) -> float:
+    """sum_k w_k U_k / sum_k w_k with U_k the run's unbiased per-step ||grad L(theta_k)||^2 and w_k = gamma_{k+1}
+    (SGD) or the given weights."""
     steps = t.iloc[:-1]
     if not len(steps) or "grad_norm_sq_unbiased" not in t or "lr" not in t:
         return math.nan
-    gammas, unbiased = steps["lr"].to_numpy(float), steps["grad_norm_sq_unbiased"].to_numpy(float)
+    gammas = steps["lr"].to_numpy(float) if weights is None else weights
+    unbiased = steps["grad_norm_sq_unbiased"].to_numpy(float)
     seen = np.isfinite(unbiased)  # steps without an estimate carry no weight (not a zero)
     return float((gammas[seen] * unbiased[seen]).sum() / gammas[seen].sum()) if seen.any() else math.nan
 
@@ -192,55 +210,65 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     if not np.isfinite(distances).all():
         return Certificate(None, measured, delta, "a projected run with steps that did not record their projection")
     projected = bool(distances.any())
+    adaptive = spec.optimizer.name != "sgd"
+    if adaptive and (epochs or projected or not has_trail(t)):
+        return Certificate(None, measured, delta, "the adaptive certificate needs independent batches, no projection "
+                                                  "and the preconditioner's trail")
     # delta/shares each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation),
-    # and (empirical form, epochs, projected steps) the anchors of ||grad L||
-    shares = 4 if empirical or epochs or projected else 3
+    # and (empirical form, epochs, projected or adaptive steps) the anchors of ||grad L||
+    shares = 4 if empirical or epochs or projected or adaptive else 3
     r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
     L_k, G, beta, mean = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
         _smoothness_at(s, sg, len(steps)), *_noise_bounds(s, pt, r_bar)))
     if not math.isfinite(gain):
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
-    total = float(gammas.sum())
-    curvature = float((L_k * gammas ** 2 / 2 * steps["grad_norm_sq"].to_numpy(float)).sum())
-    bias = float((gammas * beta ** 2).sum()) / 4  # the truncation's term is bias / eta, eta chosen below
+    lengths = step_lengths(t)
+    curvature = float((L_k / 2 * lengths ** 2).sum())
+    grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares) if shares == 4 else None
+    # SGD is one form (weights gamma, no extra terms); an adaptive run has one per cap kappa of its trail, a union
+    forms = (adaptive_forms(t, _beta1(spec), L_k * lengths, grad_bound) if adaptive
+             else [AdaptiveForm("", gammas, {})])
+    total = float(_adaptive_weights(spec, t).sum()) if adaptive else float(gammas.sum())
     details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
                "sum_gamma": total}
-    grad_bound = gradient_norm_bounds(t, L_k, mean, delta / shares) if shares == 4 else None
-    if empirical:
-        candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares),
-                                     mean if epochs else None)
-        details.update(noise_form="empirical Bernstein (the run's per-example gradient norms)",
-                       grad_bound_max=float(grad_bound.max()))
-    else:
-        candidates = hoeffding_noise(gammas, G, spec.B, delta, shares)
-        details.update(noise_form="Hoeffding (the derived per-draw bound G)")
-    if not candidates:
-        return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
-    reshuffling = 0.0
+    if grad_bound is not None:
+        details["grad_bound_max"] = float(grad_bound.max())
+    details["noise_form"] = ("empirical Bernstein (the run's per-example gradient norms)" if empirical
+                             else "Hoeffding (the derived per-draw bound G)")
+    fixed_terms = {}
     if epochs:
         hull = epoch_hull(t)
         _, hull_point = segment_values(spec, hull, values)
         L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
             _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2]))
-        reshuffling, parts = reshuffling_term(t, n_train, spec.B, L_h, M_h, grad_bound)
-        details.update(reshuffling_parts=parts, grad_bound_max=float(grad_bound.max()))
+        fixed_terms["reshuffling"], details["reshuffling_parts"] = reshuffling_term(t, n_train, spec.B, L_h, M_h,
+                                                                                    grad_bound)
     if projected:
-        details["projection"] = projection_term(t, grad_bound)
+        fixed_terms["projection"] = details["projection"] = projection_term(t, grad_bound)
     best = None
-    for theta, noise in candidates:
-        fixed = gain + curvature + noise + reshuffling + details.get("projection", 0.0)
-        eta = _best_eta(fixed, bias, 1 - theta / 2)
-        scale = 1 / ((1 - theta / 2 - eta) * total)
-        parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
-                 "truncation": (bias / eta if eta > 0 else 0.0) * scale}
-        if epochs:
-            parts["reshuffling"] = reshuffling * scale
-        if projected:
-            parts["projection"] = details["projection"] * scale
-        if best is None or sum(parts.values()) < sum(best[1].values()):
-            best = (theta, parts, eta)
-    theta, parts, details["eta"] = best
+    for form in forms:
+        w = form.noise_weights
+        if empirical:
+            candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares / len(forms)),
+                                         mean if epochs else None, gammas=w)
+        else:
+            candidates = hoeffding_noise(w, G, spec.B, delta, shares * len(forms))
+        bias = float((w * beta ** 2).sum()) / 4  # the truncation's term is bias / eta, eta chosen below
+        extra = {**fixed_terms, **form.terms}
+        for theta, noise in candidates:
+            fixed = gain + curvature + noise + sum(extra.values())
+            eta = _best_eta(fixed, bias, 1 - theta / 2)
+            scale = 1 / ((1 - theta / 2 - eta) * total)
+            parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
+                     "truncation": (bias / eta if eta > 0 else 0.0) * scale, **{k: v * scale for k, v in extra.items()}}
+            if best is None or sum(parts.values()) < sum(best[1].values()):
+                best = (theta, parts, eta, form.kappa)
+    if best is None:
+        return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
+    theta, parts, details["eta"], kappa = best
     details["theta"] = theta
+    if adaptive:
+        details["kappa"] = kappa
     return Certificate(sum(parts.values()), measured, delta, "", parts, details)
 
 

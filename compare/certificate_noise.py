@@ -48,16 +48,24 @@ def has_example_norms(t: pd.DataFrame) -> bool:
                for c in ("example_norm_sum", "example_norm_sq_sum"))
 
 
+def step_lengths(t: pd.DataFrame) -> np.ndarray:
+    """||theta_{k+1} - theta_k|| for k < n: the adaptive trail's step_norm_sq where recorded, else SGD's gamma ||ghat||
+    (a projected step is no longer: the projection onto a convex set that holds theta_k is non-expansive)."""
+    steps = t.iloc[:-1]
+    if "step_norm_sq" in t:
+        return np.sqrt(np.maximum(steps["step_norm_sq"].to_numpy(float), 0.0))
+    return steps["lr"].to_numpy(float) * np.sqrt(np.maximum(steps["grad_norm_sq"].to_numpy(float), 0.0))
+
+
 def gradient_norm_bounds(t: pd.DataFrame, L_k: np.ndarray, mean_bound: np.ndarray, anchor_delta: float) -> np.ndarray:
     """Upper bounds on ||grad L(theta_k)||, k = 0..n-1, holding together with probability >= 1 - anchor_delta.
 
     Anchors: each probe's full_grad_norm_sq; exact where its standard error is 0, else U + z SE with z the normal
     quantile at anchor_delta / (number of estimated anchors) (the normal approximation, as for the objective's gain).
-    Each anchor is carried forwards and backwards along the path, a segment adding L_k gamma_k ||ghat_k||, and the
-    result is capped by the derived E g(r) at theta_k (mean_bound)."""
+    Each anchor is carried forwards and backwards along the path, a segment adding L_k ||theta_{k+1} - theta_k||, and
+    the result is capped by the derived E g(r) at theta_k (mean_bound)."""
     n = len(t) - 1
-    steps = t.iloc[:-1]
-    length = L_k * steps["lr"].to_numpy(float) * np.sqrt(np.maximum(steps["grad_norm_sq"].to_numpy(float), 0.0))
+    length = L_k * step_lengths(t)
     anchor = np.full(n + 1, np.inf)
     if "full_grad_norm_sq" in t:
         u = t["full_grad_norm_sq"].to_numpy(float)
@@ -75,7 +83,8 @@ def gradient_norm_bounds(t: pd.DataFrame, L_k: np.ndarray, mean_bound: np.ndarra
 
 
 def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, grad_bound: np.ndarray,
-                    log_scale: float, mean_bound: np.ndarray | None = None) -> list[tuple[float, float]]:
+                    log_scale: float, mean_bound: np.ndarray | None = None,
+                    gammas: np.ndarray | None = None) -> list[tuple[float, float]]:
     """(theta, the martingale's bound) for each lambda of the grid where the supermartingale is defined (lambda c_k < 1
     at every step) and each theta of THETA_GRID: with probability >= 1 - delta_m, for every such pair,
     sum X <= (theta/2) sum gamma ||grad L||^2 + log(LAMBDA_COUNT / delta_m) / lambda + sum_k gamma_k Gbar_k^2
@@ -83,9 +92,10 @@ def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, gr
     steps where it passes theta/2 pay their excess at Gbar_k); log_scale = log(LAMBDA_COUNT / delta_m). mean_bound: a
     bound on the norm of the examples' mean gradient m_k the increments are centred at, before truncation (default
     grad_bound: independent batches centre at grad L; reshuffled epochs at each drawn example's own expected
-    gradient)."""
+    gradient). gammas: the increments' step weights (default the step sizes; an adaptive run's omega_j r_j,
+    `certificate_adaptive`)."""
     steps = t.iloc[:-1]
-    gammas = steps["lr"].to_numpy(float)
+    gammas = steps["lr"].to_numpy(float) if gammas is None else gammas
     s1, s2 = steps["example_norm_sum"].to_numpy(float), steps["example_norm_sq_sum"].to_numpy(float)
     a = (grad_bound if mean_bound is None else mean_bound) + beta  # ||m_k|| <= ||grad L|| + ||b_k||
     Q = (s2 + 2 * a * s1 + B * a * a) / B         # mean over the batch of (||h_i|| + ||m_k||)^2

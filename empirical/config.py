@@ -49,10 +49,10 @@ class TrainConfig:
     `independent` batches), the reference the split estimator is tested against. norm_batch: the points of each
     fresh batch the estimate draws (epochs, the final row, the reference; None: B). A smaller one costs less (on the
     paper's CIFAR-100 net a fresh batch of 16 against B = 64) and stays unbiased; its variance grows as 1/norm_batch.
-    example_norms: with SGD, also record at every step the sum and the sum of squares of
+    example_norms: also record at every step the sum and the sum of squares of
     the batch's per-example gradient norms (one vectorised per-example gradient, about one more backward pass): the
     run's certificate then prices its noise by the gradients the run drew instead of the derived bound G
-    (docs/derivations.md, "A certificate for the run"). Ignored elsewhere.
+    (docs/derivations.md, "A certificate for the run").
     """
 
     steps: int | None = None

@@ -160,7 +160,7 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     carriers = None if members[0].layers.spectral is None else [m.layers.spectral for m in members]
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
                             members[0].spec.layout.logvars, stacked, members[0].layers, carriers).tolist()
-    recording = [e for e, m in enumerate(members) if m.records_example_norms]  # SGD members (optimisers may differ)
+    recording = [e for e, m in enumerate(members) if m.records_example_norms]
     if recording:  # as each member alone records them, in one vectorised call for all
         lead = members[recording[0]]
         xs = torch.stack([members[e].X[requests[e][0].idx] for e in recording])

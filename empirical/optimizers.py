@@ -6,13 +6,15 @@ All maximise L: they receive the estimator ghat of grad L and minimise V = -L wi
   (1 - beta1) H_k and steps along A_k m_k; no bias correction.
 - torch: torch.optim's formulas: bias-corrected Adam, eps (= delta) outside the square root, AdaGrad on the plain
   sum of squares, RMSProp with alpha = beta2.
-The state is a dict of tensors, so a checkpoint restores it exactly.
+The state is a dict of tensors, so a checkpoint restores it exactly. Adaptive steps also keep the certificate's
+trail (`preconditioner_trail`): `columns` holds the last step's.
 """
 from __future__ import annotations
 
 import torch
 
 from bounds.spec import OptimizerSpec
+from .preconditioner_trail import new_trail, trail_step
 
 
 class FlatOptimizer:
@@ -20,30 +22,43 @@ class FlatOptimizer:
         self.spec, self.form = spec, form
         self.state = {"k": 0, "m": torch.zeros_like(like),
                       "v": torch.zeros_like(like)}
+        if spec.name != "sgd":
+            self.state["trail"] = new_trail(like)
+        self.columns: torch.Tensor | None = None  # the trail's columns of the last step (adaptive steps)
 
-    def direction(self, ghat: torch.Tensor) -> torch.Tensor:
-        """The ascent direction for L (to be scaled by the step size), updating the optimiser's state."""
+    def divisor(self, v: torch.Tensor, k: int) -> torch.Tensor:
+        """What the (bias-corrected) momentum is divided by at second-moment state v (step k >= 1): 1 / D_k."""
+        o = self.spec
+        if o.name == "adagrad":
+            return torch.sqrt(o.delta + v / k) if self.form == "theory" else torch.sqrt(v) + o.delta
+        if self.form == "theory":
+            return torch.sqrt(o.delta + v)
+        if o.name == "adam":
+            v = v / (1 - o.beta2**k)
+        return torch.sqrt(v) + o.delta
+
+    def direction(self, ghat: torch.Tensor, lr: float = 1.0) -> torch.Tensor:
+        """The ascent direction for L (to be scaled by the step size lr), updating the optimiser's state and, for an
+        adaptive step, recording the certificate's trail of it in `columns`."""
         o, st = self.spec, self.state
         st["k"] += 1
         k = st["k"]
         if o.name == "sgd":
             return ghat
         H = -ghat
-        if o.name == "adagrad":
+        adagrad = o.name == "adagrad"
+        # Dbar_k, predictable: the previous step's preconditioner (none before the first step)
+        bar = 1 / self.divisor(st["v"], k - 1) if k > 1 else torch.zeros_like(ghat)
+        if adagrad:
             st["v"] += H * H
-            if self.form == "theory":
-                return ghat / torch.sqrt(o.delta + st["v"] / k)
-            return ghat / (torch.sqrt(st["v"]) + o.delta)
-        st["v"].mul_(o.beta2).add_((1 - o.beta2) * H * H)
+        else:
+            st["v"].mul_(o.beta2).add_((1 - o.beta2) * H * H)
         beta1 = o.beta1 if o.name == "adam" else 0.0
         st["m"].mul_(beta1).add_((1 - beta1) * ghat)
-        if self.form == "theory":
-            return st["m"] / torch.sqrt(o.delta + st["v"])
-        if o.name == "adam":
-            m_hat = st["m"] / (1 - beta1**k)
-            v_hat = st["v"] / (1 - o.beta2**k)
-            return m_hat / (torch.sqrt(v_hat) + o.delta)
-        return st["m"] / (torch.sqrt(st["v"]) + o.delta)
+        corrected = o.name == "adam" and self.form == "torch"
+        out = (st["m"] / (1 - beta1**k) if corrected else st["m"]) / self.divisor(st["v"], k)
+        self.columns = trail_step(st["trail"], ghat, bar, out, beta1, 1 / (1 - beta1**k) if corrected else 1.0, lr)
+        return out
 
     def denominator(self, ghat: torch.Tensor) -> torch.Tensor | None:
         """The adaptive theorems' X_k,i = H_k,i^2 / denominator_i for the step about to take ghat (batched over leading

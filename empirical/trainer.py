@@ -25,6 +25,7 @@ from .estimators import estimate
 from .example_norms import example_norm_sums
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
+from .preconditioner_trail import trail_row
 from . import probes as P
 from .probe_plan import full_gradient_points, probe_steps, take_probe
 from .quantities import ProbeContext, probe_quantities
@@ -222,8 +223,10 @@ class Trainer:
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
-            target = self.flat + lr * self.opt.direction(ghat)
+            target = self.flat + lr * self.opt.direction(ghat, lr)
             self.flat = projected_update(self, row, target, pair) if self.config.project else target
+        if self.opt.columns is not None:  # an adaptive step's trail, for its certificate
+            row.update(trail_row(self.opt.columns))
         self.paper_acc += B * B * stats[1]  # ||grad of the batch-summed loss||^2 = B^2 ||mean gradient||^2
         self.pos += B
         if self.pos + B > len(self.X):
@@ -234,9 +237,8 @@ class Trainer:
 
     @property
     def records_example_norms(self) -> bool:
-        """Whether steps record their examples' gradient norms (`TrainConfig.example_norms`): only where the run's
-        certificate can read them, SGD."""
-        return self.config.example_norms and self.spec.optimizer.name == "sgd"
+        """Whether steps record their examples' gradient norms (`TrainConfig.example_norms`, for the certificate)."""
+        return self.config.example_norms
 
     def train_step(self, row: dict[str, Any]) -> bool:
         """One update of this run alone."""

@@ -45,6 +45,17 @@ QUANTITIES = [
         "example_norm_sq_sum": "the same batch's sum of ||h_i||^2: with example_norm_sum, what the run's certificate "
                                "prices its noise by (compare.certificate_noise)",
     }, when=STEP),
+    Quantity("preconditioner_trail", {
+        "precond_min": "adaptive optimisers: min_i Dbar_k,i, the predictable preconditioner (the step's own square "
+                       "left out of v_k; empirical/preconditioner_trail.py)",
+        "precond_max": "adaptive optimisers: max_i Dbar_k,i",
+        "momentum_weight": "adaptive optimisers: c_kk, the weight of ghat_k in the (bias-corrected) momentum mhat_k",
+        "step_norm_sq": "adaptive optimisers: ||theta_{k+1} - theta_k||^2 = gamma_k^2 ||D_k mhat_k||^2",
+        "precond_lag.<kappa>": "adaptive optimisers: ||D_k mhat_k - Mtilde_k|| for the momentum Mtilde of the "
+                               "gradients preconditioned by Dbar capped at kappa min Dbar (what the certificate's "
+                               "predictable form does not explain)",
+        "precond_grad.<kappa>": "adaptive optimisers: ||min(Dbar_k, kappa min Dbar_k) ghat_k||",
+    }, when=STEP),
     Quantity("compact_set", {
         "inf_norm_theta": "||theta_k||_inf over the entries bounded by a",
         "inf_norm_phi": "the same for phi (the linear VAE's log-variances v are bounded by [logvar_min, logvar_max] "
