@@ -76,9 +76,8 @@ def _refusal(run: Run) -> str | None:
     if spec.optimizer.name != "sgd":
         if not has_trail(run.trace):
             return f"optimizer {spec.optimizer.name!r} without the preconditioner's trail (recorded by newer runs)"
-        if train.get("batches", "epochs") != "independent" or train.get("project"):
-            return (f"optimizer {spec.optimizer.name!r} on reshuffled epochs or projected: the adaptive certificate "
-                    "is proved for independent batches, unprojected")
+        if train.get("project"):
+            return f"optimizer {spec.optimizer.name!r}, projected: the adaptive certificate is proved unprojected"
     if train.get("batches", "epochs") != "independent" and not (run.config.get("data") or {}).get("n_train"):
         return "reshuffled epochs with no recorded training-set size: the certificate's reshuffling term needs it"
     if train.get("batches", "epochs") != "independent" and "epoch" not in run.trace:
@@ -211,9 +210,9 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         return Certificate(None, measured, delta, "a projected run with steps that did not record their projection")
     projected = bool(distances.any())
     adaptive = spec.optimizer.name != "sgd"
-    if adaptive and (epochs or projected or not has_trail(t)):
-        return Certificate(None, measured, delta, "the adaptive certificate needs independent batches, no projection "
-                                                  "and the preconditioner's trail")
+    if adaptive and (projected or not has_trail(t)):
+        return Certificate(None, measured, delta, "the adaptive certificate needs unprojected steps and the "
+                                                  "preconditioner's trail")
     # delta/shares each: eps outside the ball somewhere, the martingale, the objective's gain (normal approximation),
     # and (empirical form, epochs, projected or adaptive steps) the anchors of ||grad L||
     shares = 4 if empirical or epochs or projected or adaptive else 3
@@ -228,6 +227,8 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     # SGD is one form (weights gamma, no extra terms); an adaptive run has one per cap kappa of its trail, a union
     forms = (adaptive_forms(t, _beta1(spec), L_k * lengths, grad_bound) if adaptive
              else [AdaptiveForm("", gammas, {})])
+    if adaptive and epochs:  # the reshuffling term holds for scalar weights: the form Dtilde = min(Dbar) I
+        forms = forms[:1]
     total = float(_adaptive_weights(spec, t).sum()) if adaptive else float(gammas.sum())
     details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
                "sum_gamma": total}
@@ -241,8 +242,8 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         _, hull_point = segment_values(spec, hull, values)
         L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
             _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2]))
-        fixed_terms["reshuffling"], details["reshuffling_parts"] = reshuffling_term(t, n_train, spec.B, L_h, M_h,
-                                                                                    grad_bound)
+        fixed_terms["reshuffling"], details["reshuffling_parts"] = reshuffling_term(
+            t, n_train, spec.B, L_h, M_h, grad_bound, _adaptive_weights(spec, t) if adaptive else None)
     if projected:
         fixed_terms["projection"] = details["projection"] = projection_term(t, grad_bound)
     best = None

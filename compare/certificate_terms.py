@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .certificate_noise import step_lengths
+
 # trace columns of per-iterate norms, and whether their hull takes the running maximum (True) or minimum
 HULL_COLUMNS = {"inf_norm_theta": True, "inf_norm_phi": True, "logvar_low": False, "logvar_high": True}
 HULL_PREFIXES = ("frobenius_norm.", "spectral_bound.", "bias_norm.")
@@ -39,16 +41,15 @@ def epoch_hull(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def distances(t: pd.DataFrame) -> np.ndarray:
-    """D_k >= ||theta_k - theta_s|| (theta_s the epoch's first iterate): the path's length since, sum gamma ||ghat||
-    (unprojected SGD moves by gamma_j ghat_j exactly)."""
+    """D_k >= ||theta_k - theta_s|| (theta_s the epoch's first iterate): the path's length since (`step_lengths`)."""
     steps = t.iloc[:-1]
-    length = steps["lr"].to_numpy(float) * np.sqrt(np.maximum(steps["grad_norm_sq"].to_numpy(float), 0.0))
+    length = step_lengths(t)
     travelled = pd.Series(length).groupby(steps["epoch"].to_numpy()).cumsum().to_numpy()
     return travelled - length
 
 
 def reshuffling_term(t: pd.DataFrame, n_train: int, B: int, L_hull: np.ndarray, M_hull: np.ndarray,
-                     grad_bound: np.ndarray) -> tuple[float, dict[str, float]]:
+                     grad_bound: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
     """An upper bound on S = -sum_k gamma_k <grad L_k, gbar_k - grad L_k>, valid wherever grad_bound bounds
     ||grad L(theta_k)||, L_hull[k] bounds every example's Hessian on the hull of theta_s..theta_k and M_hull[k]
     every example's expected gradient there (so at k = s, at theta_s). With c_e B the epoch's mean step size, U_e the
@@ -59,9 +60,11 @@ def reshuffling_term(t: pd.DataFrame, n_train: int, B: int, L_hull: np.ndarray, 
              + sum_k |gamma_k - c_e B| Gbar_s (M_s + Gbar_s)                        (the steps differ in an epoch)
              + sum_e c_e min(U_e, N - U_e) Gbar_s (M_s + Gbar_s)                    (the points not drawn)
 
-    Returns the bound and its three parts."""
+    weights: other weights in place of gamma_k (an adaptive run's omega_k min Dbar_k; the bound holds path by path for
+    any). Returns the bound and its three parts."""
     steps = t.iloc[:-1].reset_index(drop=True)
-    gammas, epochs = steps["lr"].to_numpy(float), steps["epoch"].to_numpy()
+    gammas = steps["lr"].to_numpy(float) if weights is None else weights
+    epochs = steps["epoch"].to_numpy()
     D = distances(t)
     first = steps.groupby("epoch", sort=False).cumcount().to_numpy() == 0
     start = np.maximum.accumulate(np.where(first, np.arange(len(steps)), 0))  # each step's epoch's first step

@@ -57,6 +57,8 @@ class FlatOptimizer:
         st["m"].mul_(beta1).add_((1 - beta1) * ghat)
         corrected = o.name == "adam" and self.form == "torch"
         out = (st["m"] / (1 - beta1**k) if corrected else st["m"]) / self.divisor(st["v"], k)
+        if "trail" not in st:  # a checkpoint from before the trail: its earlier steps go unrecorded (no certificate)
+            st["trail"] = new_trail(ghat)
         self.columns = trail_step(st["trail"], ghat, bar, out, beta1, 1 / (1 - beta1**k) if corrected else 1.0, lr)
         return out
 
