@@ -12,6 +12,8 @@
    one training step.
 3. The per-layer norms of a step with and without the carried spectral bounds (empirical/spectral_bounds.py), over
    the iterates of real training steps.
+4. An Adam direction with the certificate's preconditioner trail (empirical/preconditioner_trail.py: five capped
+   momenta and their norms) against torch's Adam update alone, on the same parameter count.
 Run: make bench   (or: python benchmarks/bench_recording.py [--steps N] [--rounds R])
 """
 from __future__ import annotations
@@ -78,6 +80,27 @@ def spectral_cost(trainer: Trainer, steps: int) -> tuple[float, float, int]:
     return times[0], times[1], anchors
 
 
+def adam_direction_cost(size: int, steps: int) -> tuple[float, float]:
+    """(seconds an Adam direction takes with the trail, the bias-corrected Adam update alone) on `size` parameters."""
+    from bounds.spec import OptimizerSpec
+    from empirical.optimizers import FlatOptimizer
+    spec, gen = OptimizerSpec("adam", C_gamma=1e-3), torch.Generator().manual_seed(0)
+    grads = [torch.randn(size, generator=gen) for _ in range(steps)]
+    opt = FlatOptimizer(spec, "torch", grads[0])
+    t0 = time.perf_counter()
+    for g in grads:
+        opt.direction(g, 1e-3)
+        opt.columns.tolist()  # the trail's values reach the row
+    with_trail = (time.perf_counter() - t0) / steps
+    m, v = torch.zeros(size), torch.zeros(size)
+    t0 = time.perf_counter()
+    for k, g in enumerate(grads, start=1):
+        m.mul_(spec.beta1).add_((1 - spec.beta1) * g)
+        v.mul_(spec.beta2).add_((1 - spec.beta2) * g * g)
+        (m / (1 - spec.beta1**k)) / (torch.sqrt(v / (1 - spec.beta2**k)) + spec.delta)
+    return with_trail, (time.perf_counter() - t0) / steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=300)
@@ -112,6 +135,10 @@ def main() -> None:
     print(f"per-layer norms a step: {frobenius * 1e3:.3f} ms (Frobenius and bias), {spectral * 1e3:.3f} ms with the "
           f"carried spectral bounds ({(spectral - frobenius) / step_s:.1%} of a plain step; {anchors} layer anchors "
           f"renewed in {args.steps} steps)")
+
+    trail, adam = adam_direction_cost(spec.n_parameters, args.steps)
+    print(f"Adam direction: {trail * 1e3:.3f} ms with the certificate's trail, {adam * 1e3:.3f} ms alone "
+          f"(the trail adds {(trail - adam) / step_s:.1%} of a plain step)")
 
     cfg, flat, X = trainer.config, trainer.flat, trainer.X
     gen = torch.Generator().manual_seed(1)
