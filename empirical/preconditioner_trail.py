@@ -47,18 +47,20 @@ def trail_step(state: torch.Tensor, ghat: torch.Tensor, bar: torch.Tensor, direc
     order. bar: Dbar_k; direction: D_k mhat_k; the momentum mhat_k = scale m_k with m_k = beta1 m_{k-1} +
     (1 - beta1) ghat_k, so c_kk = scale (1 - beta1); lr: gamma_k."""
     low, high = bar.amin(-1, keepdim=True), bar.amax(-1, keepdim=True)
-    lags, grads = [], []
-    for i, kappa in enumerate(KAPPAS):
-        capped = bar if math.isinf(kappa) else torch.minimum(bar, kappa * low)
-        pre = capped * ghat
-        state[i].mul_(beta1).add_((1 - beta1) * pre)
-        tilde = scale * state[i]
-        lag = (direction - tilde).norm(dim=-1)
-        lags.append(lag + ROUNDING * (direction.norm(dim=-1) + tilde.norm(dim=-1)))
-        grads.append(pre.norm(dim=-1))
-    weight = torch.full_like(low[..., 0], scale * (1 - beta1))
-    step_sq = (lr * direction).square().sum(-1)
-    return torch.stack([low[..., 0], high[..., 0], weight, step_sq, *lags, *grads], dim=-1)
+    # every kappa at once, and every norm in one call (a few tensor operations a step, not a few per kappa)
+    pre = torch.minimum(bar, _caps(bar).view(-1, *([1] * bar.dim())) * low) * ghat
+    state.mul_(beta1).add_((1 - beta1) * pre)
+    tilde = scale * state
+    n = len(KAPPAS)
+    norms = torch.cat([direction - tilde, tilde, pre, direction[None]]).norm(dim=-1).movedim(0, -1)
+    lags = norms[..., :n] + ROUNDING * (norms[..., -1:] + norms[..., n:2 * n])
+    fixed = torch.cat([low, high, torch.full_like(low, scale * (1 - beta1)), (lr * norms[..., -1:]) ** 2], dim=-1)
+    return torch.cat([fixed, lags, norms[..., 2 * n:3 * n]], dim=-1)
+
+
+def _caps(like: torch.Tensor) -> torch.Tensor:
+    """KAPPAS as a tensor, inf as the largest float, so that a zero Dbar (the first step) caps at 0, not inf * 0."""
+    return torch.tensor(KAPPAS, dtype=like.dtype, device=like.device).clamp(max=torch.finfo(like.dtype).max)
 
 
 def trail_row(columns: torch.Tensor) -> dict[str, float]:
