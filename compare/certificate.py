@@ -35,6 +35,7 @@ from empirical.runs import Run
 from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weights as adaptive_weights
 from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
                                 step_lengths)
+from .certificate_measured import measured_constants
 from .certificate_settings import least_over_norms, segment_values
 from .certificate_terms import epoch_hull, projection_term, reshuffling_term
 from .measures import projection_acted
@@ -61,7 +62,8 @@ class Certificate:
         num = lambda x: None if x is None or not math.isfinite(x) else float(x)
         return {"certificate": num(self.value), "certificate_delta": self.delta, "certificate_ratio": num(self.ratio),
                 "certificate_measured": num(self.measured), "certificate_note": self.why,
-                "certificate_terms": {k: num(v) for k, v in self.terms.items()}}
+                "certificate_terms": {k: num(v) for k, v in self.terms.items()},
+                "certificate_at_measured_constants": num(self.details.get("at_measured_constants"))}
 
     @property
     def ratio(self) -> float:
@@ -151,8 +153,12 @@ def certify(run: Run, delta: float = 0.05) -> Certificate:
         return Certificate(None, measured, delta, why)
     gain, gain_how = _objective_gain(run)
     epochs = run.config["train"].get("batches", "epochs") != "independent"
-    return certificate_of_path(_fitted_to_data(run), t, gain, delta, measured, gain_how,
-                               int(run.config["data"]["n_train"]) if epochs else None)
+    path = (_fitted_to_data(run), t, gain, delta, measured, gain_how, int(run.config["data"]["n_train"]) if epochs
+            else None)
+    found, constants = certificate_of_path(*path), measured_constants(t)
+    if found.applies and constants is not None:  # the diagnosis: the same form at the run's measured L and G
+        found.details["at_measured_constants"] = certificate_of_path(*path, constants=constants).value
+    return found
 
 
 def _fitted_to_data(run: Run) -> Any:
@@ -188,12 +194,14 @@ def weighted_average(t: pd.DataFrame, weights: np.ndarray | None = None) -> floa
 
 
 def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, measured: float = math.nan,
-                        gain_how: str = "given", n_train: int | None = None) -> Certificate:
+                        gain_how: str = "given", n_train: int | None = None,
+                        constants: tuple[float, float] | None = None) -> Certificate:
     """The certificate from a path's records: t has one row per iterate theta_0..theta_n (columns lr, grad_norm_sq,
     inf_norm_theta, inf_norm_phi, K, and logvar_low, logvar_high where the log-variances are parameters; the last
     row's step columns unused) and gain bounds L(theta_n) - L(theta_0) with probability >= 1 - delta/3.
     n_train: the training set's size where batches came from reshuffled epochs (t then needs the column epoch);
-    None for independent batches. A projected run's t has each step's projection_distance."""
+    None for independent batches. A projected run's t has each step's projection_distance. constants: (L, G) put in
+    for every certified smoothness and per-example gradient bound (`certificate_measured`: a diagnosis, no guarantee)."""
     steps = t.iloc[:-1]
     if not len(steps):
         return Certificate(None, measured, delta, "no step was taken")
@@ -217,8 +225,11 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     # and (empirical form, epochs, projected or adaptive steps) the anchors of ||grad L||
     shares = 4 if empirical or epochs or projected or adaptive else 3
     r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
-    L_k, G, beta, mean = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
-        _smoothness_at(s, sg, len(steps)), *_noise_bounds(s, pt, r_bar)))
+    if constants is None:
+        L_k, G, beta, mean = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
+            _smoothness_at(s, sg, len(steps)), *_noise_bounds(s, pt, r_bar)))
+    else:
+        L_k, G, beta, mean = (np.full(len(steps), x) for x in (*constants, 0.0, constants[1]))
     if not math.isfinite(gain):
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     lengths = step_lengths(t)
@@ -241,7 +252,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         hull = epoch_hull(t)
         _, hull_point = segment_values(spec, hull, values)
         L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
-            _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2]))
+            _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2])) if constants is None else (L_k, mean)
         fixed_terms["reshuffling"], details["reshuffling_parts"] = reshuffling_term(
             t, n_train, spec.B, L_h, M_h, grad_bound, _adaptive_weights(spec, t) if adaptive else None)
     if projected:

@@ -26,7 +26,9 @@ def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
                      "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
                      f"certificate (delta={s['certificate_delta']:g})": s["certificate"],
                      "certificate ratio": s["certificate_ratio"],
-                     "certificate carried by": carried_by(s["certificate_terms"]), "fitted slope": s["fitted_slope"]})
+                     "certificate carried by": carried_by(s["certificate_terms"]),
+                     "certificate at measured L, G (diagnosis)": s["certificate_at_measured_constants"],
+                     "fitted slope": s["fitted_slope"]})
     return pd.DataFrame(rows)
 
 

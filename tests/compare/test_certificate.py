@@ -265,6 +265,9 @@ def test_a_run_outside_the_certificate_says_why(tmp_path):
     found = certify(independent)
     assert found.applies and found.value >= found.measured and set(found.terms) >= {"noise", "objective gain"}
     assert found.details["noise_form"].startswith("empirical Bernstein")  # the trainer recorded the examples' norms
+    # the diagnosis at the run's measured L and G: the same form, with constants below the certified ones
+    assert 0 < found.details["at_measured_constants"] < found.value
+    assert found.summary()["certificate_at_measured_constants"] == found.details["at_measured_constants"]
     with pytest.raises(ValueError, match="delta"):
         certify(independent, delta=1.5)
 

@@ -30,3 +30,11 @@ def test_the_step_weights_and_the_transport_are_their_sums(beta1):
         split = sum(c(k, j) * grads[j] * (grad_bound[k] + grad_bound[j]) for j in range(k))
         expected += gammas[k] * min(along, split)
     assert transport(t, beta1, lengths, grad_bound, grads) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_the_measured_constants_are_the_runs_largest():
+    from compare.certificate_measured import measured_constants
+    t = pd.DataFrame({"hessian_top_eig": [np.nan, -4.0, 2.0, np.nan], "example_norm_sq_sum": [9.0, 16.0, 1.0, np.nan]})
+    assert measured_constants(t) == (4.0, 4.0)
+    assert measured_constants(t.drop(columns=["hessian_top_eig"])) is None
+    assert measured_constants(t.assign(hessian_top_eig=np.nan)) is None
