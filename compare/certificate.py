@@ -200,8 +200,8 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     inf_norm_theta, inf_norm_phi, K, and logvar_low, logvar_high where the log-variances are parameters; the last
     row's step columns unused) and gain bounds L(theta_n) - L(theta_0) with probability >= 1 - delta/3.
     n_train: the training set's size where batches came from reshuffled epochs (t then needs the column epoch);
-    None for independent batches. A projected run's t has each step's projection_distance. constants: (L, G) put in
-    for every certified smoothness and per-example gradient bound (`certificate_measured`: a diagnosis, no guarantee)."""
+    None for independent batches. A projected run's t has each step's projection_distance. constants: (L, G) put
+    in for every certified smoothness and per-example gradient bound (`certificate_measured`: a diagnosis only)."""
     steps = t.iloc[:-1]
     if not len(steps):
         return Certificate(None, measured, delta, "no step was taken")
