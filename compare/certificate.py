@@ -1,4 +1,5 @@
-"""A convergence certificate for one finished SGD run: an upper bound on the run's own step-weighted average
+"""A convergence certificate for one finished run (SGD; adaptive runs: `certificate_adaptive`, whose weights are
+omega_j min Dbar_j instead of gamma_{k+1}): an upper bound on the run's own step-weighted average
 A = sum_k gamma_{k+1} ||grad L(theta_k)||^2 / sum_k gamma_{k+1} that holds with probability at least 1 - delta over the
 run's randomness, from what the run recorded and constants certified on its path. docs/derivations.md, "A
 certificate for the run": the theorem, its proof and its conditions.

@@ -1,5 +1,5 @@
-"""The certificate's form for an adaptive run (Adam, RMSProp, AdaGrad on independent batches): docs/derivations.md,
-"A certificate for an adaptive run".
+"""The certificate's form for an adaptive run (Adam, RMSProp, AdaGrad; independent batches or reshuffled epochs):
+docs/derivations.md, "A certificate for an adaptive run".
 
 The step Delta_k = gamma_k D_k mhat_k is split, with the trail the trainer records (`empirical.preconditioner_trail`),
 into a predictable part and what it leaves over. Summed with the descent inequality,
@@ -8,8 +8,8 @@ into a predictable part and what it leaves over. Summed with the descent inequal
         + sum_k gamma_k Gbar_k lag_k + sum_k gamma_k T_k + noise + truncation,
 
 with omega_j = sum_{k >= j} gamma_k c_kj (deterministic), lag_k the recorded ||D_k mhat_k - Mtilde_k|| and T_k the
-momentum's transport of the past gradients to theta_k. The left side is at least
-sum_j omega_j min(Dbar_j) ||grad L_j||^2, so the certified quantity is the average of ||grad L_j||^2 with weights omega_j min(Dbar_j). The noise and the
+momentum's transport of the past gradients to theta_k. The left side is at least sum_j omega_j min(Dbar_j) ||grad
+L_j||^2, so the certified quantity is the average of ||grad L_j||^2 with weights omega_j min(Dbar_j). The noise and the
 truncation are SGD's with gamma_j replaced by omega_j r_j, r_j the capped preconditioner's largest entry: SGD is the
 case omega = gamma, Dtilde = I, lag = T = 0.
 """

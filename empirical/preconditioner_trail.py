@@ -2,10 +2,10 @@
 
 An adaptive step is Delta_k = gamma_k D_k mhat_k: D_k the diagonal preconditioner (it depends on the step's own
 gradient, through v_k) and mhat_k = sum_{j<=k} c_kj ghat_j the momentum, c_kj = c_kk beta1^(k-j). The certificate
-replaces D_k by a predictable one: Dbar_k = D_{k-1}, the previous step's preconditioner (known before ghat_k is
-drawn; 0 at the first step, which the predictable form then leaves out), capped at kappa times its smallest entry, Dtilde_k = min(Dbar_k, kappa min Dbar_k), so that
-its range is at most kappa. With Mtilde_k = sum_j c_kj Dtilde_j ghat_j (the momentum of the predictably
-preconditioned gradients), each step records, for every kappa of KAPPAS:
+replaces D_k by a predictable one: Dbar_k = D_{k-1}, the previous step's preconditioner (known before ghat_k is drawn;
+0 at the first step, which the predictable form then leaves out), capped at kappa times its smallest entry, Dtilde_k =
+min(Dbar_k, kappa min Dbar_k), so that its range is at most kappa. With Mtilde_k = sum_j c_kj Dtilde_j ghat_j (the
+momentum of the predictably preconditioned gradients), each step records, for every kappa of KAPPAS:
 
 - precond_lag.<kappa> = ||D_k mhat_k - Mtilde_k||, what the update moved that the predictable form does not explain;
 - precond_grad.<kappa> = ||Dtilde_k ghat_k||, the predictable form's step before momentum;
