@@ -155,6 +155,7 @@ RECORDED: dict[str, float] = {
     # adaptive runs (the predictable preconditioner, its lag and the momentum's transport), recorded 2026-12-03
     'certificate (linear VAE 4-2, adam, practical step)': 0.0906,
     'certificate (linear VAE 4-2, rmsprop, practical step)': 0.0196,
+    'certificate (linear VAE 4-2, adagrad, practical step)': 0.0861,
     'certificate (linear VAE 4-2, adam, practical step, reshuffled epochs)': 0.0199,
     # certified spectral-norm bounds (tests/empirical/test_spectral_bounds.py), recorded 2026-12-03: the loosest case is
     # the flat spectrum (an orthogonal matrix), where the bound meets its proved factor d^(1/128)

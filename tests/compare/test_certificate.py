@@ -157,10 +157,10 @@ def adaptive_target(path: pd.DataFrame, beta1: float) -> float:
     return float((w * path["exact_grad_norm_sq"].iloc[:-1].to_numpy(float)).sum() / w.sum())
 
 
-@pytest.mark.parametrize("name, epochs", [("adam", False), ("rmsprop", False), ("adam", True)])
+@pytest.mark.parametrize("name, epochs", [("adam", False), ("rmsprop", False), ("adagrad", False), ("adam", True)])
 def test_the_certificate_covers_adaptive_runs(name, epochs, tightness):
-    """Adam (beta1 = 0.9, torch's bias-corrected form) and RMSProp at a practical step, on independent batches and
-    (Adam) on reshuffled epochs: over 200 seeds the certificate falls below the exact weighted average (weights
+    """Adam (beta1 = 0.9, torch's bias-corrected form), RMSProp and AdaGrad at a practical step, on independent
+    batches and (Adam) on reshuffled epochs: over 200 seeds the certificate falls below the exact weighted average (weights
     omega_j min Dbar_j) in at most a delta fraction of the runs, up to binomial noise."""
     optimizer = OptimizerSpec(name, C_gamma=0.02)
     spec = dataclasses.replace(SPEC, optimizer=optimizer)
