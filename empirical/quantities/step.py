@@ -40,7 +40,7 @@ QUANTITIES = [
                                  "mean estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
     }, when=STEP),
     Quantity("example_norms", {
-        "example_norm_sum": "independent SGD batches (`example_norms`): sum over the step's B examples of each "
+        "example_norm_sum": "`example_norms` (on by default): sum over the step's B examples of each "
                             "example's own gradient norm ||h_i|| (its K-draw mean; the step's gradient is their mean)",
         "example_norm_sq_sum": "the same batch's sum of ||h_i||^2: with example_norm_sum, what the run's certificate "
                                "prices its noise by (compare.certificate_noise)",
