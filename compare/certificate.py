@@ -241,7 +241,8 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
              else [AdaptiveForm("", gammas, {})])
     if adaptive and epochs:  # the reshuffling term holds for scalar weights: the form Dtilde = min(Dbar) I
         forms = forms[:1]
-    total = float(_adaptive_weights(spec, t).sum()) if adaptive else float(gammas.sum())
+    certified = _adaptive_weights(spec, t) if adaptive else gammas  # the average's weights
+    total = float(certified.sum())
     details = {"r_bar": r_bar, "gain_how": gain_how, "L_k_max": float(L_k.max()), "G_max": float(G.max()),
                "sum_gamma": total}
     if grad_bound is not None:
@@ -255,7 +256,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
             _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2])) if constants is None else (L_k, mean)
         fixed_terms["reshuffling"], details["reshuffling_parts"] = reshuffling_term(
-            t, n_train, spec.B, L_h, M_h, grad_bound, _adaptive_weights(spec, t) if adaptive else None)
+            t, n_train, spec.B, L_h, M_h, grad_bound, certified)
     if projected:
         fixed_terms["projection"] = details["projection"] = projection_term(t, grad_bound)
     best = None

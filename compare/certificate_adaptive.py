@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from empirical.preconditioner_trail import KAPPAS, kappa_name, trail_columns
 
@@ -31,12 +32,8 @@ def has_trail(t: pd.DataFrame) -> bool:
 
 
 def ema(x: np.ndarray, beta: float) -> np.ndarray:
-    """y_k = beta y_{k-1} + x_k, y_{-1} = 0."""
-    out, acc = np.empty_like(x, dtype=float), 0.0
-    for k, value in enumerate(x):
-        acc = beta * acc + value
-        out[k] = acc
-    return out
+    """y_k = beta y_{k-1} + x_k, y_{-1} = 0 (a first-order recursive filter: one vectorised pass)."""
+    return lfilter([1.0], [1.0, -beta], np.asarray(x, dtype=float))
 
 
 def step_weights(t: pd.DataFrame, beta1: float) -> np.ndarray:
