@@ -43,6 +43,14 @@ def _silu_lipschitz() -> sp.Expr:
     return sp.Rational(sp.ceiling(value * 10**9), 10**9)
 
 
+def softclip_value(x: sp.Expr, s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> sp.Expr:
+    """The generalized soft-clip f(x) = s1 + softplus_s(x - s1) - softplus_s(x - s2) itself, in a form that evaluates
+    without overflow at any x: softplus_s(y) = max(y, 0) + log(1 + e^{-s |y|}) / s. f is increasing, so on
+    |x| <= P its range is [f(-P), f(P)]."""
+    softplus = lambda y: sp.Max(y, 0) + sp.log(1 + sp.exp(-s * sp.Abs(y))) / s
+    return s1 + softplus(x - s1) - softplus(x - s2)
+
+
 def softclip_constants(s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> ActivationConstants:
     """Generalized soft-clipping f(x) = (1/s) log((1 + e^{s(x-s1)}) / (1 + e^{s(x-s2)})) + s1.
 

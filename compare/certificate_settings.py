@@ -39,8 +39,11 @@ def _layered_spec(spec: Any, t: pd.DataFrame, kind: str, column: str) -> Any | N
         return None
     if not all(np.isfinite(t[f"{column}.{n}"].to_numpy(float)).all() for n in names):
         return None  # runs recorded before the column existed, resumed after: no value at some steps
-    ones = (1.0,) * len(names)  # placeholders: the values are the path's norms
-    return dataclasses.replace(spec, weight_bound=ParameterBound(kind, layer_norms=ones, bias_norms=ones))
+    # The values are the path's norms; the spec's own are its largest, where the derivation picks between a bounded
+    # layer's cap and its affine bound (`bounds.objectives.pieces.value_choice`): both hold, one is tighter there.
+    largest = lambda col: tuple(max(float(t[f"{col}.{n}"].max()), 1e-12) for n in names)
+    return dataclasses.replace(spec, weight_bound=ParameterBound(kind, layer_norms=largest(column),
+                                                                 bias_norms=largest("bias_norm")))
 
 
 def _norm_values(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dict[str, Any],

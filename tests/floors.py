@@ -13,6 +13,7 @@ MARGIN = 3.0
 # tightening of L_P, L_S, sigma^2 and the network bounds (docs/derivations.md, "Tightness: before and after"), from
 # tests/bounds (slow set included) and tests/compare/test_projected.py; raised on 2026-12-02 where the capped affine bound
 # of a bounded decoder layer and the expectation before the supremum for the second-derivative terms tightened them.
+# The heads' value-range floors were added on 2026-12-03 (tests/bounds/test_networks.py).
 RECORDED: dict[str, float] = {
     'activation lipschitz (elu)': 1,
     'activation lipschitz (gelu)': 0.999,
@@ -45,6 +46,9 @@ RECORDED: dict[str, float] = {
     'BBVI product-Bernoulli score L_S': 0.0123,
     'conv VAE L_P': 1.03e-07,
     "latents' mean-square Jacobian Jz2_mean": 0.422,
+    "log-variance head's sigma_max": 0.298,
+    "log-variance head's sigma_min (bound / measured)": 0.25,
+    "mean head's ||mu|| bound": 0.164,
     'conv kernel Jacobian (conv)': 0.781,
     'conv kernel Jacobian (transposed)': 0.906,
     'conv operator norm (conv, entrywise)': 0.874,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .. import symbols as S
-from ..activations import ActivationConstants, constants, softclip_constants
+from ..activations import ActivationConstants, constants, softclip_constants, softclip_value
 from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
 from ..registry import SETTINGS
 from ..rpoly import RPoly
@@ -209,6 +209,16 @@ def _heads_in_mean_square(mean_J2: sp.Expr, logvar_J2: sp.Expr, weight: sp.Expr,
     return (A + C + sp.sqrt((A - C) ** 2 + 4 * B**2)) / 2
 
 
+def logvar_range(head: Layer, hidden_H: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """Where the log-variances lie on the data ball: each one reads one row of the head, so its pre-activation has
+    |pre_j| <= ||row|| ||h|| + ||b|| <= P, and the soft-clip is increasing, so logvar_j lies in [f(-P), f(P)], inside
+    (logvar_min, logvar_max) and far inside it where the head's weights are small (docs/derivations.md, "Deep
+    Gaussian VAE")."""
+    P = head.row_norm * hidden_H + head.bias
+    clip = lambda x: softclip_value(x, S.head_s, S.logvar_min, S.logvar_max)
+    return clip(-P), clip(P)
+
+
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     m = spec.model
     if m.kind == "linear":
@@ -221,13 +231,14 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     # root-sum-of-squares would count twice.
     both = mlp_bounds([net.heads], hidden.H, hidden.J, hidden.S)
     J_E, S_E = both.J, both.S
-    sigma_max = sp.exp(S.logvar_max / 2)
-    sigma_min = sp.exp(S.logvar_min / 2)
+    logvar_low, logvar_high = logvar_range(net.logvar_head, hidden.H.coeffs[0])
+    sigma_max, sigma_min = sp.exp(logvar_high / 2), sp.exp(logvar_low / 2)
     r = RPoly([0, 1])
     half_sr = (sigma_max / 2) * r
     # z = mu + sigma * eps, sigma = exp(logvar / 2): dz = dmu + (sigma / 2) eps dlogvar,
-    # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2.
-    R_z = sp.sqrt(d_z) * S.mu_max + sigma_max * r
+    # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2. ||mu|| <= mean.H, the smaller of the
+    # clip's sqrt(d_z) mu_max and the head's affine bound.
+    R_z = mean.H + sigma_max * r
     Jz = mean.J + half_sr * logvar.J
     # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2, and its supremum over
     # unit directions: the heads' rows are disjoint and share only the layers below, so with ||dmu_u|| <=
@@ -260,6 +271,6 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         A2 = sp.Rational(1, 4)
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
-    return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, sp.Max(sp.Abs(S.logvar_min), sp.Abs(S.logvar_max)),
+    return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, sp.Max(sp.Abs(logvar_low), sp.Abs(logvar_high)),
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean, decoder_S_mean,
                   prior_mean)

@@ -131,3 +131,33 @@ def test_heads_mean_square_bounds_the_latents_jacobian(activation, tightness):
         measured = float(torch.linalg.eigvalsh(torch.einsum("kij,kil->jl", J, J) / len(eps)).max())
         tightness.record("latents' mean-square Jacobian Jz2_mean", measured, bound)
         assert measured <= bound, (measured, bound)
+
+
+@pytest.mark.parametrize("activation", ["softclip", "tanh"])
+def test_heads_value_range_holds(activation, tightness):
+    """||mu|| <= R_z's constant term (the mean head's bound) and exp(logvar / 2) within [sigma_min, sigma_max] (the
+    log-variance head's pre-activation bound through the increasing soft-clip), at random and corner points of the
+    box and data points on the ball; with a = 0.4 both sit inside the clips, so the heads' own bounds are tested."""
+    from bounds import derive as D
+    from empirical.functional import encode, random_parameters, unflatten
+    from tests.problems import data_point, tiny_spec
+    spec = tiny_spec() if activation == "softclip" else tiny_spec(activation=ActivationSpec("tanh"))
+    values, pieces = D.spec_values(spec), D._pieces(spec, False)
+    number = lambda e: float(sp.sympify(e).xreplace({s: values[s.name] for s in sp.sympify(e).free_symbols}))
+    mu_bound, low, high = number(pieces.R_z.coeffs[0]), number(pieces.sigma_min), number(pieces.sigma_max)
+    assert mu_bound < np.sqrt(spec.model.latent_dim) * spec.model.mean_clip  # the head's bound, not the clip's
+    assert high < np.exp(spec.model.logvar_max / 2) and low > np.exp(spec.model.logvar_min / 2)
+    gen = torch.Generator().manual_seed(5)
+    mu_max = sigma_max = 0.0
+    sigma_min = np.inf
+    for trial in range(64):
+        flat, x = random_parameters(spec, gen, corners=trial % 2 == 0), data_point(spec, gen)
+        mu, logvar = encode(spec, unflatten(spec, flat), x)
+        sigma = torch.exp(logvar / 2)
+        mu_max, sigma_max = max(mu_max, float(mu.norm())), max(sigma_max, float(sigma.max()))
+        sigma_min = min(sigma_min, float(sigma.min()))
+    assert mu_max <= mu_bound and sigma_max <= high and sigma_min >= low, (mu_max, mu_bound, sigma_min, sigma_max,
+                                                                          low, high)
+    tightness.record("mean head's ||mu|| bound", mu_max, mu_bound)
+    tightness.record("log-variance head's sigma_max", sigma_max, high)
+    tightness.record("log-variance head's sigma_min (bound / measured)", low, sigma_min)
