@@ -43,12 +43,43 @@ def _silu_lipschitz() -> sp.Expr:
     return sp.Rational(sp.ceiling(value * 10**9), 10**9)
 
 
-def softclip_value(x: sp.Expr, s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> sp.Expr:
-    """The generalized soft-clip f(x) = s1 + softplus_s(x - s1) - softplus_s(x - s2) itself, in a form that evaluates
-    without overflow at any x: softplus_s(y) = max(y, 0) + log(1 + e^{-s |y|}) / s. f is increasing, so on
-    |x| <= P its range is [f(-P), f(P)]."""
+def _softclip_explicit(x: sp.Expr, s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> sp.Expr:
+    # softplus_s(y) = max(y, 0) + log(1 + e^{-s |y|}) / s: no overflow at any y.
     softplus = lambda y: sp.Max(y, 0) + sp.log(1 + sp.exp(-s * sp.Abs(y))) / s
     return s1 + softplus(x - s1) - softplus(x - s2)
+
+
+class SoftClipValue(sp.Function):
+    """The generalized soft-clip f(x) = s1 + softplus_s(x - s1) - softplus_s(x - s2) itself, as one opaque function
+    of (x, s, s1, s2): written out, its Max and Abs slow every expression it enters (the heads' range enters all of
+    them through sigma_max), so it stays a node that evaluates numerically (evalf), compiles to numpy's stable
+    logaddexp (lambdify) and differentiates through its explicit form. f is increasing in x."""
+    nargs = 4
+
+    @classmethod
+    def eval(cls, x, s, s1, s2):
+        if all(arg.is_Number for arg in (x, s, s1, s2)):
+            return _softclip_explicit(x, s, s1, s2)
+        return None
+
+    def _eval_evalf(self, prec):
+        return _softclip_explicit(*self.args).evalf(prec)
+
+    def fdiff(self, argindex=1):
+        dummies = sp.symbols("x s s1 s2", real=True)
+        derivative = sp.diff(_softclip_explicit(*dummies), dummies[argindex - 1])
+        return derivative.xreplace(dict(zip(dummies, self.args)))
+
+    def _numpycode(self, printer):
+        x, s, s1, s2 = (printer._print(arg) for arg in self.args)
+        logaddexp = printer._module_format("numpy.logaddexp")
+        return (f"({s1} + ({logaddexp}(0, ({s})*(({x}) - ({s1}))) - {logaddexp}(0, ({s})*(({x}) - ({s2}))))"
+                f" / ({s}))")
+
+
+def softclip_value(x: sp.Expr, s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> sp.Expr:
+    """f(x) for the generalized soft-clip (`SoftClipValue`): on |x| <= P its range is [f(-P), f(P)]."""
+    return SoftClipValue(x, s, s1, s2)
 
 
 def softclip_constants(s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> ActivationConstants:

@@ -10,8 +10,10 @@ from .validate import invalid
 
 def digits_spec() -> VAESpec:
     """The training default: a small smooth Gaussian VAE (soft-clipping) for the embedded 8x8 digits (64 pixels in
-    [0, 1], so ||x|| <= 8), trained by SGD with the theory's steps C_gamma k^{-1/2}."""
-    model = ModelSpec(data_dim=64, latent_dim=4, encoder_widths=(32,), decoder_widths=(32,), data_bound=8.0)
+    [0, 1], so ||x|| <= 8 and, with the sigmoid decoder, ||x - G|| <= 8), trained by SGD with the theory's steps
+    C_gamma k^{-1/2}."""
+    model = ModelSpec(data_dim=64, latent_dim=4, encoder_widths=(32,), decoder_widths=(32,), data_bound=8.0,
+                      data_range=(0.0, 1.0))
     return VAESpec(model=model, optimizer=OptimizerSpec("sgd", C_gamma=0.05), B=32, n=1000)
 
 

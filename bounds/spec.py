@@ -41,6 +41,9 @@ class ModelSpec:
       n_observations training rows is the ELBO. `family`: q = N(mu, diag(exp(v))) (gaussian, |mu_j| <= a,
       logvar_min <= v_j <= logvar_max) or the product-Bernoulli family over z in {0, 1}^d (bernoulli, logits
       |phi_j| <= a, the prior uniform; score-function only). docs/derivations.md, "Black-box VI".
+    data_range: (lo, hi) where every coordinate of every data point lies in [lo, hi] (images: (0, 1)), or None where
+      only ||x|| <= data_bound is known; with a sigmoid decoder it bounds the residual ||x - G|| by
+      sqrt(d) max(hi, 1 - lo) (docs/derivations.md, "Deep Gaussian VAE").
     architecture: `mlp`, or `conv` (the paper's image nets): the encoder runs conv layers (kernel 4, stride 2,
       padding 1) with `conv_channels` over images of `image_shape` (C, H, W), then linear layers of
       `encoder_widths`; the decoder mirrors it (linear layers of `decoder_widths`, then transposed convs). Conv
@@ -53,6 +56,7 @@ class ModelSpec:
     encoder_widths: tuple[int, ...] = (32,)
     decoder_widths: tuple[int, ...] = (32,)
     data_bound: float = 4.0
+    data_range: tuple[float, float] | None = None
     decoder_std: float = 1.0
     mean_clip: float = 5.0
     logvar_min: float = -6.0
@@ -92,6 +96,12 @@ class ModelSpec:
         object.__setattr__(self, "decoder_widths", tuple(count("decoder_widths", w) for w in self.decoder_widths))
         if finite("data_bound", self.data_bound) < 0:
             invalid("data_bound", self.data_bound, "must be >= 0")
+        if self.data_range is not None:
+            given = sequence("data_range", self.data_range)
+            low, high = given if len(given) == 2 else (None, None)
+            if low is None or not finite("data_range", low) < finite("data_range", high):
+                invalid("data_range", self.data_range, "must be two finite numbers [lo, hi] with lo < hi")
+            object.__setattr__(self, "data_range", (float(low), float(high)))
         positive("decoder_std", self.decoder_std)
         positive("mean_clip", self.mean_clip)
         finite("logvar_min", self.logvar_min)
@@ -253,8 +263,8 @@ class VAESpec:
         model = dict(table("model", d.pop("model", {})))
         if "activation" in model:
             model["activation"] = build(ActivationSpec, "model.activation", model["activation"])
-        for key in ("encoder_widths", "decoder_widths", "image_shape", "conv_channels"):
-            if key in model:
+        for key in ("encoder_widths", "decoder_widths", "image_shape", "conv_channels", "data_range"):
+            if model.get(key) is not None:
                 model[key] = sequence(f"model.{key}", model[key])
         wb = dict(table("weight_bound", d.pop("weight_bound", {})))
         for key in ("layer_norms", "bias_norms"):

@@ -19,7 +19,6 @@ upper confidence bound (exact for a closed-form objective). Reshuffled epochs ad
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,7 +36,7 @@ from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weigh
 from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
                                 step_lengths)
 from .certificate_measured import measured_constants
-from .certificate_settings import least_over_norms, segment_values
+from .certificate_settings import fitted_to_data, least_over_norms, segment_values
 from .certificate_terms import epoch_hull, projection_term, reshuffling_term
 from .measures import projection_acted
 from .objective_gap import SE_FACTOR, run_objective_gap
@@ -154,22 +153,12 @@ def certify(run: Run, delta: float = 0.05) -> Certificate:
         return Certificate(None, measured, delta, why)
     gain, gain_how = _objective_gain(run)
     epochs = run.config["train"].get("batches", "epochs") != "independent"
-    path = (_fitted_to_data(run), t, gain, delta, measured, gain_how, int(run.config["data"]["n_train"]) if epochs
+    path = (fitted_to_data(run), t, gain, delta, measured, gain_how, int(run.config["data"]["n_train"]) if epochs
             else None)
     found, constants = certificate_of_path(*path), measured_constants(t)
     if found.applies and constants is not None:  # the diagnosis: the same form at the run's measured L and G
         found.details["at_measured_constants"] = certificate_of_path(*path, constants=constants).value
     return found
-
-
-def _fitted_to_data(run: Run) -> Any:
-    """The run's spec with R_x the largest ||x|| of its own data (recorded, train and held-out; a 1e-6 margin for the
-    float32 copy it trained on): a run draws only its training points, so the constants need hold only there. Below
-    the spec's R_x this tightens every constant; above it, it is what makes them valid. Black-box VI keeps its spec."""
-    spec, largest = run.spec, (run.config.get("data") or {}).get("max_norm")
-    if spec.model.kind == "logistic" or not largest or not math.isfinite(largest):
-        return spec
-    return dataclasses.replace(spec, model=dataclasses.replace(spec.model, data_bound=float(largest) * (1 + 1e-6)))
 
 
 def _beta1(spec: Any) -> float:

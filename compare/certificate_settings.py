@@ -1,9 +1,11 @@
 """The settings at which the run's certificate evaluates its derived constants, read off the trace: each step's segment
 [theta_k, theta_{k+1}] and iterate theta_k, on the entry-wise box and on the layers' recorded norms (Frobenius, the
-certified spectral bounds), so that every constant is taken at the least of the sets that hold the path."""
+certified spectral bounds), so that every constant is taken at the least of the sets that hold the path; and the spec
+fitted to the run's own data (`fitted_to_data`)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -70,3 +72,19 @@ def least_over_norms(spec: Any, t: pd.DataFrame, seg: dict[str, Any], point: dic
             seg_l, point_l = _norm_values(spec, t, seg, point, column)
             out = tuple(np.minimum(a, b) for a, b in zip(out, evaluate(layered, seg_l, point_l)))
     return out
+
+
+def fitted_to_data(run: Any) -> Any:
+    """The run's spec with R_x the largest ||x|| of its own data (recorded, train and held-out; a 1e-6 margin for the
+    float32 copy it trained on) and the data's range its training points' smallest and largest coordinates: a run
+    draws only its training points, so the constants need hold only there. Inside the spec's bounds this tightens
+    every constant; outside them, it is what makes them valid. Black-box VI keeps its spec."""
+    spec, data = run.spec, run.config.get("data") or {}
+    largest, low, high = (data.get(key) for key in ("max_norm", "min_value", "max_value"))
+    if spec.model.kind == "logistic" or not largest or not math.isfinite(largest):
+        return spec
+    model = dataclasses.replace(spec.model, data_bound=float(largest) * (1 + 1e-6))
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high) and low < high:
+        margin = 1e-6 * max(abs(low), abs(high))
+        model = dataclasses.replace(model, data_range=(float(low) - margin, float(high) + margin))
+    return dataclasses.replace(spec, model=model)

@@ -67,6 +67,11 @@ def check(run: Run, spec: VAESpec, bound: Bound | None, values: dict[str, float]
     if max_norm is not None:
         add("data bound", max_norm <= spec.model.data_bound * (1 + 1e-6),
             f"largest ||x|| = {max_norm:.4g} against R_x = {spec.model.data_bound:g}")
+    low, high = (run.config.get("data", {}).get(key) for key in ("min_value", "max_value"))
+    if spec.model.data_range is not None and low is not None and high is not None:
+        lo, hi = spec.model.data_range
+        add("data range", lo <= low and high <= hi,
+            f"coordinates in [{low:.4g}, {high:.4g}] against data_range [{lo:g}, {hi:g}]")
     _objective_gap(run, spec, theory["L_star"], measured, add)
     if "M" in theory:
         add("||H_k|| <= M", not measured["M"] > theory["M"],

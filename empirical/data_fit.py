@@ -1,6 +1,7 @@
 """A spec fitted to the data it is given: the dimension, the data bound R_x from the data's largest row norm (rounded
-up, so that every point lies in the bound the theorems assume), and, for a conv net, the image shape. The objective
-gap needs nothing here: a spec without `objective_gap` has it certified from its own constants.
+up, so that every point lies in the bound the theorems assume), the coordinates' range (rounded outward) and, for a
+conv net, the image shape. The objective gap needs nothing here: a spec without `objective_gap` has it certified
+from its own constants.
 
 Only what the user did not set is fitted: a [spec.model] table that names data_dim or data_bound keeps its value
 (and a data_dim that disagrees with the data is then an error before any work, naming both).
@@ -13,7 +14,7 @@ from typing import Any, Mapping
 
 from .data import Dataset
 
-FITTED = ("data_dim", "data_bound", "image_shape")
+FITTED = ("data_dim", "data_bound", "data_range", "image_shape")
 EMBEDDED = ("digits", "synthetic", "breast-cancer")
 
 
@@ -35,6 +36,14 @@ def data_bound(data: Dataset, bernoulli: bool) -> float:
     return min(bound, math.sqrt(data.dim)) if bernoulli and largest <= math.sqrt(data.dim) else bound
 
 
+def data_range(data: Dataset) -> list[float]:
+    """The training points' smallest and largest coordinates, rounded outward to 1e-4 (images in [0, 1] keep
+    [0, 1])."""
+    described = data.describe()
+    low, high = math.floor(described["min_value"] * 1e4) / 1e4, math.ceil(described["max_value"] * 1e4) / 1e4
+    return [low, high if high > low else low + 1e-4]
+
+
 def fit_spec(tree: dict[str, Any], data: Dataset, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """(the spec tree with the fields in FITTED that `given` (the user's [spec] table) does not set taken from the
     data, the changes in words). The black-box VI model is left as it is (its rows are the posterior's data)."""
@@ -42,12 +51,14 @@ def fit_spec(tree: dict[str, Any], data: Dataset, given: Mapping[str, Any]) -> t
     model, named = tree["model"], dict(given.get("model", {}) or {})
     if model.get("kind") == "logistic":
         return tree, []
-    fitted = {"data_dim": data.dim, "data_bound": data_bound(data, model.get("kind") == "bernoulli")}
+    fitted = {"data_dim": data.dim, "data_bound": data_bound(data, model.get("kind") == "bernoulli"),
+              "data_range": data_range(data)}
     if model.get("architecture") == "conv" and data.image_shape:
         fitted["image_shape"] = list(data.image_shape)
     changes = []
     for name, value in fitted.items():
-        if name in named or model.get(name) == value:
+        current = model.get(name)
+        if name in named or (list(current) if isinstance(current, tuple) else current) == value:
             continue
         changes.append(f"{name} {model.get(name)!r} -> {value!r}")
         model[name] = value

@@ -13,8 +13,10 @@ MARGIN = 3.0
 # tightening of L_P, L_S, sigma^2 and the network bounds (docs/derivations.md, "Tightness: before and after"), from
 # tests/bounds (slow set included) and tests/compare/test_projected.py; raised on 2026-12-02 where the capped affine bound
 # of a bounded decoder layer and the expectation before the supremum for the second-derivative terms tightened them.
-# The heads' value-range floors were added on 2026-12-03 (tests/bounds/test_networks.py).
+# The heads' value-range and the decoder residual's floors were added on 2026-12-03 (tests/bounds/test_networks.py,
+# tests/bounds/test_residual.py).
 RECORDED: dict[str, float] = {
+    'decoder residual ||x - G||': 0.333,
     'activation lipschitz (elu)': 1,
     'activation lipschitz (gelu)': 0.999,
     'activation lipschitz (identity)': 1,
@@ -34,6 +36,7 @@ RECORDED: dict[str, float] = {
     "adaptive methods' M_inf (largest per-sample gradient coordinate)": 0.0222,
     'adversarial L_P (Bernoulli decoder, soft-clip)': 0.0881,
     'adversarial L_P (deep Gaussian, soft-clip)': 0.0859,
+    'adversarial L_P (deep Gaussian, soft-clip, data in [0, 1]^d)': 0.0348,
     'adversarial L_P (demo spec, structured point)': 0.0384,
     'adversarial L_P (conv VAE, tanh)': 0.00323,
     'adversarial L_P (deep Gaussian, tanh, identity output)': 0.0728,

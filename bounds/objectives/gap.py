@@ -4,10 +4,11 @@ docs/derivations.md, "The objective gap".
 
 Every objective here lies between the beta-ELBO (beta = 1 for IWAE and VR-IWAE, which are above the ELBO by Jensen)
 and max_z log p(x|z) (above log p(x), which is above each objective):
-- log p(x|z) >= its lower bound: Gaussian -(R_x + ||G||)^2 / (2 c^2) - (d_x / 2) log(2 pi c^2); Bernoulli on logits
+- log p(x|z) >= its lower bound: Gaussian -rho^2 / (2 c^2) - (d_x / 2) log(2 pi c^2), rho >= ||x - G|| the residual
+  bound (R_x + ||G||, or less with the data's range, `pieces.residual_bound`); Bernoulli on logits
   eta, -d_x log 2 - sqrt(d_x) ||eta||;
-- KL(q(z|x) || p(z)) = (1/2) sum_j (mu_j^2 + e^{v_j} - 1 - v_j) <= (1/2) (||mu||^2 + d_z max(e^v - 1 - v)) with the
-  maximum at an end of [logvar_min, logvar_max] (the function is convex).
+- KL(q(z|x) || p(z)) = (1/2) sum_j (mu_j^2 + e^{v_j} - 1 - v_j) <= (1/2) (||mu||^2 + d_z max(e^v - 1 - v)), ||mu||
+  at most the mean head's bound, with the maximum at an end of [logvar_min, logvar_max] (the function is convex).
 With ||G|| <= C_G(||eps||) the decoder's output bound (a polynomial in ||eps||), the expectation is exact.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sympy as sp
 from .. import symbols as S
 from ..spec import VAESpec
 from .linear import linear_norms
-from .pieces import Pieces
+from .pieces import Pieces, residual_bound
 
 
 def objective_gap_bound(spec: VAESpec, pieces: Pieces) -> sp.Expr:
@@ -31,13 +32,14 @@ def objective_gap_bound(spec: VAESpec, pieces: Pieces) -> sp.Expr:
     if m.kind == "linear":  # the mean V (x - b) is not clipped: ||mu|| <= omega_V (R_x + ||b||)
         q = linear_norms(spec)
         mu_sq = (q["omega_V"] * q["R"]) ** 2
-    else:
-        mu_sq = m.latent_dim * S.mu_max ** 2
+    else:  # the mean head's bound: at most its clip's sqrt(d_z) mu_max (`pieces.vae_pieces`)
+        mu_sq = pieces.R_z.coeffs[0] ** 2
     C_G = pieces.decoder_joint.H
     if m.kind == "bernoulli":
         likelihood = m.data_dim * sp.log(2) + sp.sqrt(m.data_dim) * C_G.expectation(m.latent_dim)
     else:
-        likelihood = ((C_G + S.R_x) * (C_G + S.R_x)).expectation(m.latent_dim) / (2 * S.c ** 2)
+        residual = residual_bound(spec, C_G)
+        likelihood = (residual * residual).expectation(m.latent_dim) / (2 * S.c ** 2)
     excess = sp.Max(*(sp.exp(v) - 1 - v for v in (S.logvar_min, S.logvar_max)))
     kl = (mu_sq + m.latent_dim * excess) / 2
     return likelihood + beta * kl

@@ -219,6 +219,18 @@ def logvar_range(head: Layer, hidden_H: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return clip(-P), clip(P)
 
 
+def residual_bound(spec: VAESpec, C_G: RPoly) -> RPoly:
+    """A bound on the Gaussian decoder's residual ||x - G(z)||: R_x + C_G, and where the spec gives the data's
+    coordinate range [lo, hi] and the decoder's output is a sigmoid (each G_i in (0, 1)), also
+    sqrt(d_x) max(hi, 1 - lo), since |x_i - G_i| <= max(hi - 0, 1 - lo); the smaller (`networks.capped`)."""
+    m = spec.model
+    residual = C_G + S.R_x
+    if m.kind != "gaussian" or m.data_range is None or m.decoder_output != "sigmoid":
+        return residual
+    low, high = (sp.nsimplify(v, rational=True) for v in m.data_range)
+    return capped(residual, sp.sqrt(m.data_dim) * sp.Max(high, 1 - low))
+
+
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     m = spec.model
     if m.kind == "linear":
@@ -262,15 +274,16 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(Jz2_mean), Sz_mean, choice, J2_0=Jz2_mean).S
         prior_mean = H_mu * S_mu + sigma_max**2 * (sp.sqrt(d_z) / 2 * S_lv + J2_lv / 4)
     if m.kind == "gaussian":
-        C_G = joint.H
-        A1 = (C_G + S.R_x) * (1 / S.c**2)
+        residual = residual_bound(spec, joint.H)
+        A1 = residual * (1 / S.c**2)
         A2 = 1 / S.c**2
-        log_lik = (C_G + S.R_x) * (C_G + S.R_x) * (1 / (2 * S.c**2)) + sp.Rational(d_x, 2) * sp.Abs(sp.log(2 * sp.pi * S.c**2))
+        log_lik = residual * residual * (1 / (2 * S.c**2)) + sp.Rational(d_x, 2) * sp.Abs(sp.log(2 * sp.pi * S.c**2))
     else:  # Bernoulli decoder on logits eta: d/deta = x - sigmoid(eta), d^2/deta^2 = -sigmoid'(eta)
         A1 = RPoly([sp.sqrt(d_x)])
         A2 = sp.Rational(1, 4)
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
-    return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, sp.Max(sp.Abs(logvar_low), sp.Abs(logvar_high)),
+    logvar_absmax = sp.Max(sp.Abs(logvar_low), sp.Abs(logvar_high), evaluate=False)
+    return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean, decoder_S_mean,
                   prior_mean)

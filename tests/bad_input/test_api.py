@@ -100,6 +100,7 @@ FIELD_CASES = [
     ("latent_dim", lambda v: ModelSpec(latent_dim=v), (0,)),
     ("encoder_widths", lambda v: ModelSpec(encoder_widths=v), ((0,), (-4,))),
     ("data_bound", lambda v: ModelSpec(data_bound=v), (-1, math.nan)),
+    ("data_range", lambda v: ModelSpec(data_range=v), ((1.0, 0.0), (0.0,), (0.0, math.nan), "01", (0, 1, 2))),
     ("decoder_std", lambda v: ModelSpec(decoder_std=v), (0, -1)),
     ("mean_clip", lambda v: ModelSpec(mean_clip=v), (0,)),
     ("logvar_min", lambda v: ModelSpec(logvar_min=v), (2.0, 5.0)),

@@ -28,6 +28,7 @@ SPECS = {
                           weight_bound=tiny_spec().weight_bound),
     "deep Gaussian, tanh, identity output": tiny_spec(activation=ActivationSpec("tanh"), decoder_output="identity"),
     "deep Gaussian, soft-clip": tiny_spec(),
+    "deep Gaussian, soft-clip, data in [0, 1]^d": tiny_spec(data_range=(0.0, 1.0)),
     "IWAE K=3, soft-clip": tiny_spec(objective=ObjectiveSpec("iwae", 1.0, 3)),
     "VR-IWAE K=3, alpha=0.5, soft-clip": tiny_spec(objective=ObjectiveSpec("vr_iwae", 1.0, 3, 0.5)),
     "Bernoulli decoder, soft-clip": tiny_spec(kind="bernoulli", data_bound=3 ** 0.5),
@@ -60,6 +61,8 @@ def project(spec: VAESpec, theta: torch.Tensor, x: torch.Tensor) -> tuple[torch.
         clipped[..., -m.latent_dim:] = theta[..., -m.latent_dim:].clamp(m.logvar_min, m.logvar_max)
     if m.kind == "bernoulli":
         return clipped, x.clamp(0.0, 1.0)
+    if m.data_range is not None:  # into the box, then toward 0 (in the box) onto the ball
+        x = x.clamp(*m.data_range)
     norm = x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return clipped, x * torch.clamp(m.data_bound / norm, max=1.0)
 
@@ -69,6 +72,8 @@ def starts(spec: VAESpec, gen: torch.Generator, count: int = STARTS) -> tuple[to
     d = spec.model.data_dim
     if spec.model.kind == "bernoulli":
         return thetas, torch.rand(count, d, generator=gen, dtype=torch.float64)
+    if spec.model.data_range is not None:
+        return project(spec, thetas, torch.rand(count, d, generator=gen, dtype=torch.float64))
     x = torch.randn(count, d, generator=gen, dtype=torch.float64)
     return thetas, spec.model.data_bound * x / x.norm(dim=1, keepdim=True)
 

@@ -291,9 +291,10 @@ def test_the_tightness_table_names_the_term_that_carries_the_certificate():
 
 
 def test_the_constants_are_taken_at_the_runs_own_data_norm():
-    """A run draws only its own points: R_x is their largest norm (recorded with the data), not the spec's, which gives
-    a smaller certificate where the data sit well inside it; a record without the norm keeps the spec's R_x."""
-    from compare.certificate import _fitted_to_data
+    """A run draws only its own points: R_x is their largest norm (recorded with the data), not the spec's (and the
+    data's range their coordinates' extremes), which gives a smaller certificate where the data sit well inside it; a
+    record without the norm keeps the spec's R_x."""
+    from compare.certificate_settings import fitted_to_data
     from empirical import TrainConfig, train
     from tests.problems import SMALL_RUN_CONFIG, small_mlp_spec
     spec = small_mlp_spec(n=30)
@@ -301,9 +302,12 @@ def test_the_constants_are_taken_at_the_runs_own_data_norm():
     run = train(spec, TrainConfig(batches="independent", **SMALL_RUN_CONFIG), data, out=None, progress=False)
     largest = run.config["data"]["max_norm"]
     assert largest < spec.model.data_bound
-    fitted = _fitted_to_data(run).model.data_bound
+    fitted = fitted_to_data(run).model.data_bound
     assert largest <= fitted == pytest.approx(largest, rel=2e-6)
+    low, high = fitted_to_data(run).model.data_range  # the training points' coordinates, a hair outside
+    assert low <= run.config["data"]["min_value"] and high >= run.config["data"]["max_value"]
+    assert high - low == pytest.approx(run.config["data"]["max_value"] - run.config["data"]["min_value"], rel=1e-5)
     unrecorded = dataclasses.replace(run, config={**run.config, "data": {**run.config["data"], "max_norm": None}})
-    assert _fitted_to_data(unrecorded) == spec
+    assert fitted_to_data(unrecorded) == spec
     assert run.trace["grad_norm_sq_unbiased"].notna().any()
     assert certify(run).value < certify(unrecorded).value

@@ -328,3 +328,13 @@ def test_a_step_chosen_from_a_looser_L_is_judged_at_the_best_L_prime():
     assert a.bound_curve[-1] < at(L, n) and a.bound_curve[-1] <= at(10 * L, n) * (1 + 1e-9)
     assert a.constant_checks[1].theory == pytest.approx(L)  # the derived L is what measurements are checked against
     assert any("L' =" in note for note in a.notes)
+
+
+def test_data_outside_the_specs_range_breaks_the_theorem(spec):
+    ranged = dataclasses.replace(spec, model=dataclasses.replace(spec.model, data_range=(0.0, 1.0)))
+    inside = fake_run(ranged, lambda k: np.full(len(k), 0.3))
+    inside.config["data"].update(min_value=0.0, max_value=1.0)
+    assert not [c.name for c in assess(inside).conditions if not c.holds]
+    outside = fake_run(ranged, lambda k: np.full(len(k), 0.3))
+    outside.config["data"].update(min_value=-0.5, max_value=1.0)
+    assert [c.name for c in assess(outside).conditions if not c.holds] == ["data range"]

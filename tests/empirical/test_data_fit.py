@@ -10,7 +10,7 @@ import pytest
 from bounds.presets import digits_spec
 from bounds.spec import VAESpec
 from empirical.data import Dataset
-from empirical.data_fit import data_bound, fit_spec, round_up
+from empirical.data_fit import data_bound, data_range, fit_spec, round_up
 
 
 @pytest.mark.parametrize("value", [14.81926, 28.0, 7.2111, 0.0012345, 99999.5, 1.0, 3.0000000001, 0.1 + 0.2])
@@ -42,3 +42,17 @@ def test_fit_takes_what_the_user_did_not_name_and_keeps_what_they_did():
     assert kept["model"]["data_bound"] == tree["model"]["data_bound"] and not any("data_bound" in c for c in changes)
     logistic = {**tree, "model": {**tree["model"], "kind": "logistic"}}
     assert fit_spec(logistic, data, given={}) == (logistic, [])  # its rows are the posterior's data: left alone
+
+
+def test_the_range_covers_every_training_coordinate_and_images_keep_the_unit_interval():
+    images = _images()
+    assert data_range(images) == [0.0, 1.0]
+    fitted, changes = fit_spec(digits_spec().to_dict(), images, given={})
+    assert not any(c.startswith("data_range") for c in changes)  # the preset's (0, 1) already
+    shifted = Dataset("shifted", images.train * 3 - 1.23456, images.test, (1, 28, 28))
+    low, high = data_range(shifted)
+    assert low <= float(shifted.train.min()) and high >= float(shifted.train.max()) and high - low < 3.001
+    fitted, changes = fit_spec(digits_spec().to_dict(), shifted, given={})
+    assert fitted["model"]["data_range"] == [low, high] and VAESpec.from_dict(fitted).model.data_range == (low, high)
+    kept, _ = fit_spec(digits_spec().to_dict(), shifted, given={"model": {"data_range": [0, 1]}})
+    assert tuple(kept["model"]["data_range"]) == (0.0, 1.0)
