@@ -127,6 +127,12 @@ def main() -> None:
     rounds = [recorded_steps(norms, args.steps) / plain_steps(trainer, args.steps) for _ in range(3)]
     print(f"with the examples' gradient norms (TrainConfig.example_norms, the default): median ratio to plain = "
           f"{statistics.median(rounds):.2f}")
+    for ghost in (False, True):  # reshuffled epochs: the certificate's ghost batch (its examples' norms and its gap)
+        other = Trainer(spec, TrainConfig(ghost_batch=ghost), data, progress=False)
+        recorded_steps(other, 20)
+        rounds = [recorded_steps(other, args.steps) / plain_steps(trainer, args.steps) for _ in range(3)]
+        print(f"reshuffled epochs with unbiased_norm and example_norms, ghost_batch={ghost}: median ratio to plain = "
+              f"{statistics.median(rounds):.2f}")
 
     for batches in ("independent", "epochs"):
         for estimator in ("split", "fresh"):

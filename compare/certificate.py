@@ -37,7 +37,7 @@ from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_examp
                                 step_lengths)
 from .certificate_measured import measured_constants
 from .certificate_settings import fitted_to_data, least_over_norms, segment_values
-from .certificate_terms import epoch_hull, projection_term, reshuffling_term
+from .certificate_terms import epoch_hull, ghost_view, has_ghost, projection_term, reshuffling_term
 from .measures import projection_acted
 from .objective_gap import SE_FACTOR, run_objective_gap
 
@@ -201,8 +201,13 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         return Certificate(None, measured, delta, f"no derived smoothness: {exc}")
     seg, point = segment_values(spec, t, values)
     gammas = steps["lr"].to_numpy(float)
-    draws = float((steps["K"].to_numpy(float) * spec.B).sum()) if "K" in steps else len(steps) * spec.B
+    K = steps["K"].to_numpy(float) if "K" in steps else np.ones(len(steps))
     epochs, empirical = n_train is not None, has_example_norms(t)
+    # the ghost form (reshuffled SGD with a ghost batch): the martingale is the ghost's, the gap measured
+    ghost = epochs and spec.optimizer.name == "sgd" and has_ghost(t)
+    noise_t, noise_B, gap = ghost_view(t) if ghost else (t, spec.B, np.zeros(len(steps)))
+    draws = float((K * spec.B).sum() + (K * noise_B).sum() * ghost)
+    empirical = empirical or ghost
     distances = steps["projection_distance"].to_numpy(float) if "projection_distance" in t else np.zeros(len(steps))
     if not np.isfinite(distances).all():
         return Certificate(None, measured, delta, "a projected run with steps that did not record their projection")
@@ -237,9 +242,9 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     if grad_bound is not None:
         details["grad_bound_max"] = float(grad_bound.max())
     details["noise_form"] = ("empirical Bernstein (the run's per-example gradient norms)" if empirical
-                             else "Hoeffding (the derived per-draw bound G)")
+                             else "Hoeffding (the derived per-draw bound G)") + (", the ghost batch's" if ghost else "")
     fixed_terms = {}
-    if epochs:
+    if epochs and not ghost:
         hull = epoch_hull(t)
         _, hull_point = segment_values(spec, hull, values)
         L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
@@ -252,18 +257,23 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     for form in forms:
         w = form.noise_weights
         if empirical:
-            candidates = empirical_noise(t, spec.B, G, beta, grad_bound, lambda_log(delta / shares / len(forms)),
-                                         mean if epochs else None, gammas=w)
+            candidates = empirical_noise(noise_t, noise_B, G, beta, grad_bound, lambda_log(delta / shares / len(forms)),
+                                         mean if epochs and not ghost else None, gammas=w)
         else:
             candidates = hoeffding_noise(w, G, spec.B, delta, shares * len(forms))
-        bias = float((w * beta ** 2).sum()) / 4  # the truncation's term is bias / eta, eta chosen below
+        # the truncation's term (and the ghost's gap) is bias / eta, eta chosen below: Young's inequality on
+        # gamma ||grad L|| (beta_k + ||ghat - ghost||)
+        bias, truncation = float((w * (beta + gap) ** 2).sum()) / 4, float((w * beta ** 2).sum()) / 4
         extra = {**fixed_terms, **form.terms}
         for theta, noise in candidates:
             fixed = gain + curvature + noise + sum(extra.values())
             eta = _best_eta(fixed, bias, 1 - theta / 2)
             scale = 1 / ((1 - theta / 2 - eta) * total)
             parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
-                     "truncation": (bias / eta if eta > 0 else 0.0) * scale, **{k: v * scale for k, v in extra.items()}}
+                     "truncation": (truncation / eta if eta > 0 else 0.0) * scale,
+                     **{k: v * scale for k, v in extra.items()}}
+            if ghost:  # the ghost's gap: the rest of bias / eta
+                parts["reshuffling"] = ((bias - truncation) / eta if eta > 0 else 0.0) * scale
             if best is None or sum(parts.values()) < sum(best[1].values()):
                 best = (theta, parts, eta, form.kappa)
     if best is None:

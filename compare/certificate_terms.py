@@ -9,6 +9,9 @@ term). The second gives S = -sum_k gamma_k phi_k(theta_k) with phi_k(theta) = <g
 grad L(theta)>, bounded path by path: over an epoch the examples drawn sum to N grad L at any fixed theta, less the
 undrawn ones, so at the epoch's first iterate theta_s the phi_k nearly cancel, and each phi_k moves from theta_s to
 theta_k by at most its Lipschitz constant times ||theta_k - theta_s||.
+The ghost form replaces that term where the run recorded a ghost batch (a fresh batch with replacement, unbiased
+given the past): ghat_k - grad L_k = (ghost_k - grad L_k) + (ghat_k - ghost_k), the first the martingale, the second
+measured, |<grad L_k, ghat_k - ghost_k>| <= Gbar_k ||ghat_k - ghost_k||.
 
 Projected steps: theta_{k+1} = theta_k + gamma ghat_k - p_k with p_k the projection's correction, so the descent
 inequality gains <grad L_k, p_k> <= Gbar_k ||p_k|| (the recorded projection_distance).
@@ -18,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from empirical.example_norms import GHOST_COLUMNS
 from .certificate_noise import step_lengths
 
 # trace columns of per-iterate norms, and whether their hull takes the running maximum (True) or minimum
@@ -93,3 +97,19 @@ def projection_term(t: pd.DataFrame, grad_bound: np.ndarray) -> float:
     (a projection onto a convex set that holds theta_k is non-expansive), so the other terms are unchanged."""
     distance = t.iloc[:-1]["projection_distance"].to_numpy(float)
     return float((grad_bound * distance * (1 + DISTANCE_ROUNDING)).sum())
+
+
+def has_ghost(t: pd.DataFrame) -> bool:
+    """Whether every step recorded its ghost batch (`empirical.example_norms`: runs on reshuffled epochs)."""
+    steps = t.iloc[:-1]
+    return all(c in t and np.isfinite(steps[c].to_numpy(float)).all() for c in GHOST_COLUMNS)
+
+
+def ghost_view(t: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(t with the ghost batch's example norms in the example-norm columns, its sizes B'_k, ||ghat_k - ghost_k||
+    with a relative margin for the float32 sum) for the ghost form: the martingale is the ghost's, centred at
+    grad L(theta_k), and the gap enters by Young's inequality with the truncation's bias (`certificate`)."""
+    steps = t.iloc[:-1]
+    view = t.assign(example_norm_sum=t["ghost_example_norm_sum"], example_norm_sq_sum=t["ghost_example_norm_sq_sum"])
+    gap = np.sqrt(np.maximum(steps["ghost_gap_sq"].to_numpy(float), 0.0)) * (1 + DISTANCE_ROUNDING)
+    return view, steps["ghost_batch"].to_numpy(float), gap

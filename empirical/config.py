@@ -52,7 +52,9 @@ class TrainConfig:
     example_norms: also record at every step the sum and the sum of squares of
     the batch's per-example gradient norms (one vectorised per-example gradient, about one more backward pass): the
     run's certificate then prices its noise by the gradients the run drew instead of the derived bound G
-    (docs/derivations.md, "A certificate for the run").
+    (docs/derivations.md, "A certificate for the run"); on reshuffled epochs also the fresh batch's, and its gap to
+    the training batch's gradient (the certificate's ghost form, in place of its derived reshuffling term), unless
+    ghost_batch is false (it costs one more per-example gradient pass a step).
     """
 
     steps: int | None = None
@@ -66,6 +68,7 @@ class TrainConfig:
     norm_estimator: str = "split"
     norm_batch: int | None = None
     example_norms: bool = True
+    ghost_batch: bool = True
     probes: int = 12
     probe_points: int | None = None
     probe_budget: float | None = 0.25
@@ -91,7 +94,7 @@ class TrainConfig:
         choice("norm_estimator", self.norm_estimator, NORM_ESTIMATORS)
         if self.norm_batch is not None:  # two halves of at least one point each
             object.__setattr__(self, "norm_batch", count("norm_batch", self.norm_batch, 2))
-        for name in ("project", "unbiased_norm", "lanczos", "example_norms"):
+        for name in ("project", "unbiased_norm", "lanczos", "example_norms", "ghost_batch"):
             if not isinstance(getattr(self, name), bool):
                 invalid(name, getattr(self, name), "must be true or false")
         if self.K_alpha is not None and not 0 < finite("K_alpha", self.K_alpha) <= 1:

@@ -25,7 +25,7 @@ from bounds.spec import VAESpec
 from .config import TrainConfig
 from .data import Dataset
 from .estimators import estimate
-from .example_norms import example_norm_sums
+from .example_norms import GHOST_COLUMNS, example_norm_sums, ghost_record, records_ghost
 from .locks import exclusive
 from .runs import Run, RunFolder
 from .step_gradients import Pair, Result, gradient_pair, step_statistics
@@ -168,6 +168,14 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
                                  lead.spec.estimator, lead.config.baseline).tolist()
         for e, (total, squares) in zip(recording, sums):
             rows[ids[e]].update(example_norm_sum=total, example_norm_sq_sum=squares)
+    ghosting = [e for e, m in enumerate(members) if records_ghost(m.config)]
+    if ghosting:  # each member's fresh batch is its requests[1] (`empirical.example_norms`)
+        lead = members[ghosting[0]]
+        xs = torch.stack([members[e].X[requests[e][1].idx] for e in ghosting])
+        ghosts = ghost_record(lead.spec, flats[ghosting], xs, torch.stack([requests[e][1].eps for e in ghosting]),
+                              lead.spec.estimator, lead.config.baseline, G[ghosting], results[1].gradient[ghosting]).tolist()
+        for e, ghost in zip(ghosting, ghosts):
+            rows[ids[e]].update(zip(GHOST_COLUMNS, ghost))
     return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))
             for e, (i, m) in enumerate(zip(ids, members))}
 

@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .checks import check_trainable
 from .data import Dataset
 from .estimators import estimate
-from .example_norms import example_norm_sums
+from .example_norms import record_example_norms
 from .functional import box_masks, initial_parameters
 from .optimizers import FlatOptimizer, step_size
 from .preconditioner_trail import trail_row
@@ -246,15 +246,8 @@ class Trainer:
         results = [self.compute(request) for request in requests]
         ghat, value, _ = results[0]
         pair = gradient_pair(results)
-        self.record_example_norms(row, requests[0])
+        record_example_norms(self, row, requests, results)
         return self.finish_step(row, self.step_stats(ghat, value, pair).tolist(), ghat, pair)
-
-    def record_example_norms(self, row: dict[str, Any], training: Request) -> None:
-        """The training batch's per-example gradient norm sums, at theta_k before the update, where recorded."""
-        if self.records_example_norms:
-            sums = example_norm_sums(self.spec, self.flat, self.X[training.idx], training.eps, self.spec.estimator,
-                                     self.config.baseline).tolist()
-            row.update(example_norm_sum=sums[0], example_norm_sq_sum=sums[1])
 
     def final_row(self, row: dict[str, Any]) -> None:
         """The last row (theta_n, no update): its norms and its unbiased ||grad L||^2."""

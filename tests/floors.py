@@ -157,6 +157,9 @@ RECORDED: dict[str, float] = {
     # reshuffled epochs (the reshuffling term, the empirical form centred at each example's mean), recorded 2026-12-03
     'certificate (linear VAE 4-2, theory step, reshuffled epochs)': 0.139,
     'certificate (linear VAE 4-2, practical step, reshuffled epochs)': 0.0518,
+    # the ghost form on reshuffled epochs (a fresh batch with replacement, its gap measured), recorded 2026-12-04
+    'certificate (linear VAE 4-2, theory step, ghost batch)': 0.206,
+    'certificate (linear VAE 4-2, practical step, ghost batch)': 0.0965,
     # projected SGD on the audit's boundary instance (the projection term), recorded 2026-12-03
     'certificate (linear VAE 1-1 boundary instance, projected)': 0.521,
     # adaptive runs (the predictable preconditioner, its lag and the momentum's transport), recorded 2026-12-03

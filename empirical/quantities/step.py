@@ -44,6 +44,11 @@ QUANTITIES = [
                             "example's own gradient norm ||h_i|| (its K-draw mean; the step's gradient is their mean)",
         "example_norm_sq_sum": "the same batch's sum of ||h_i||^2: with example_norm_sum, what the run's certificate "
                                "prices its noise by (compare.certificate_noise)",
+        "ghost_gap_sq": "reshuffled epochs: ||ghat_k - ghost_k||^2, ghost_k the gradient of the fresh batch the step "
+                        "draws with replacement (unbiased given the past; the certificate's ghost form)",
+        "ghost_example_norm_sum": "reshuffled epochs: the fresh batch's sum of its examples' gradient norms",
+        "ghost_example_norm_sq_sum": "reshuffled epochs: the fresh batch's sum of its examples' squared gradient norms",
+        "ghost_batch": "reshuffled epochs: the fresh batch's size B' (norm_batch, or B)",
     }, when=STEP),
     Quantity("preconditioner_trail", {
         "precond_min": "adaptive optimisers: min_i Dbar_k,i, the predictable preconditioner (the step's own square "

@@ -13,7 +13,7 @@ from bounds.spec import ObjectiveSpec
 from empirical import TrainConfig, train
 from empirical.data import synthetic_linear_gaussian
 from empirical.estimators import estimate
-from empirical.example_norms import example_norm_sums
+from empirical.example_norms import GHOST_COLUMNS, example_norm_sums
 from empirical.functional import initial_parameters
 from tests.problems import LINEAR_3_2, SMALL_RUN_CONFIG, TINY_MLP, small_mlp_spec
 
@@ -63,7 +63,7 @@ def test_several_runs_at_once_equal_each_run_alone(case):
 
 def test_the_trainer_records_them_where_the_certificate_reads_them():
     """SGD records both sums at every step (and their K-draw examples), on independent batches and on reshuffled
-    epochs; example_norms = false does not."""
+    epochs, where it also records the ghost batch; example_norms = false does not."""
     spec = small_mlp_spec(n=6)
     data = synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, 120,
                                      data_bound=spec.model.data_bound, seed=1)
@@ -74,8 +74,14 @@ def test_the_trainer_records_them_where_the_certificate_reads_them():
     # Jensen: the batch's mean gradient is no longer than its examples' mean norm
     assert (steps["grad_norm_sq"] ** 0.5 <= steps["example_norm_sum"] / spec.B * (1 + 1e-5)).all()
     assert (steps["example_norm_sum"] ** 2 <= spec.B * steps["example_norm_sq_sum"] * (1 + 1e-5)).all()
+    assert not any(c in run.trace for c in GHOST_COLUMNS)  # the ghost batch is for reshuffled epochs only
     epochs = train(spec, TrainConfig(**SMALL_RUN_CONFIG), data, out=None, progress=False)
-    assert all(epochs.trace.iloc[:-1][c].notna().all() for c in columns)
+    steps = epochs.trace.iloc[:-1]
+    assert all(steps[c].notna().all() for c in columns + GHOST_COLUMNS)
+    # the ghost's gap ||ghat - ghost|| is at most ||ghat|| + ||ghost||, and ||ghost|| at most its examples' mean norm
+    ghost_bound = steps["grad_norm_sq"] ** 0.5 + steps["ghost_example_norm_sum"] / steps["ghost_batch"]
+    assert (steps["ghost_gap_sq"] ** 0.5 <= ghost_bound * (1 + 1e-5)).all() and (steps["ghost_gap_sq"] > 0).all()
+    assert (steps["ghost_batch"] == (SMALL_RUN_CONFIG.get("norm_batch") or spec.B)).all()
     other = train(spec, TrainConfig(batches="independent", example_norms=False, **SMALL_RUN_CONFIG), data, out=None,
                   progress=False)
     assert not any(c in other.trace for c in columns)
