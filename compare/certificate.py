@@ -203,8 +203,8 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     gammas = steps["lr"].to_numpy(float)
     K = steps["K"].to_numpy(float) if "K" in steps else np.ones(len(steps))
     epochs, empirical = n_train is not None, has_example_norms(t)
-    # the ghost form (reshuffled SGD with a ghost batch): the martingale is the ghost's, the gap measured
-    ghost = epochs and spec.optimizer.name == "sgd" and has_ghost(t)
+    # the ghost form (reshuffled epochs with a ghost batch; adaptive runs at kappa = 1): the ghost's martingale
+    ghost = epochs and has_ghost(t)
     noise_t, noise_B, gap = ghost_view(t) if ghost else (t, spec.B, np.zeros(len(steps)))
     draws = float((K * spec.B).sum() + (K * noise_B).sum() * ghost)
     empirical = empirical or ghost

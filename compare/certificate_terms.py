@@ -11,7 +11,7 @@ undrawn ones, so at the epoch's first iterate theta_s the phi_k nearly cancel, a
 theta_k by at most its Lipschitz constant times ||theta_k - theta_s||.
 The ghost form replaces that term where the run recorded a ghost batch (a fresh batch with replacement, unbiased
 given the past): ghat_k - grad L_k = (ghost_k - grad L_k) + (ghat_k - ghost_k), the first the martingale, the second
-measured, |<grad L_k, ghat_k - ghost_k>| <= Gbar_k ||ghat_k - ghost_k||.
+measured: gamma ||grad L_k|| ||ghat_k - ghost_k|| joins the truncation's bias in Young's inequality (`certificate`).
 
 Projected steps: theta_{k+1} = theta_k + gamma ghat_k - p_k with p_k the projection's correction, so the descent
 inequality gains <grad L_k, p_k> <= Gbar_k ||p_k|| (the recorded projection_distance).

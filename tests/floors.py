@@ -160,6 +160,7 @@ RECORDED: dict[str, float] = {
     # the ghost form on reshuffled epochs (a fresh batch with replacement, its gap measured), recorded 2026-12-04
     'certificate (linear VAE 4-2, theory step, ghost batch)': 0.206,
     'certificate (linear VAE 4-2, practical step, ghost batch)': 0.0965,
+    'certificate (linear VAE 4-2, adam, practical step, ghost batch)': 0.0491,
     # projected SGD on the audit's boundary instance (the projection term), recorded 2026-12-03
     'certificate (linear VAE 1-1 boundary instance, projected)': 0.521,
     # adaptive runs (the predictable preconditioner, its lag and the momentum's transport), recorded 2026-12-03
