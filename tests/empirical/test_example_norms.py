@@ -90,3 +90,5 @@ def test_the_trainer_records_them_where_the_certificate_reads_them():
 def test_a_bad_setting_is_named():
     with pytest.raises(ValueError, match="example_norms"):
         TrainConfig(example_norms="yes")
+    with pytest.raises(ValueError, match="ghost_batch"):
+        TrainConfig(ghost_batch=1)
