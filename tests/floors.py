@@ -16,7 +16,8 @@ MARGIN = 3.0
 # The heads' value-range and the decoder residual's floors were added on 2026-12-03 (tests/bounds/test_networks.py,
 # tests/bounds/test_residual.py).
 RECORDED: dict[str, float] = {
-    'decoder residual ||x - G||': 0.333,
+    'decoder residual ||x - G||': 0.999,
+    "sigmoid output's per-entry residual weight": 0.999,
     'activation lipschitz (elu)': 1,
     'activation lipschitz (gelu)': 0.999,
     'activation lipschitz (identity)': 1,
@@ -161,6 +162,14 @@ RECORDED: dict[str, float] = {
     'certificate (linear VAE 4-2, theory step, ghost batch)': 0.206,
     'certificate (linear VAE 4-2, practical step, ghost batch)': 0.0965,
     'certificate (linear VAE 4-2, adam, practical step, ghost batch)': 0.0491,
+    # the tiny soft-clip spec with data in [0, 1]^3 (the residual's range and the sigmoid's per-entry weight in the
+    # gradient terms), recorded 2026-12-04 at the range's corners
+    'VAE pointwise Hessian h(r) (gaussian-softclip-data-range)': 0.0387,
+    'VAE pointwise gradient g(r) (gaussian-softclip-data-range)': 0.117,
+    'VAE pointwise squared gradient g_sq(r) (gaussian-softclip-data-range)': 0.0177,
+    'VAE L_P (gaussian-softclip-data-range)': 0.0234,
+    'VAE L_S (gaussian-softclip-data-range)': 0.0234,
+    'VAE L_S score representation (gaussian-softclip-data-range)': 1.71e-4,
     # projected SGD on the audit's boundary instance (the projection term), recorded 2026-12-03
     'certificate (linear VAE 1-1 boundary instance, projected)': 0.521,
     # adaptive runs (the predictable preconditioner, its lag and the momentum's transport), recorded 2026-12-03

@@ -37,10 +37,16 @@ def tiny_spec(**model_changes) -> VAESpec:
 
 
 def data_point(spec: VAESpec, gen: torch.Generator) -> torch.Tensor:
-    """A data point on the sphere of radius R_x (Gaussian), or a random binary image (Bernoulli)."""
+    """A data point on the sphere of radius R_x (Gaussian), a random corner of the data's range [lo, hi]^d where the
+    spec gives one (inside the ball: the spec's R_x must hold them), or a random binary image (Bernoulli)."""
     d = spec.model.data_dim
     if spec.model.kind == "bernoulli":
         return torch.rand(d, generator=gen, dtype=torch.float64).round()
+    if spec.model.data_range is not None:
+        low, high = spec.model.data_range
+        x = low + (high - low) * torch.rand(d, generator=gen, dtype=torch.float64).round()
+        assert float(x.norm()) <= spec.model.data_bound, "the range's corners must lie in the data ball"
+        return x
     x = torch.randn(d, generator=gen, dtype=torch.float64)
     return spec.model.data_bound * x / x.norm()
 

@@ -5,7 +5,7 @@ docs/derivations.md, "The objective gap".
 Every objective here lies between the beta-ELBO (beta = 1 for IWAE and VR-IWAE, which are above the ELBO by Jensen)
 and max_z log p(x|z) (above log p(x), which is above each objective):
 - log p(x|z) >= its lower bound: Gaussian -rho^2 / (2 c^2) - (d_x / 2) log(2 pi c^2), rho >= ||x - G|| the residual
-  bound (R_x + ||G||, or less with the data's range, `pieces.residual_bound`); Bernoulli on logits
+  bound (R_x + ||G||, or less with the data's range, `residual.residual_bound`); Bernoulli on logits
   eta, -d_x log 2 - sqrt(d_x) ||eta||;
 - KL(q(z|x) || p(z)) = (1/2) sum_j (mu_j^2 + e^{v_j} - 1 - v_j) <= (1/2) (||mu||^2 + d_z max(e^v - 1 - v)), ||mu||
   at most the mean head's bound, with the maximum at an end of [logvar_min, logvar_max] (the function is convex).
@@ -20,7 +20,8 @@ import sympy as sp
 from .. import symbols as S
 from ..spec import VAESpec
 from .linear import linear_norms
-from .pieces import Pieces, residual_bound
+from .pieces import Pieces
+from .residual import residual_bound
 
 
 def objective_gap_bound(spec: VAESpec, pieces: Pieces) -> sp.Expr:

@@ -21,6 +21,7 @@ from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
 from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
+from .residual import gradient_residual, residual_bound
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class Pieces:
     # E_eps ||d^2 G_u|| (the decoder's second derivative through z) and on |E_eps <z, d^2 z_u>| (the prior's).
     decoder_S_mean: RPoly | None = None
     prior_curvature_mean: sp.Expr | None = None
+    # The residual's weight in the gradient terms A1 J_G (`gradient_residual`); None: A1.
+    A1_gradient: RPoly | None = None
+
+    @property
+    def A1g(self) -> RPoly:
+        return self.A1 if self.A1_gradient is None else self.A1_gradient
 
     def expected_Jz2(self) -> sp.Expr:
         return (self.Jz * self.Jz).expectation(self.d_z) if self.Jz2_mean is None else self.Jz2_mean
@@ -219,18 +226,6 @@ def logvar_range(head: Layer, hidden_H: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return clip(-P), clip(P)
 
 
-def residual_bound(spec: VAESpec, C_G: RPoly) -> RPoly:
-    """A bound on the Gaussian decoder's residual ||x - G(z)||: R_x + C_G, and where the spec gives the data's
-    coordinate range [lo, hi] and the decoder's output is a sigmoid (each G_i in (0, 1)), also
-    sqrt(d_x) max(hi, 1 - lo), since |x_i - G_i| <= max(hi - 0, 1 - lo); the smaller (`networks.capped`)."""
-    m = spec.model
-    residual = C_G + S.R_x
-    if m.kind != "gaussian" or m.data_range is None or m.decoder_output != "sigmoid":
-        return residual
-    low, high = (sp.nsimplify(v, rational=True) for v in m.data_range)
-    return capped(residual, sp.sqrt(m.data_dim) * sp.Max(high, 1 - low))
-
-
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     m = spec.model
     if m.kind == "linear":
@@ -286,4 +281,4 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     logvar_absmax = sp.Max(sp.Abs(logvar_low), sp.Abs(logvar_high), evaluate=False)
     return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean, decoder_S_mean,
-                  prior_mean)
+                  prior_mean, gradient_residual(spec, A1))

@@ -1,5 +1,5 @@
 """The Gaussian decoder's residual bound ||x - G(z)|| <= min(R_x + C_G, sqrt(d_x) max(hi, 1 - lo)) for a sigmoid
-decoder and data in [lo, hi]^d (`bounds.objectives.pieces.residual_bound`), measured at saturating corners."""
+decoder and data in [lo, hi]^d (`bounds.objectives.residual.residual_bound`), measured at saturating corners."""
 from __future__ import annotations
 
 import itertools
@@ -9,7 +9,8 @@ import sympy as sp
 import torch
 
 from bounds import derive as D
-from bounds.objectives.pieces import residual_bound
+from bounds.objectives.residual import gradient_residual, residual_bound, sigmoid_residual_weight
+from bounds.rpoly import RPoly
 from empirical.functional import decode, random_parameters, unflatten
 from tests.problems import tiny_spec
 
@@ -41,3 +42,18 @@ def test_residual_bound_holds_and_is_tight(data_range, tightness):
         worst = max(worst, float((xs[:, None, :] - G[None]).norm(dim=-1).max()))
     assert worst <= bound, (worst, bound)
     tightness.record("decoder residual ||x - G||", worst, bound)
+
+
+@pytest.mark.parametrize("data_range", [(0.0, 1.0), (-0.5, 1.0), (0.2, 0.4)])
+def test_the_sigmoids_per_entry_residual_weight_holds_and_is_tight(data_range, tightness):
+    """|sigmoid'(a) (x - sigmoid(a))| <= kappa for every pre-activation a and x in [lo, hi]: the weight that bounds
+    a sigmoid output's gradient terms entry by entry (`residual.gradient_residual`), measured on a dense grid."""
+    kappa = sigmoid_residual_weight(*data_range)
+    a = torch.linspace(-30, 30, 200001, dtype=torch.float64)
+    s = torch.sigmoid(a)
+    x = torch.linspace(*data_range, 101, dtype=torch.float64)
+    worst = float((s * (1 - s) * (x[:, None] - s[None]).abs()).max())
+    assert worst <= kappa, (worst, kappa)
+    tightness.record("sigmoid output's per-entry residual weight", worst, kappa)
+    spec = tiny_spec(data_range=data_range, a=3.0)
+    assert gradient_residual(spec, RPoly([100])).coeffs[0] != 100  # the weight is used where it is smaller than A1

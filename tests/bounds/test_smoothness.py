@@ -42,6 +42,7 @@ SPECS = {
     "gaussian-tanh-identity-out": tiny_spec(activation=ActivationSpec("tanh"), decoder_output="identity"),
     "gaussian-silu-beta": tiny_spec(activation=ActivationSpec("silu"), objective=ObjectiveSpec("beta", 0.3)),
     "bernoulli-softclip": tiny_spec(kind="bernoulli", data_bound=3 ** 0.5),
+    "gaussian-softclip-data-range": tiny_spec(data_range=(0.0, 1.0), data_bound=3 ** 0.5),  # x at [0, 1]^3's corners
 }
 
 

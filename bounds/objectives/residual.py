@@ -1,0 +1,50 @@
+"""The Gaussian decoder's residual r = (x - G(z)) / c^2 (docs/derivations.md, "Deep Gaussian VAE"): a bound on its
+norm, R_x + ||G|| or, with a sigmoid output and the data's coordinate range, sqrt(d_x) max(hi, 1 - lo); and its
+weight in the likelihood's gradient terms, where each entry's |sigmoid'(a_i) r_i| is bounded on its own."""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from .. import symbols as S
+from ..activations import constants
+from ..networks import capped
+from ..rpoly import RPoly
+from ..spec import ActivationSpec, VAESpec
+
+
+def residual_bound(spec: VAESpec, C_G: RPoly) -> RPoly:
+    """A bound on the Gaussian decoder's residual ||x - G(z)||: R_x + C_G, and where the spec gives the data's
+    coordinate range [lo, hi] and the decoder's output is a sigmoid (each G_i in (0, 1)), also
+    sqrt(d_x) max(hi, 1 - lo), since |x_i - G_i| <= max(hi - 0, 1 - lo); the smaller (`networks.capped`)."""
+    m = spec.model
+    residual = C_G + S.R_x
+    if m.kind != "gaussian" or m.data_range is None or m.decoder_output != "sigmoid":
+        return residual
+    low, high = (sp.nsimplify(v, rational=True) for v in m.data_range)
+    return capped(residual, sp.sqrt(m.data_dim) * sp.Max(high, 1 - low))
+
+
+def sigmoid_residual_weight(low: float, high: float) -> float:
+    """max |x - s| s (1 - s) over s in (0, 1) and x in [low, high]: each cubic's maximum over [0, 1] at its critical
+    points or the ends, rounded up by 1e-9 relative."""
+    best = 0.0
+    for sign, x in ((1.0, low), (-1.0, high)):  # (s - low) and (high - s): the larger of |x - s| at the range's ends
+        cubic = np.polymul([sign, -sign * x], [-1.0, 1.0, 0.0])  # sign (s - x) * s (1 - s)
+        points = [0.0, 1.0] + [r.real for r in np.roots(np.polyder(cubic)) if abs(r.imag) < 1e-12 and 0 < r.real < 1]
+        best = max(best, max(abs(np.polyval(cubic, t)) for t in points))
+    return best * (1 + 1e-9)
+
+
+def gradient_residual(spec: VAESpec, A1: RPoly) -> RPoly:
+    """The residual's weight in the likelihood's gradient terms. With a sigmoid output G = sigmoid(a) the gradient
+    is J_a^T (sigmoid'(a) * r), r = (x - G) / c^2, and each entry |sigmoid'(a_i) r_i| <= kappa / c^2 with
+    kappa = `sigmoid_residual_weight` of the data's range: so ||J_G^T r|| <= J_G sqrt(d_x) kappa / (c^2 / 4), J_G
+    carrying the sigmoid's Lipschitz constant 1/4 as a factor. The smaller of that and A1 (docs/derivations.md,
+    "Deep Gaussian VAE")."""
+    m = spec.model
+    if m.kind != "gaussian" or m.data_range is None or m.decoder_output != "sigmoid":
+        return A1
+    kappa = sp.Float(sigmoid_residual_weight(*m.data_range), 17)
+    lipschitz = constants(ActivationSpec(name="sigmoid"), symbolic=False).lipschitz  # 1/4, a factor of J_G
+    return capped(A1, sp.sqrt(m.data_dim) * kappa / (lipschitz * S.c**2))
