@@ -206,7 +206,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     # the ghost form (reshuffled epochs with a ghost batch; adaptive runs at kappa = 1): the ghost's martingale
     ghost = epochs and has_ghost(t)
     noise_t, noise_B, gap = ghost_view(t) if ghost else (t, spec.B, np.zeros(len(steps)))
-    draws = float((K * spec.B).sum() + (K * noise_B).sum() * ghost)
+    draws = float((K * spec.B).sum() + ((K * noise_B).sum() if ghost else 0.0))  # r_bar's union counts the ghost's
     empirical = empirical or ghost
     distances = steps["projection_distance"].to_numpy(float) if "projection_distance" in t else np.zeros(len(steps))
     if not np.isfinite(distances).all():

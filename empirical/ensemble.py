@@ -172,8 +172,9 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
     if ghosting:  # each member's fresh batch is its requests[1] (`empirical.example_norms`)
         lead = members[ghosting[0]]
         xs = torch.stack([members[e].X[requests[e][1].idx] for e in ghosting])
-        ghosts = ghost_record(lead.spec, flats[ghosting], xs, torch.stack([requests[e][1].eps for e in ghosting]),
-                              lead.spec.estimator, lead.config.baseline, G[ghosting], results[1].gradient[ghosting]).tolist()
+        eps = torch.stack([requests[e][1].eps for e in ghosting])
+        ghosts = ghost_record(lead.spec, flats[ghosting], xs, eps, lead.spec.estimator, lead.config.baseline,
+                              G[ghosting], results[1].gradient[ghosting]).tolist()
         for e, ghost in zip(ghosting, ghosts):
             rows[ids[e]].update(zip(GHOST_COLUMNS, ghost))
     return {i: m.finish_step(rows[i], table[e], G[e], None if pair is None else pair.member(e))

@@ -92,3 +92,28 @@ def test_a_bad_setting_is_named():
         TrainConfig(example_norms="yes")
     with pytest.raises(ValueError, match="ghost_batch"):
         TrainConfig(ghost_batch=1)
+
+
+@pytest.mark.parametrize("estimator", ["split", "fresh"])
+def test_the_ghost_record_matches_its_gradients_taken_one_by_one(estimator):
+    """The trainer's ghost columns at one step (the split batch's one backward pass, the vectorised example norms)
+    against the obvious reference: the training batch's and the fresh batch's gradients from their own backward
+    passes, and the fresh batch's examples' gradients one at a time."""
+    from empirical.example_norms import record_example_norms
+    from empirical.trainer import Trainer
+    spec = small_mlp_spec(n=4)
+    data = synthetic_linear_gaussian(spec.model.data_dim, spec.model.latent_dim, 120,
+                                     data_bound=spec.model.data_bound, seed=2)
+    trainer = Trainer(spec, TrainConfig(norm_estimator=estimator, **SMALL_RUN_CONFIG), data, progress=False)
+    requests = trainer.requests()
+    row: dict = {}
+    record_example_norms(trainer, row, requests, [trainer.compute(r) for r in requests])
+    ghat = trainer.minibatch_gradient(requests[0].idx, requests[0].eps)[0]
+    fresh = requests[1]
+    ghost = trainer.minibatch_gradient(fresh.idx, fresh.eps)[0]
+    norms = torch.stack([trainer.minibatch_gradient(fresh.idx[i:i + 1], fresh.eps[i:i + 1])[0].norm()
+                         for i in range(len(fresh.idx))])
+    assert row["ghost_gap_sq"] == pytest.approx(float(((ghat - ghost) ** 2).sum()), rel=1e-4)
+    assert row["ghost_example_norm_sum"] == pytest.approx(float(norms.sum()), rel=1e-4)
+    assert row["ghost_example_norm_sq_sum"] == pytest.approx(float((norms ** 2).sum()), rel=1e-4)
+    assert row["ghost_batch"] == len(fresh.idx)
