@@ -27,10 +27,18 @@ class ActivationConstants:
     lipschitz: sp.Expr     # sup_x |f'(x)|
     smoothness: sp.Expr    # sup_x |f''(x)| (a.e. for the non-smooth ones)
     status: str            # 'derived' or 'outside-theory'
+    # sup_x |f'(x) f''(x)|, below lipschitz * smoothness where the two peak apart (tanh, sigmoid, soft-clip);
+    # None: their product.
+    joint: sp.Expr | None = None
 
     @property
     def bounded(self) -> bool:
         return self.value_bound != sp.oo
+
+    @property
+    def slope_curvature(self) -> sp.Expr:
+        """A bound on sup_x |f'(x) f''(x)| (docs/derivations.md, "Activations")."""
+        return self.lipschitz * self.smoothness if self.joint is None else self.joint
 
 
 @lru_cache(maxsize=None)
@@ -89,8 +97,10 @@ def softclip_constants(s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> ActivationConsta
     tanh(s (s2 - s1) / 4); f'' = s [sigma'(s(x-s1)) - sigma'(s(x-s2))] with 0 < sigma' <= 1/4, so |f''| < s/4.
     """
     at_zero = sp.Abs(sp.log((1 + sp.exp(-s * s1)) / (1 + sp.exp(-s * s2))) / s + s1)
-    return ActivationConstants("softclip", sp.Max(sp.Abs(s1), sp.Abs(s2)), at_zero,
-                               sp.tanh(s * (s2 - s1) / 4), s / 4, "derived")
+    lipschitz, smoothness = sp.tanh(s * (s2 - s1) / 4), s / 4
+    joint = sp.Min(4 * s / 27, lipschitz * smoothness, evaluate=False)
+    return ActivationConstants("softclip", sp.Max(sp.Abs(s1), sp.Abs(s2)), at_zero, lipschitz, smoothness, "derived",
+                               joint)
 
 
 def constants(act: ActivationSpec, *, symbolic: bool = True, allow_outside_theory: bool = False,
@@ -113,9 +123,11 @@ def constants(act: ActivationSpec, *, symbolic: bool = True, allow_outside_theor
     if name == "softclip":
         return softclip_constants(s, s1, s2)
     if name == "tanh":
-        return ActivationConstants(name, sp.Integer(1), sp.Integer(0), sp.Integer(1), 4 / (3 * sp.sqrt(3)), "derived")
+        return ActivationConstants(name, sp.Integer(1), sp.Integer(0), sp.Integer(1), 4 / (3 * sp.sqrt(3)), "derived",
+                                   32 / (25 * sp.sqrt(5)))
     if name == "sigmoid":
-        return ActivationConstants(name, sp.Integer(1), half, sp.Rational(1, 4), 1 / (6 * sp.sqrt(3)), "derived")
+        return ActivationConstants(name, sp.Integer(1), half, sp.Rational(1, 4), 1 / (6 * sp.sqrt(3)), "derived",
+                                   1 / (25 * sp.sqrt(5)))
     if name == "softplus":
         return ActivationConstants(name, sp.oo, sp.log(2) / s, sp.Integer(1), s / 4, "derived")
     if name == "silu":

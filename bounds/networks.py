@@ -19,7 +19,8 @@ g^2 H^2 + P, with g the kernel's input gain and P the output positions its bias 
                                                   the layer's block and the disjoint blocks before it)
     J2_l = L1_l^2 Jz2_l
     J_l  = L1_l sqrt(Jz2_l) where that is a number, else L1_l (Hhat_{l-1} + omega_l J_{l-1})
-    S_l  = L2_l Q_l + L1_l X_l,  X_l the cross term sup_t [2 t s J + s^2 omega S] (t^2 + s^2 = 1):
+    S_l  = L2_l Q_l + L1_l X_l (or, where Q_l and X_l are numbers, sqrt(L2^2 Q^2 + L1^2 X^2 + 2 L12 Q X), L12 >=
+           sup |f' f''|),  X_l the cross term sup_t [2 t s J + s^2 omega S] (t^2 + s^2 = 1):
            omega S / 2 + sqrt(J^2 + (omega S / 2)^2) where J, S are numbers, else J + omega S;
            Q_l bounds ||dpre||_4^2 <= ||dpre||_2 ||dpre||_inf (f'' acts entry-wise), with rho_l >= the norm of any
            row of W_l:  sqrt(Jz2_l Ji2_l), Ji2_l = Hhat^2 + rho_l^2 J2_{l-1}, or, where that is not a number,
@@ -114,6 +115,20 @@ def _fourth_power(Jz2: RPoly, Ji2: RPoly) -> RPoly:
     return Jz2 * (1 / (2 * lam)) + Ji2 * (lam / 2)
 
 
+def _second_derivative(act: ActivationConstants, Q: RPoly, X: RPoly, joint: bool) -> RPoly:
+    """A bound on ||f''(p) o dp o dp + f'(p) o d^2p|| from ||dp||_4^2 <= Q and ||d^2p|| <= X.
+
+    Coordinate by coordinate the square is at most f''^2 dp_i^4 + f'^2 (d^2p_i)^2 + 2 |f' f''| dp_i^2 |d^2p_i|, so
+    the norm is at most sqrt(L2^2 Q^2 + L1^2 X^2 + 2 L12 Q X), L12 >= sup |f' f''| (below L1 L2 where f' and f''
+    peak apart). That form is convex in (Q, X): it is used only where both are numbers and bound the quantity itself
+    (joint), not its expectation over eps; elsewhere L2 Q + L1 X, linear.
+    """
+    if joint and Q.degree == 0 and X.degree == 0:
+        q, x, L1, L2 = Q.coeffs[0], X.coeffs[0], act.lipschitz, act.smoothness
+        return RPoly([sp.sqrt(L2**2 * q**2 + L1**2 * x**2 + 2 * act.slope_curvature * q * x)])
+    return act.smoothness * Q + act.lipschitz * X
+
+
 ValueChoice = Callable[[RPoly, sp.Expr], RPoly]
 
 
@@ -132,14 +147,15 @@ def capped(affine: RPoly, cap: sp.Expr) -> RPoly:
 
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
                S0: RPoly | sp.Expr = 0, value_choice: ValueChoice | None = None,
-               J2_0: RPoly | sp.Expr | None = None) -> NetworkBounds:
+               J2_0: RPoly | sp.Expr | None = None, expected: bool = False) -> NetworkBounds:
     """Propagate (H, J, S) through `layers` from an input with ||h_0|| <= H0, Jacobian J0, second derivative S0.
 
     The input's parameters (if any) must be disjoint from the layers' own. A bounded activation's output norm is at
     most both its cap sqrt(m) sup|f| and the affine bound; where the latter depends on ||eps|| their minimum is no
     polynomial, and value_choice(affine, cap) picks one of the two valid bounds (`capped` or the cap); without
     one, the cap. J2_0: a bound on the input's squared Jacobian other than J0^2 (the decoder with its input's
-    derivatives in expectation over eps, `objectives.pieces.vae_pieces`).
+    derivatives in expectation over eps, `objectives.pieces.vae_pieces`). expected: J0, J2_0 and S0 bound the input's
+    derivatives in expectation over eps (root mean square), not pointwise, so S is combined only linearly.
     """
     H, J, S = RPoly.lift(H0), RPoly.lift(J0), RPoly.lift(S0)
     J2 = J * J if J2_0 is None else RPoly.lift(J2_0)
@@ -148,7 +164,8 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
         Jz2 = layer.augmented_sq(H) + omega**2 * J2
         # One output entry reads one row (dense) or one patch (conv) of h, of norm <= ||h||, and one bias entry.
-        S = L2 * _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2) + L1 * _cross_term(J, omega * S)
+        S = _second_derivative(layer.act, _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2),
+                               _cross_term(J, omega * S), joint=not expected)
         J = L1 * (_root(Jz2) if Jz2.degree == 0 else layer.augmented_norm(H) + omega * J)
         J2 = L1**2 * Jz2
         affine = sp.sqrt(layer.width_out) * layer.act.at_zero + L1 * (layer.omega * H + layer.bias)

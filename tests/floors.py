@@ -18,6 +18,14 @@ MARGIN = 3.0
 RECORDED: dict[str, float] = {
     'decoder residual ||x - G||': 0.999,
     "sigmoid output's per-entry residual weight": 0.999,
+    # sup |f' f''| (2026-12-05): exact for tanh, sigmoid, ELU and a wide soft-clip; L1 L2 for the others.
+    'activation slope-curvature (elu)': 0.333,
+    'activation slope-curvature (gelu)': 0.201,
+    'activation slope-curvature (sigmoid)': 0.333,
+    'activation slope-curvature (silu)': 0.198,
+    'activation slope-curvature (softclip)': 0.0471,
+    'activation slope-curvature (softplus)': 0.197,
+    'activation slope-curvature (tanh)': 0.333,
     'activation lipschitz (elu)': 1,
     'activation lipschitz (gelu)': 0.999,
     'activation lipschitz (identity)': 1,

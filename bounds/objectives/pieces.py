@@ -124,7 +124,8 @@ def worse_of(first: ActivationConstants, second: ActivationConstants) -> Activat
     """Constants valid for both activations."""
     return ActivationConstants(f"{first.name}|{second.name}", sp.Max(first.value_bound, second.value_bound),
                                sp.Max(first.at_zero, second.at_zero), sp.Max(first.lipschitz, second.lipschitz),
-                               sp.Max(first.smoothness, second.smoothness), "derived")
+                               sp.Max(first.smoothness, second.smoothness), "derived",
+                               sp.Max(first.slope_curvature, second.slope_curvature))
 
 
 @dataclass(frozen=True)
@@ -257,16 +258,17 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     choice = value_choice(spec)
     joint = mlp_bounds(net.decoder, R_z, Jz, Sz, choice)
     theta = mlp_bounds(net.decoder, R_z, value_choice=choice)
-    # One direction u, the expectation over eps first: E||d^2 z_u|| <= S_mu + (sigma/2) S_lv + (sigma/4) J2_lv
-    # (E||eps o w|| <= ||w||), E||dz_u||^2 <= Jz2_mean, E||dz_u|| <= sqrt(Jz2_mean); the decoder's recursion is
+    # One direction u, the expectation over eps first: d^2 z_u = d^2 mu_u + eps o w with w = (sigma/2) d^2 lv_u +
+    # (sigma/4) dlv_u^2, so E||d^2 z_u|| <= sqrt(E||d^2 z_u||^2) = sqrt(||d^2 mu_u||^2 + ||w||^2) (E eps = 0), E||dz_u||^2 <= Jz2_mean, E||dz_u|| <= sqrt(Jz2_mean); the decoder's recursion is
     # a sum of terms each linear in one of these (or a concave function of them, bounded by Jensen), so it carries
     # them through. E<z, d^2 z_u> keeps only <mu, d^2 mu_u> + sum_j sigma_j^2 (d^2 lv_j / 2 + dlv_j^2 / 4).
     const = lambda poly: poly.coeffs[0] if poly.degree == 0 else None  # the encoder's bounds do not depend on eps
     S_mu, S_lv, J2_lv, H_mu = const(mean.S), const(logvar.S), const(logvar.J2), const(mean.H)
     decoder_S_mean = prior_mean = None
     if None not in (S_mu, S_lv, J2_lv, H_mu):
-        Sz_mean = S_mu + sigma_max / 2 * S_lv + sigma_max / 4 * J2_lv
-        decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(Jz2_mean), Sz_mean, choice, J2_0=Jz2_mean).S
+        Sz_mean = sp.sqrt(S_mu**2 + (sigma_max / 2 * S_lv + sigma_max / 4 * J2_lv)**2)
+        decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(Jz2_mean), Sz_mean, choice, J2_0=Jz2_mean,
+                                    expected=True).S
         prior_mean = H_mu * S_mu + sigma_max**2 * (sp.sqrt(d_z) / 2 * S_lv + J2_lv / 4)
     if m.kind == "gaussian":
         residual = residual_bound(spec, joint.H)

@@ -15,8 +15,9 @@ OTHERS = [ActivationSpec(n) for n in ("tanh", "sigmoid", "silu", "gelu", "elu", 
          [ActivationSpec("softplus", s=s) for s in (0.5, 1.0, 5.0)]
 
 
-def measure(act: ActivationSpec):
-    """sup |f|, |f(0)|, sup |f'|, sup |f''| on a dense grid covering where the activation varies."""
+def measure(act: ActivationSpec, slope_curvature: bool = False):
+    """sup |f|, |f(0)|, sup |f'|, sup |f''| on a dense grid covering where the activation varies (slope_curvature:
+    and sup |f' f''|)."""
     lo, hi = (act.s1 - 40 / act.s - 5, act.s2 + 40 / act.s + 5) if act.name == "softclip" else (-40.0, 40.0)
     x = torch.linspace(lo, hi, 400_001, dtype=torch.float64, requires_grad=True)
     kw = dict(s=act.s, s1=act.s1, s2=act.s2, alpha=act.alpha)
@@ -24,7 +25,8 @@ def measure(act: ActivationSpec):
     (d1,) = torch.autograd.grad(f.sum(), x, create_graph=True)
     d2 = torch.autograd.grad(d1.sum(), x)[0] if d1.requires_grad else torch.zeros_like(x)
     at_zero = float(apply(act.name, torch.zeros(1, dtype=torch.float64), **kw).abs())
-    return float(f.detach().abs().max()), at_zero, float(d1.abs().max()), float(d2.abs().max())
+    sups = float(f.detach().abs().max()), at_zero, float(d1.abs().max()), float(d2.abs().max())
+    return (*sups, float((d1.detach() * d2).abs().max())) if slope_curvature else sups
 
 
 @pytest.mark.parametrize("act", SOFTCLIPS + OTHERS, ids=lambda a: f"{a.name}-{a.s}-{a.s1}-{a.s2}")
@@ -63,3 +65,17 @@ def test_non_smooth_activations_need_explicit_consent(name):
 def test_elu_with_alpha_not_one_is_not_smooth():
     with pytest.raises(NotSmoothError):
         constants(ActivationSpec("elu", alpha=2.0))
+
+
+@pytest.mark.parametrize("act", SOFTCLIPS + OTHERS, ids=lambda a: f"{a.name}-{a.s}-{a.s1}-{a.s2}")
+def test_slope_curvature_bounds_the_measured_sup(act, tightness):
+    """sup |f' f''| (the networks' joint second-derivative form, docs/derivations.md, "Activations"): valid, and exact
+    for tanh and sigmoid and for a soft-clip whose 4s/27 binds once s (s2 - s1) is large."""
+    k = constants(act, symbolic=False)
+    *_, sup_joint = measure(act, slope_curvature=True)
+    bound = float(k.slope_curvature)
+    assert sup_joint <= bound * (1 + 1e-9) + 1e-12, f"slope-curvature constant {bound} < measured {sup_joint}"
+    assert bound <= float(k.lipschitz * k.smoothness) * (1 + 1e-12)
+    tightness.record(f"activation slope-curvature ({act.name})", sup_joint, bound)
+    if act.name in ("tanh", "sigmoid") or (act.name == "softclip" and act.s * (act.s2 - act.s1) >= 20):
+        assert bound <= 1.01 * sup_joint
