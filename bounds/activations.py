@@ -90,6 +90,19 @@ def softclip_value(x: sp.Expr, s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> sp.Expr:
     return SoftClipValue(x, s, s1, s2)
 
 
+def softclip_scale_slope(s: sp.Expr, s2: sp.Expr) -> sp.Expr:
+    """A bound on sup_x exp(f(x)/2) f'(x) for the soft-clip f with sharpness s and upper end s2: the log-variance
+    head's standard deviation times its slope, which peak apart (docs/derivations.md, "Deep Gaussian VAE").
+
+    f(x) = x + softplus_s(s1 - x) - softplus_s(x - s2) <= x + log(2)/s for x >= s1, and f' <= sigma(s (s2 - x)), so
+    for x >= s1 the product is at most 2^{1/(2s)} e^{s2/2} sup_w e^{w/2} / (1 + e^{s w}) (w = x - s2); for s > 1/2
+    the sup is at e^{s w} = 1/(2s - 1), where it equals (2s - 1)^{1 - 1/(2s)} / (2s). Below s1, exp(f/2) f' <=
+    e^{f(s1)/2} / 2, which the same sup covers at w = s1 - s2. For s <= 1/2 the sup is infinite: no bound.
+    """
+    peak = (2 * s - 1) ** (1 - 1 / (2 * s)) / (2 * s)
+    return sp.Piecewise((2 ** (1 / (2 * s)) * sp.exp(s2 / 2) * peak, s > sp.Rational(1, 2)), (sp.oo, True))
+
+
 def softclip_constants(s: sp.Expr, s1: sp.Expr, s2: sp.Expr) -> ActivationConstants:
     """Generalized soft-clipping f(x) = (1/s) log((1 + e^{s(x-s1)}) / (1 + e^{s(x-s2)})) + s1.
 

@@ -115,6 +115,16 @@ def _fourth_power(Jz2: RPoly, Ji2: RPoly) -> RPoly:
     return Jz2 * (1 / (2 * lam)) + Ji2 * (lam / 2)
 
 
+def second_derivative_parts(layer: Layer, H: RPoly, J: RPoly, J2: RPoly, S: RPoly) -> tuple[RPoly, RPoly, RPoly]:
+    """For one layer fed an input with ||h|| <= H, Jacobian J (J2 >= J^2) and second derivative S: bounds on the
+    pre-activation's squared Jacobian ||dpre||^2 (Jz2), on ||dpre||_4^2 (Q) and on ||d^2 pre|| (X), whence the
+    layer's second derivative f''(pre) o dpre o dpre + f'(pre) o d^2 pre."""
+    Jz2 = layer.augmented_sq(H) + layer.omega**2 * J2
+    # One output entry reads one row (dense) or one patch (conv) of h, of norm <= ||h||, and one bias entry.
+    Q = _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2)
+    return Jz2, Q, _cross_term(J, layer.omega * S)
+
+
 def _second_derivative(act: ActivationConstants, Q: RPoly, X: RPoly, joint: bool) -> RPoly:
     """A bound on ||f''(p) o dp o dp + f'(p) o d^2p|| from ||dp||_4^2 <= Q and ||d^2p|| <= X.
 
@@ -162,10 +172,8 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
     lip = sp.Integer(1)
     for layer in layers:
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
-        Jz2 = layer.augmented_sq(H) + omega**2 * J2
-        # One output entry reads one row (dense) or one patch (conv) of h, of norm <= ||h||, and one bias entry.
-        S = _second_derivative(layer.act, _fourth_power(Jz2, H * H + 1 + layer.row_norm**2 * J2),
-                               _cross_term(J, omega * S), joint=not expected)
+        Jz2, Q, X = second_derivative_parts(layer, H, J, J2, S)
+        S = _second_derivative(layer.act, Q, X, joint=not expected)
         J = L1 * (_root(Jz2) if Jz2.degree == 0 else layer.augmented_norm(H) + omega * J)
         J2 = L1**2 * Jz2
         affine = sp.sqrt(layer.width_out) * layer.act.at_zero + L1 * (layer.omega * H + layer.bias)

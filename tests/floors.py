@@ -19,13 +19,15 @@ RECORDED: dict[str, float] = {
     'decoder residual ||x - G||': 0.999,
     "sigmoid output's per-entry residual weight": 0.999,
     # sup |f' f''| (2026-12-05): exact for tanh, sigmoid, ELU and a wide soft-clip; L1 L2 for the others.
-    'activation slope-curvature (elu)': 0.333,
-    'activation slope-curvature (gelu)': 0.201,
-    'activation slope-curvature (sigmoid)': 0.333,
-    'activation slope-curvature (silu)': 0.198,
-    'activation slope-curvature (softclip)': 0.0471,
-    'activation slope-curvature (softplus)': 0.197,
-    'activation slope-curvature (tanh)': 0.333,
+    'activation slope-curvature (elu)': 0.999,
+    'activation slope-curvature (gelu)': 0.603,
+    'activation slope-curvature (sigmoid)': 0.999,
+    'activation slope-curvature (silu)': 0.595,
+    'activation slope-curvature (softclip)': 0.141,
+    'activation slope-curvature (softplus)': 0.592,
+    'activation slope-curvature (tanh)': 0.999,
+    # exp(f/2) f' of a soft-clipped log-variance head (2026-12-05): 0.139 at s = 0.6, near s = 1/2 where it diverges.
+    "log-variance head's sigma x slope": 0.139,
     'activation lipschitz (elu)': 1,
     'activation lipschitz (gelu)': 0.999,
     'activation lipschitz (identity)': 1,
@@ -50,6 +52,8 @@ RECORDED: dict[str, float] = {
     'adversarial L_P (conv VAE, tanh)': 0.00323,
     'adversarial L_P (deep Gaussian, tanh, identity output)': 0.0728,
     'adversarial L_P (deep Gaussian, tanh 5-4-2, a = 1, long search)': 0.0238,
+    # 2026-12-05: the variance's longer search on the same box found 1.7e5 against the derived 3.48e7 (ratio 0.0049).
+    'adversarial sigma^2 (deep Gaussian, tanh 5-4-2, a = 1, B = 1, long search)': 0.0049,
     'adversarial L_P (IWAE K=3, soft-clip)': 0.0024,
     'adversarial L_P (VR-IWAE K=3, alpha=0.5, soft-clip)': 0.0044,
     'adversarial L_P (linear 4-2)': 0.783,
@@ -178,6 +182,14 @@ RECORDED: dict[str, float] = {
     'VAE L_P (gaussian-softclip-data-range)': 0.0234,
     'VAE L_S (gaussian-softclip-data-range)': 0.0234,
     'VAE L_S score representation (gaussian-softclip-data-range)': 1.71e-4,
+    # 2026-12-05: a wide soft-clip (0, 50) before an identity output, where A1 grows with ||eps|| (random points of the
+    # box stay far from its worst: the adversarial search's record below is the sharper one)
+    'VAE pointwise Hessian h(r) (gaussian-wide-softclip-identity-out)': 0.0163,
+    'VAE pointwise gradient g(r) (gaussian-wide-softclip-identity-out)': 0.0356,
+    'VAE pointwise squared gradient g_sq(r) (gaussian-wide-softclip-identity-out)': 0.00365,
+    'VAE L_P (gaussian-wide-softclip-identity-out)': 0.00488,
+    'VAE L_S (gaussian-wide-softclip-identity-out)': 0.00488,
+    'VAE L_S score representation (gaussian-wide-softclip-identity-out)': 6.47e-5,
     # projected SGD on the audit's boundary instance (the projection term), recorded 2026-12-03
     'certificate (linear VAE 1-1 boundary instance, projected)': 0.521,
     # adaptive runs (the predictable preconditioner, its lag and the momentum's transport), recorded 2026-12-03

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .. import symbols as S
-from ..activations import ActivationConstants, constants, softclip_constants, softclip_value
-from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
+from ..activations import (ActivationConstants, constants, softclip_constants, softclip_scale_slope,
+                           softclip_value)
+from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds, second_derivative_parts
 from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
@@ -204,16 +205,16 @@ def value_choice(spec: VAESpec) -> ValueChoice:
     return choose
 
 
-def _heads_in_mean_square(mean_J2: sp.Expr, logvar_J2: sp.Expr, weight: sp.Expr, mean_head: Layer,
+def _heads_in_mean_square(mean_J2: sp.Expr, logvar_pre_J2: sp.Expr, logvar_gain: sp.Expr, mean_head: Layer,
                           logvar_head: Layer, hidden_J: sp.Expr) -> sp.Expr:
-    """sup_u ||dmu_u||^2 + weight ||dlv_u||^2 over unit directions u. The bounds ||dmu_u|| <= v . t and
-    sqrt(weight) ||dlv_u|| <= w . t, t = (t_mu, t_lv, t_below) the norms of u's parts in the mean head's rows, the
-    log-variance head's rows and the layers below, give the top eigenvalue of the Gram matrix of v and w:
-    |v|^2 = mean_J2, |w|^2 = weight logvar_J2, v . w = sqrt(weight) L1 omega L1' omega' J_below^2 (only the layers
-    below are shared)."""
-    A, C = mean_J2, weight * logvar_J2
-    B = sp.sqrt(weight) * (mean_head.act.lipschitz * mean_head.omega * logvar_head.act.lipschitz * logvar_head.omega
-                           * hidden_J**2)
+    """sup_u ||dmu_u||^2 + ||(sigma/2) o dlv_u||^2 over unit directions u, where |sigma_j f'(pre_j)| / 2 <= logvar_gain
+    turns the log-variance head's pre-activation derivatives dpre_u into (sigma/2) o dlv_u. The bounds
+    ||dmu_u|| <= v . t and logvar_gain ||dpre_u|| <= w . t, t = (t_mu, t_lv, t_below) the norms of u's parts in the mean
+    head's rows, the log-variance head's rows and the layers below, give the top eigenvalue of the Gram matrix of v and
+    w: |v|^2 = mean_J2, |w|^2 = logvar_gain^2 logvar_pre_J2, v . w = logvar_gain L1 omega omega' J_below^2 (only the
+    layers below are shared)."""
+    A, C = mean_J2, logvar_gain**2 * logvar_pre_J2
+    B = logvar_gain * mean_head.act.lipschitz * mean_head.omega * logvar_head.omega * hidden_J**2
     return (A + C + sp.sqrt((A - C) ** 2 + 4 * B**2)) / 2
 
 
@@ -242,19 +243,31 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     logvar_low, logvar_high = logvar_range(net.logvar_head, hidden.H.coeffs[0])
     sigma_max, sigma_min = sp.exp(logvar_high / 2), sp.exp(logvar_low / 2)
     r = RPoly([0, 1])
-    half_sr = (sigma_max / 2) * r
     # z = mu + sigma * eps, sigma = exp(logvar / 2): dz = dmu + (sigma / 2) eps dlogvar,
     # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2. ||mu|| <= mean.H, the smaller of the
     # clip's sqrt(d_z) mu_max and the head's affine bound.
     R_z = mean.H + sigma_max * r
-    Jz = mean.J + half_sr * logvar.J
+    # dz_j's log-variance part is (sigma_j / 2) eps_j f'(pre_j) dpre_j, and sigma f' peaks below sigma_max L1: where
+    # f' is largest the log-variance is far from its top (`softclip_scale_slope`).
+    slope = net.logvar_head.act.lipschitz
+    gain = sp.Min(sigma_max * slope, softclip_scale_slope(S.head_s, S.logvar_max), evaluate=False) / 2
+    logvar_pre_J, logvar_pre_J2 = logvar.J * (1 / slope), logvar.J2.coeffs[0] / slope**2
+    Jz = mean.J + gain * r * logvar_pre_J
     # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2, and its supremum over
     # unit directions: the heads' rows are disjoint and share only the layers below, so with ||dmu_u|| <=
     # L1 (Hhat t_mu + omega J_h t_h) (likewise dlv_u) it is the top eigenvalue of a 2x2 Gram matrix, not the sum of
     # the two heads' suprema.
-    Jz2_mean = _heads_in_mean_square(mean.J2.coeffs[0], logvar.J2.coeffs[0], sigma_max**2 / 4,
-                                     net.mean_head, net.logvar_head, hidden.J.coeffs[0])
-    Sz = mean.S + half_sr * logvar.S + (sigma_max / 4) * r * logvar.J2
+    Jz2_mean = _heads_in_mean_square(mean.J2.coeffs[0], logvar_pre_J2, gain, net.mean_head, net.logvar_head,
+                                     hidden.J.coeffs[0])
+    # d^2 z_j's log-variance part is eps_j w_j, w_j = (sigma_j / 2) d^2 lv_j + (sigma_j / 4) dlv_j^2 with
+    # d^2 lv = f'' dpre^2 + f' d^2 pre and dlv = f' dpre: coordinate by coordinate |w_j| <= (sigma_max L2 / 2 +
+    # gain L1 / 2) dpre_j^2 + gain |d^2 pre_j|, so ||w|| <= that with ||dpre||_4^2 <= Q and ||d^2 pre|| <= X; the
+    # first version's (sigma_max / 2) S_lv + (sigma_max / 4) J2_lv also holds, and the smaller is kept.
+    _, Q_lv, X_lv = second_derivative_parts(net.logvar_head, hidden.H, hidden.J, hidden.J2, hidden.S)
+    by_parts = (sigma_max * net.logvar_head.act.smoothness / 2 + gain * slope / 2) * Q_lv.coeffs[0] + gain * X_lv.coeffs[0]
+    logvar_curvature = sp.Min(by_parts, sigma_max / 2 * logvar.S.coeffs[0] + sigma_max / 4 * logvar.J2.coeffs[0],
+                              evaluate=False)
+    Sz = mean.S + logvar_curvature * r
     choice = value_choice(spec)
     joint = mlp_bounds(net.decoder, R_z, Jz, Sz, choice)
     theta = mlp_bounds(net.decoder, R_z, value_choice=choice)
@@ -266,7 +279,7 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     S_mu, S_lv, J2_lv, H_mu = const(mean.S), const(logvar.S), const(logvar.J2), const(mean.H)
     decoder_S_mean = prior_mean = None
     if None not in (S_mu, S_lv, J2_lv, H_mu):
-        Sz_mean = sp.sqrt(S_mu**2 + (sigma_max / 2 * S_lv + sigma_max / 4 * J2_lv)**2)
+        Sz_mean = sp.sqrt(S_mu**2 + logvar_curvature**2)
         decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(Jz2_mean), Sz_mean, choice, J2_0=Jz2_mean,
                                     expected=True).S
         prior_mean = H_mu * S_mu + sigma_max**2 * (sp.sqrt(d_z) / 2 * S_lv + J2_lv / 4)

@@ -47,8 +47,9 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
 
 def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     """A bound on ||E_eps hess l||: `pathwise_pointwise`'s Hessian with the expectation over eps taken before the
-    supremum over directions for its Gauss-Newton terms and, where the residual bound A1 does not depend on eps, for
-    the decoder's and the prior's second-derivative terms (`Pieces.decoder_S_mean`, `Pieces.prior_curvature_mean`).
+    supremum over directions for its Gauss-Newton terms and, for the residual bound A1's constant part (all of it
+    where A1 does not depend on eps), for the decoder's and the prior's second-derivative terms
+    (`Pieces.decoder_S_mean`, `Pieces.prior_curvature_mean`).
 
     The likelihood's -J_G^T (-hess_G log p) J_G and the prior's -beta Jz^T Jz are negative semi-definite, with
     ||-hess_G log p|| <= A2 (a number), and sup_v E||J_G v||^2 <= E[J2_theta] + lip_G^2 sup_u E||dz u||^2
@@ -56,10 +57,13 @@ def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     E[eps] = 0. The remaining terms are bounded pointwise, as in `pathwise_pointwise`.
     """
     G, d_z = p.decoder_joint, p.d_z
-    # The likelihood's <grad_G log p, d^2 G_u> and the prior's <z, d^2 z_u> for one direction u: with a residual
-    # bound A1 that does not depend on eps, the expectation over eps comes before the supremum over u (`Pieces`).
-    if p.A1.degree == 0 and p.decoder_S_mean is not None:
-        likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z)
+    # The likelihood's <grad_G log p, d^2 G_u> and the prior's <z, d^2 z_u> for one direction u: for the residual
+    # bound's constant part, the expectation over eps comes before the supremum over u (`Pieces`).
+    # Where A1 grows with ||eps|| (an unbounded decoder output), A1 = a_0 + (A1 - a_0): the constant a_0 takes the
+    # expectation first, E[a_0 ||d^2 G_u||] = a_0 E||d^2 G_u||, and the rest stays pointwise, E[(A1 - a_0) S_G].
+    if p.decoder_S_mean is not None:
+        rest = RPoly([0, *p.A1.coeffs[1:]])
+        likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z) + (rest * G.S).expectation(d_z)
     else:
         likelihood = (p.A1 * G.S).expectation(d_z)
     prior = (p.R_z * p.Sz).expectation(d_z) if p.prior_curvature_mean is None else p.prior_curvature_mean

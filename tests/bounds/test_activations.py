@@ -79,3 +79,24 @@ def test_slope_curvature_bounds_the_measured_sup(act, tightness):
     tightness.record(f"activation slope-curvature ({act.name})", sup_joint, bound)
     if act.name in ("tanh", "sigmoid") or (act.name == "softclip" and act.s * (act.s2 - act.s1) >= 20):
         assert bound <= 1.01 * sup_joint
+
+
+@pytest.mark.parametrize("s, s1, s2", [(5.0, -6.0, 2.0), (1.0, -2.0, 1.0), (2.0, -20.0, 20.0), (0.6, -1.0, 0.5),
+                                       (10.0, -3.0, 3.0), (5.0, 0.0, 1.0)])
+def test_scale_slope_bounds_the_log_variance_heads_sigma_times_slope(s, s1, s2, tightness):
+    """sup_x exp(f(x)/2) f'(x) for a soft-clipped log-variance head (the standard deviation times the head's slope,
+    `softclip_scale_slope`): valid on a dense grid, and within a recorded factor of it."""
+    from bounds.activations import softclip_scale_slope
+    x = torch.linspace(s1 - 40 / s - 5, s2 + 40 / s + 5, 400_001, dtype=torch.float64, requires_grad=True)
+    f = apply("softclip", x, s=s, s1=s1, s2=s2)
+    (slope,) = torch.autograd.grad(f.sum(), x)
+    measured = float((torch.exp(f.detach() / 2) * slope).max())
+    bound = float(softclip_scale_slope(sp.Float(s), sp.Float(s2)))
+    assert measured <= bound * (1 + 1e-9)
+    tightness.record("log-variance head's sigma x slope", measured, bound)
+
+
+def test_scale_slope_is_infinite_where_the_supremum_is():
+    """For s <= 1/2, exp(f/2) f' has no finite supremum bound of this form: the bound says so (infinite)."""
+    from bounds.activations import softclip_scale_slope
+    assert softclip_scale_slope(sp.Float(0.5), sp.Float(1.0)) == sp.oo

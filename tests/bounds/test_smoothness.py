@@ -43,6 +43,9 @@ SPECS = {
     "gaussian-silu-beta": tiny_spec(activation=ActivationSpec("silu"), objective=ObjectiveSpec("beta", 0.3)),
     "bernoulli-softclip": tiny_spec(kind="bernoulli", data_bound=3 ** 0.5),
     "gaussian-softclip-data-range": tiny_spec(data_range=(0.0, 1.0), data_bound=3 ** 0.5),  # x at [0, 1]^3's corners
+    # a wide soft-clip (0, 50) before an identity output: the residual bound A1 grows with ||eps||
+    "gaussian-wide-softclip-identity-out": tiny_spec(activation=ActivationSpec("softclip", 2.0, 0.0, 50.0),
+                                                     decoder_output="identity"),
 }
 
 
