@@ -104,3 +104,27 @@ def test_M_bounds_the_largest_per_sample_gradient(tightness):
     tightness.record("adaptive methods' M (largest per-sample gradient)", worst, M)
     tightness.record("adaptive methods' M_inf (largest per-sample gradient coordinate)", worst_coordinate, M_inf)
     assert worst <= M and worst_coordinate <= M_inf
+
+
+def test_the_variance_at_the_deep_boxs_worst_found_point(tightness):
+    """sigma^2 at B = 1, K = 1 on the audit's deep box (tanh 5-4-2, identity output, a = 1) against the variance at the
+    worst point a long ascent found (tests/fixtures/variance_worst_point_542.json), measured here on 8,192 fresh
+    draws: Var = E_{x, eps} ||grad l - E grad l||^2, exactly over the pair's two points."""
+    import json
+    from pathlib import Path
+    from bounds.spec import ActivationSpec, ModelSpec, ParameterBound, VAESpec
+    spec = VAESpec(model=ModelSpec(data_dim=5, latent_dim=2, encoder_widths=(4,), decoder_widths=(4,),
+                                   activation=ActivationSpec("tanh"), decoder_output="identity"),
+                   weight_bound=ParameterBound(a=1.0), B=1)
+    point = json.loads((Path(__file__).parents[1] / "fixtures" / "variance_worst_point_542.json").read_text())
+    theta = torch.tensor(point["theta"], dtype=torch.float64)
+    pair = torch.tensor(point["pair"], dtype=torch.float64)
+    assert float(theta.abs().max()) <= spec.weight_bound.a and float(pair.norm(dim=1).max()) <= spec.model.data_bound
+    eps = torch.randn(8192, spec.model.latent_dim, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    per_sample = vmap(vmap(grad(lambda p, x, e: log_weight(spec, p, x, e)), in_dims=(None, None, 0)),
+                      in_dims=(None, 0, None))
+    g = per_sample(theta, pair, eps).reshape(-1, theta.numel())
+    measured = float(((g - g.mean(0)) ** 2).sum(1).mean())
+    bound = float(D.variance(spec).evaluate(D.spec_values(spec)))
+    tightness.record("variance sigma^2 at the deep box's worst found point (tanh 5-4-2, a = 1, B = 1)", measured, bound)
+    assert measured <= bound, (measured, bound)
