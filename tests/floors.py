@@ -55,7 +55,8 @@ RECORDED: dict[str, float] = {
     'adversarial L_P (deep Gaussian, wide soft-clip (0, 50), identity output)': 0.114,
     # 2026-12-05: the variance's longer search on the same box found 1.7e5 against the derived 3.48e7 (ratio 0.0049).
     'adversarial sigma^2 (deep Gaussian, tanh 5-4-2, a = 1, B = 1, long search)': 0.0049,
-    # the same box at the worst point found, refined (tests/fixtures/variance_worst_point_542.json): 3.67e5 against 3.48e7
+    # the same box at the worst point found, refined (tests/fixtures/variance_worst_point_542.json):
+    # 3.67e5 against 3.48e7
     "variance sigma^2 at the deep box's worst found point (tanh 5-4-2, a = 1, B = 1)": 0.0106,
     'adversarial L_P (IWAE K=3, soft-clip)': 0.0024,
     'adversarial L_P (VR-IWAE K=3, alpha=0.5, soft-clip)': 0.0044,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .. import symbols as S
-from ..activations import (ActivationConstants, constants, softclip_constants, softclip_scale_slope,
-                           softclip_value)
-from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds, second_derivative_parts
+from ..activations import ActivationConstants, constants, softclip_constants
+from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
 from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
+from .latent import latent_bounds
 from .residual import gradient_residual, residual_bound
 
 
@@ -205,29 +205,6 @@ def value_choice(spec: VAESpec) -> ValueChoice:
     return choose
 
 
-def _heads_in_mean_square(mean_J2: sp.Expr, logvar_pre_J2: sp.Expr, logvar_gain: sp.Expr, mean_head: Layer,
-                          logvar_head: Layer, hidden_J: sp.Expr) -> sp.Expr:
-    """sup_u ||dmu_u||^2 + ||(sigma/2) o dlv_u||^2 over unit directions u, where |sigma_j f'(pre_j)| / 2 <= logvar_gain
-    turns the log-variance head's pre-activation derivatives dpre_u into (sigma/2) o dlv_u. The bounds
-    ||dmu_u|| <= v . t and logvar_gain ||dpre_u|| <= w . t, t = (t_mu, t_lv, t_below) the norms of u's parts in the mean
-    head's rows, the log-variance head's rows and the layers below, give the top eigenvalue of the Gram matrix of v and
-    w: |v|^2 = mean_J2, |w|^2 = logvar_gain^2 logvar_pre_J2, v . w = logvar_gain L1 omega omega' J_below^2 (only the
-    layers below are shared)."""
-    A, C = mean_J2, logvar_gain**2 * logvar_pre_J2
-    B = logvar_gain * mean_head.act.lipschitz * mean_head.omega * logvar_head.omega * hidden_J**2
-    return (A + C + sp.sqrt((A - C) ** 2 + 4 * B**2)) / 2
-
-
-def logvar_range(head: Layer, hidden_H: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    """Where the log-variances lie on the data ball: each one reads one row of the head, so its pre-activation has
-    |pre_j| <= ||row|| ||h|| + ||b|| <= P, and the soft-clip is increasing, so logvar_j lies in [f(-P), f(P)], inside
-    (logvar_min, logvar_max) and far inside it where the head's weights are small (docs/derivations.md, "Deep
-    Gaussian VAE")."""
-    P = head.row_norm * hidden_H + head.bias
-    clip = lambda x: softclip_value(x, S.head_s, S.logvar_min, S.logvar_max)
-    return clip(-P), clip(P)
-
-
 def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     m = spec.model
     if m.kind == "linear":
@@ -240,49 +217,18 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     # root-sum-of-squares would count twice.
     both = mlp_bounds([net.heads], hidden.H, hidden.J, hidden.S)
     J_E, S_E = both.J, both.S
-    logvar_low, logvar_high = logvar_range(net.logvar_head, hidden.H.coeffs[0])
-    sigma_max, sigma_min = sp.exp(logvar_high / 2), sp.exp(logvar_low / 2)
-    r = RPoly([0, 1])
-    # z = mu + sigma * eps, sigma = exp(logvar / 2): dz = dmu + (sigma / 2) eps dlogvar,
-    # d^2 z = d^2 mu + (sigma / 2) eps d^2 logvar + (sigma / 4) eps dlogvar^2. ||mu|| <= mean.H, the smaller of the
-    # clip's sqrt(d_z) mu_max and the head's affine bound.
-    R_z = mean.H + sigma_max * r
-    # dz_j's log-variance part is (sigma_j / 2) eps_j f'(pre_j) dpre_j, and sigma f' peaks below sigma_max L1: where
-    # f' is largest the log-variance is far from its top (`softclip_scale_slope`).
-    slope = net.logvar_head.act.lipschitz
-    gain = sp.Min(sigma_max * slope, softclip_scale_slope(S.head_s, S.logvar_max), evaluate=False) / 2
-    logvar_pre_J, logvar_pre_J2 = logvar.J * (1 / slope), logvar.J2.coeffs[0] / slope**2
-    Jz = mean.J + gain * r * logvar_pre_J
-    # E_eps ||dmu + (sigma / 2) eps dlogvar||^2 = ||dmu||^2 + sum_j sigma_j^2 / 4 dlogvar_j^2, and its supremum over
-    # unit directions: the heads' rows are disjoint and share only the layers below, so with ||dmu_u|| <=
-    # L1 (Hhat t_mu + omega J_h t_h) (likewise dlv_u) it is the top eigenvalue of a 2x2 Gram matrix, not the sum of
-    # the two heads' suprema.
-    Jz2_mean = _heads_in_mean_square(mean.J2.coeffs[0], logvar_pre_J2, gain, net.mean_head, net.logvar_head,
-                                     hidden.J.coeffs[0])
-    # d^2 z_j's log-variance part is eps_j w_j, w_j = (sigma_j / 2) d^2 lv_j + (sigma_j / 4) dlv_j^2 with
-    # d^2 lv = f'' dpre^2 + f' d^2 pre and dlv = f' dpre: coordinate by coordinate |w_j| <= (sigma_max L2 / 2 +
-    # gain L1 / 2) dpre_j^2 + gain |d^2 pre_j|, so ||w|| <= that with ||dpre||_4^2 <= Q and ||d^2 pre|| <= X; the
-    # first version's (sigma_max / 2) S_lv + (sigma_max / 4) J2_lv also holds, and the smaller is kept.
-    _, Q_lv, X_lv = second_derivative_parts(net.logvar_head, hidden.H, hidden.J, hidden.J2, hidden.S)
-    by_parts = (sigma_max * net.logvar_head.act.smoothness / 2 + gain * slope / 2) * Q_lv.coeffs[0] + gain * X_lv.coeffs[0]
-    logvar_curvature = sp.Min(by_parts, sigma_max / 2 * logvar.S.coeffs[0] + sigma_max / 4 * logvar.J2.coeffs[0],
-                              evaluate=False)
-    Sz = mean.S + logvar_curvature * r
+    z = latent_bounds(net, hidden, mean, logvar, d_z)
+    R_z, Jz, Sz, sigma_max = z.R_z, z.Jz, z.Sz, z.sigma_max
     choice = value_choice(spec)
     joint = mlp_bounds(net.decoder, R_z, Jz, Sz, choice)
     theta = mlp_bounds(net.decoder, R_z, value_choice=choice)
-    # One direction u, the expectation over eps first: d^2 z_u = d^2 mu_u + eps o w with w = (sigma/2) d^2 lv_u +
-    # (sigma/4) dlv_u^2, so E||d^2 z_u|| <= sqrt(E||d^2 z_u||^2) = sqrt(||d^2 mu_u||^2 + ||w||^2) (E eps = 0), E||dz_u||^2 <= Jz2_mean, E||dz_u|| <= sqrt(Jz2_mean); the decoder's recursion is
-    # a sum of terms each linear in one of these (or a concave function of them, bounded by Jensen), so it carries
-    # them through. E<z, d^2 z_u> keeps only <mu, d^2 mu_u> + sum_j sigma_j^2 (d^2 lv_j / 2 + dlv_j^2 / 4).
-    const = lambda poly: poly.coeffs[0] if poly.degree == 0 else None  # the encoder's bounds do not depend on eps
-    S_mu, S_lv, J2_lv, H_mu = const(mean.S), const(logvar.S), const(logvar.J2), const(mean.H)
-    decoder_S_mean = prior_mean = None
-    if None not in (S_mu, S_lv, J2_lv, H_mu):
-        Sz_mean = sp.sqrt(S_mu**2 + logvar_curvature**2)
-        decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(Jz2_mean), Sz_mean, choice, J2_0=Jz2_mean,
+    # One direction u, the expectation over eps first (`latent.LatentBounds`): the decoder's recursion is a sum of
+    # terms each linear in E||dz_u||^2, E||dz_u|| or E||d^2 z_u|| (or a concave function of them, bounded by Jensen),
+    # so it carries them through.
+    decoder_S_mean = None
+    if z.Sz_mean is not None:
+        decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(z.Jz2_mean), z.Sz_mean, choice, J2_0=z.Jz2_mean,
                                     expected=True).S
-        prior_mean = H_mu * S_mu + sigma_max**2 * (sp.sqrt(d_z) / 2 * S_lv + J2_lv / 4)
     if m.kind == "gaussian":
         residual = residual_bound(spec, joint.H)
         A1 = residual * (1 / S.c**2)
@@ -293,7 +239,6 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         A2 = sp.Rational(1, 4)
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
-    logvar_absmax = sp.Max(sp.Abs(logvar_low), sp.Abs(logvar_high), evaluate=False)
-    return Pieces(d_x, d_z, J_E, S_E, sigma_min, sigma_max, logvar_absmax,
-                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, Jz2_mean, decoder_S_mean,
-                  prior_mean, gradient_residual(spec, A1))
+    return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
+                  R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
+                  z.prior_mean, gradient_residual(spec, A1))
