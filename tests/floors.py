@@ -186,10 +186,12 @@ RECORDED: dict[str, float] = {
     'VAE L_P (gaussian-softclip-data-range)': 0.0234,
     'VAE L_S (gaussian-softclip-data-range)': 0.0234,
     'VAE L_S score representation (gaussian-softclip-data-range)': 1.71e-4,
-    # 2026-12-05: a wide soft-clip (0, 50) before an identity output, where A1 grows with ||eps|| (random points of the
-    # box stay far from its worst: the adversarial search's record below is the sharper one)
     # the deep box (tanh 5-4-2, a = 1) at the worst point a refined ascent found (tests/fixtures/): 9,571 against 1.79e5
     "VAE L_P at the deep box's worst found point (tanh 5-4-2, a = 1)": 0.0533,
+    # and the Bernoulli box at its own: 592 against 1.35e4
+    "VAE L_P at the Bernoulli box's worst found point (tanh 5-4-2, a = 1)": 0.0436,
+    # 2026-12-05: a wide soft-clip (0, 50) before an identity output, where A1 grows with ||eps|| (random points of the
+    # box stay far from its worst: the adversarial search's record below is the sharper one)
     'VAE pointwise Hessian h(r) (gaussian-wide-softclip-identity-out)': 0.0163,
     'VAE pointwise gradient g(r) (gaussian-wide-softclip-identity-out)': 0.0356,
     'VAE pointwise squared gradient g_sq(r) (gaussian-wide-softclip-identity-out)': 0.00365,
