@@ -14,26 +14,27 @@ theta_k and theta_{k+1}) gives, summed, sum gamma ||grad L||^2 <= [L(theta_n) - 
 (probability >= 1 - delta/3), each example's gradient is at most G_k (the derived pointwise bound there), so the
 noise is sub-Gaussian with proxy G_k^2 / B and the martingale is at most theta/2 of the left side plus
 Lambda log(.)/theta (probability >= 1 - delta/3, a union over a grid of theta and Lambda). The objective's gain is an
-upper confidence bound (exact for a closed-form objective). Reshuffled epochs add a bound on their batches' bias
+upper confidence bound (exact for a closed-form objective). Where the run recorded its examples' gradient norms, the
+noise is priced from them instead (`certificate_noise`): the smaller of a family with the range G_k and one with one
+example's derived variance and no truncation. Reshuffled epochs add a bound on their batches' bias
 (`certificate_terms`), projected steps a bound on their projection's correction.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bounds import derive as D
-from bounds.bound import Bound
 from bounds.support import NotDerivedError
 from empirical.estimators import has_exact_objective
 from empirical.runs import Run
 from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weights as adaptive_weights
+from .certificate_constants import derived, noise_bounds, smoothness_at
 from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
+                                second_moment_noise,
                                 step_lengths)
 from .certificate_measured import measured_constants
 from .certificate_settings import fitted_to_data, least_over_norms, segment_values
@@ -117,31 +118,6 @@ def _objective_gain(run: Run) -> tuple[float, str]:
     return max(gain, 0.0), how
 
 
-@lru_cache(maxsize=32)
-def _derived(spec: Any) -> tuple[dict[str, Any], Bound]:
-    """The spec's setting values and derived smoothness bound (one derivation per spec)."""
-    return D.spec_values(spec, allow_outside_theory=True), D.smoothness(spec, allow_outside_theory=True)
-
-
-@lru_cache(maxsize=32)
-def _noise_polynomials(spec: Any, r_bar: float) -> tuple[Bound, Bound, Bound]:
-    """The per-draw gradient bound g at ||eps|| = r_bar, E g and E g^2, as bounds in the spec's settings."""
-    g = D.gradient_polynomial(spec, allow_outside_theory=True)
-    d_z = spec.model.latent_dim
-    make = lambda expr: Bound("g", {"g": expr}, "derived", "")
-    return make(g.expr().subs(D.S.r, r_bar)), make(g.expectation(d_z)), make((g * g).expectation(d_z))
-
-
-def _noise_bounds(spec: Any, point: dict[str, Any], r_bar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(G_k, beta_k, E g_k): the per-draw gradient bound at ||eps|| = r_bar at theta_k's box, the bias the truncation
-    to that ball puts in the mean gradient, (sqrt(E g^2) sqrt(p) + E g p) / (1 - p) with p = P(||eps|| > r_bar), and
-    the mean bound E g(r) (which bounds ||grad L(theta_k)||)."""
-    n = len(next(v for v in point.values() if isinstance(v, np.ndarray)))
-    G, mean, second = (np.asarray(b.evaluate(point), dtype=float) * np.ones(n) for b in _noise_polynomials(spec, r_bar))
-    p = math.exp(-(r_bar - math.sqrt(spec.model.latent_dim)) ** 2 / 2)
-    return G, (np.sqrt(second * p) + mean * p) / (1 - p), mean
-
-
 def certify(run: Run, delta: float = 0.05) -> Certificate:
     """The certificate of one run at confidence 1 - delta (docs/derivations.md, "A certificate for the run")."""
     if not 0 < delta < 1:
@@ -196,7 +172,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     if not len(steps):
         return Certificate(None, measured, delta, "no step was taken")
     try:
-        values, _ = _derived(spec)  # raises where the spec has no derived smoothness
+        values, _ = derived(spec)  # raises where the spec has no derived smoothness
     except NotDerivedError as exc:
         return Certificate(None, measured, delta, f"no derived smoothness: {exc}")
     seg, point = segment_values(spec, t, values)
@@ -221,10 +197,11 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     shares = 4 if empirical or epochs or projected or adaptive else 3
     r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
     if constants is None:
-        L_k, G, beta, mean = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
-            _smoothness_at(s, sg, len(steps)), *_noise_bounds(s, pt, r_bar)))
+        L_k, G, beta, mean, V, V_eps = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
+            smoothness_at(s, sg, len(steps)), *noise_bounds(s, pt, r_bar)))
     else:
-        L_k, G, beta, mean = (np.full(len(steps), x) for x in (*constants, 0.0, constants[1]))
+        L_k, G, beta, mean, V, V_eps = (np.full(len(steps), x) for x in (*constants, 0.0, constants[1],
+                                                                          constants[1] ** 2, constants[1] ** 2))
     if not math.isfinite(gain):
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     lengths = step_lengths(t)
@@ -248,7 +225,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         hull = epoch_hull(t)
         _, hull_point = segment_values(spec, hull, values)
         L_h, M_h = least_over_norms(spec, hull, hull_point, hull_point, lambda s, sg, pt: (
-            _smoothness_at(s, pt, len(steps)), _noise_bounds(s, pt, r_bar)[2])) if constants is None else (L_k, mean)
+            smoothness_at(s, pt, len(steps)), noise_bounds(s, pt, r_bar)[2])) if constants is None else (L_k, mean)
         fixed_terms["reshuffling"], details["reshuffling_parts"] = reshuffling_term(
             t, n_train, spec.B, L_h, M_h, grad_bound, certified)
     if projected:
@@ -256,33 +233,63 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     best = None
     for form in forms:
         w = form.noise_weights
-        if empirical:
-            candidates = empirical_noise(noise_t, noise_B, G, beta, grad_bound, lambda_log(delta / shares / len(forms)),
-                                         mean if epochs and not ghost else None, gammas=w)
-        else:
-            candidates = hoeffding_noise(w, G, spec.B, delta, shares * len(forms))
-        # the truncation's term (and the ghost's gap) is bias / eta, eta chosen below: Young's inequality on
-        # gamma ||grad L|| (beta_k + ||ghat - ghost||)
-        bias, truncation = float((w * (beta + gap) ** 2).sum()) / 4, float((w * beta ** 2).sum()) / 4
         extra = {**fixed_terms, **form.terms}
-        for theta, noise in candidates:
-            fixed = gain + curvature + noise + sum(extra.values())
-            eta = _best_eta(fixed, bias, 1 - theta / 2)
-            scale = 1 / ((1 - theta / 2 - eta) * total)
-            parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
-                     "truncation": (truncation / eta if eta > 0 else 0.0) * scale,
-                     **{k: v * scale for k, v in extra.items()}}
-            if ghost:  # the ghost's gap: the rest of bias / eta
-                parts["reshuffling"] = ((bias - truncation) / eta if eta > 0 else 0.0) * scale
-            if best is None or sum(parts.values()) < sum(best[1].values()):
-                best = (theta, parts, eta, form.kappa)
+        per_example = epochs and not ghost  # increments centred at each drawn example's own mean gradient
+        for family, candidates, trunc in _noise_families(noise_t, noise_B, G, beta, mean, V_eps if per_example else V,
+                                                         grad_bound, w, delta, shares * len(forms), empirical,
+                                                         per_example):
+            # the truncation's term (and the ghost's gap) is bias / eta, eta chosen below: Young's inequality on
+            # gamma ||grad L|| (beta_k + ||ghat - ghost||); none for the family that does not truncate
+            bias, truncation = float((w * (trunc + gap) ** 2).sum()) / 4, float((w * trunc ** 2).sum()) / 4
+            best = _best_of(best, candidates, gain, curvature, extra, bias, truncation, total, ghost, form.kappa,
+                            family)
     if best is None:
         return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
-    theta, parts, details["eta"], kappa = best
+    theta, parts, details["eta"], kappa, details["noise_family"] = best
     details["theta"] = theta
     if adaptive:
         details["kappa"] = kappa
     return Certificate(sum(parts.values()), measured, delta, "", parts, details)
+
+
+def _noise_families(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, mean: np.ndarray, V: np.ndarray,
+                    grad_bound: np.ndarray | None, w: np.ndarray, delta: float, shares: int, empirical: bool,
+                    per_example_mean: bool) -> list[tuple[str, list[tuple[float, float]], np.ndarray]]:
+    """(name, [(theta, the martingale's bound)], the truncation's bias beta_k it needs) for each family of noise
+    bounds that applies: Hoeffding's (no example norms); Fan, Grama and Liu's on the truncation ball; and Delyon's
+    from the increments' variance V, untruncated (centred at grad L, or with per_example_mean at each drawn example's
+    own mean gradient, whose norm is at most E g = mean). delta / shares is the martingale's share, split between
+    the families."""
+    if not empirical:
+        return [("Hoeffding", hoeffding_noise(w, G, B, delta, shares), beta)]
+    second_moment = bool(np.isfinite(V).all())
+    log_scale = lambda_log(delta / shares / (2 if second_moment else 1))
+    out = [("Fan-Grama-Liu (range G_k)", empirical_noise(t, B, G, beta, grad_bound, log_scale,
+                                                         mean if per_example_mean else None, gammas=w), beta)]
+    if second_moment:
+        out.append(("Delyon (one example's variance V_k)",
+                    second_moment_noise(t, B, grad_bound, V, log_scale, mean if per_example_mean else None,
+                                        gammas=w), np.zeros_like(beta)))
+    return out
+
+
+def _best_of(best: tuple | None, candidates: list[tuple[float, float]], gain: float, curvature: float,
+             extra: dict[str, float], bias: float, truncation: float, total: float, ghost: bool, kappa: Any,
+             family: str) -> tuple | None:
+    """The smallest certificate among `best` and the candidates (theta, noise), each at its best eta: (theta, the
+    terms, eta, kappa, family)."""
+    for theta, noise in candidates:
+        fixed = gain + curvature + noise + sum(extra.values())
+        eta = _best_eta(fixed, bias, 1 - theta / 2)
+        scale = 1 / ((1 - theta / 2 - eta) * total)
+        parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
+                 "truncation": (truncation / eta if eta > 0 else 0.0) * scale,
+                 **{k: v * scale for k, v in extra.items()}}
+        if ghost:  # the ghost's gap: the rest of bias / eta
+            parts["reshuffling"] = ((bias - truncation) / eta if eta > 0 else 0.0) * scale
+        if best is None or sum(parts.values()) < sum(best[1].values()):
+            best = (theta, parts, eta, kappa, family)
+    return best
 
 
 def _best_eta(fixed: float, b: float, c: float) -> float:
@@ -293,8 +300,3 @@ def _best_eta(fixed: float, b: float, c: float) -> float:
     if fixed <= 0:
         return c / 2
     return (-b + math.sqrt(b * b + fixed * b * c)) / fixed
-
-
-def _smoothness_at(spec: Any, settings: dict[str, Any], n: int) -> np.ndarray:
-    """The derived L of `spec` at each step's settings."""
-    return np.asarray(_derived(spec)[1].evaluate(settings), dtype=float) * np.ones(n)

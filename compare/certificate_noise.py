@@ -1,6 +1,7 @@
-"""The certificate's martingale term: Hoeffding's form from the derived per-draw bound G (`hoeffding_noise`), and the
-form from the run's own per-example gradient norms (docs/derivations.md, "A
-certificate for the run", the empirical-Bernstein form).
+"""The certificate's martingale term: Hoeffding's form from the derived per-draw bound G (`hoeffding_noise`), the
+form from the run's own per-example gradient norms with a range (`empirical_noise`; docs/derivations.md, "A
+certificate for the run", the empirical-Bernstein form), and the second-moment form from the same norms and one
+example's derived variance, with no range and no truncation (`second_moment_noise`, the second-moment form).
 
 The martingale -sum_k gamma_k <grad L(theta_k), xi_k> is split into one increment per example,
 X_{k,i} = -(gamma_k / B) <grad L(theta_k), zeta_{k,i}>, zeta the example's centred gradient. Each increment is bounded
@@ -109,6 +110,32 @@ def empirical_noise(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, gr
             break
         u = lam * rho(x) * gammas * Q / B
         excess = (weight[None] * np.maximum(u[None] - THETA_GRID[:, None] / 2, 0.0)).sum(1)
+        out += [(float(theta), log_scale / lam + float(e)) for theta, e in zip(THETA_GRID, excess)]
+    return out
+
+
+def second_moment_noise(t: pd.DataFrame, B: int, grad_bound: np.ndarray, variance: np.ndarray, log_scale: float,
+                        mean_bound: np.ndarray | None = None,
+                        gammas: np.ndarray | None = None) -> list[tuple[float, float]]:
+    """(theta, the martingale's bound) for each lambda of the grid and each theta of THETA_GRID, by Delyon's inequality
+    exp(x - x^2/6) <= 1 + x + x^2/3 (every real x), which needs no range and no truncation: with probability
+    >= 1 - delta_m, for every pair, sum X <= (theta/2) sum gamma ||grad L||^2 + log_scale / lambda
+    + sum_k gamma_k Gbar_k^2 (u_k - theta/2)_+, with u_k = lambda gamma_k (Q_k / 6 + V_k / 3) / B, Q_k the batch's mean of
+    (||h_i|| + a_k)^2 and V_k >= E||h - grad L(theta_k)||^2 the derived variance of one example's gradient at
+    theta_k (B = 1). The increments are centred at grad L (independent batches, or the ghost's fresh batch: a_k = Gbar_k)
+    or, with mean_bound, at each drawn example's own mean gradient (reshuffled epochs: a_k = mean_bound_k >= its norm,
+    V_k the variance over the draws alone)."""
+    steps = t.iloc[:-1]
+    gammas = steps["lr"].to_numpy(float) if gammas is None else gammas
+    s1, s2 = steps["example_norm_sum"].to_numpy(float), steps["example_norm_sq_sum"].to_numpy(float)
+    a = grad_bound if mean_bound is None else mean_bound
+    Q = (s2 + 2 * a * s1 + B * a ** 2) / B
+    share = gammas * (Q / 6 + variance / 3) / B  # u_k / lambda
+    weight = gammas * grad_bound ** 2
+    out = []
+    for j in range(LAMBDA_COUNT):
+        lam = LAMBDA_MIN * LAMBDA_RATIO ** j
+        excess = (weight[None] * np.maximum(lam * share[None] - THETA_GRID[:, None] / 2, 0.0)).sum(1)
         out += [(float(theta), log_scale / lam + float(e)) for theta, e in zip(THETA_GRID, excess)]
     return out
 

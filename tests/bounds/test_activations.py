@@ -25,7 +25,7 @@ def measure(act: ActivationSpec, slope_curvature: bool = False):
     (d1,) = torch.autograd.grad(f.sum(), x, create_graph=True)
     d2 = torch.autograd.grad(d1.sum(), x)[0] if d1.requires_grad else torch.zeros_like(x)
     at_zero = float(apply(act.name, torch.zeros(1, dtype=torch.float64), **kw).abs())
-    sups = float(f.detach().abs().max()), at_zero, float(d1.abs().max()), float(d2.abs().max())
+    sups = float(f.detach().abs().max()), at_zero, float(d1.detach().abs().max()), float(d2.detach().abs().max())
     return (*sups, float((d1.detach() * d2).abs().max())) if slope_curvature else sups
 
 
