@@ -21,7 +21,7 @@ from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
 from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
-from .latent import latent_bounds
+from .latent import LatentBounds, latent_bounds
 from .residual import gradient_residual, residual_bound
 
 
@@ -52,6 +52,9 @@ class Pieces:
     prior_curvature_mean: sp.Expr | None = None
     # The residual's weight in the gradient terms A1 J_G (`gradient_residual`); None: A1.
     A1_gradient: RPoly | None = None
+    # For A1's terms a_j r^j, j >= 1 (an unbounded decoder output): S_j with E[r^j ||d^2 G_u||] <= E[r^j S_j(r)], the
+    # decoder's recursion fed the r^j-weighted moments of dz_u and d^2 z_u (`weighted_decoder_S`).
+    decoder_S_weighted: tuple[RPoly, ...] = ()
 
     @property
     def A1g(self) -> RPoly:
@@ -227,8 +230,7 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     # so it carries them through.
     decoder_S_mean = None
     if z.Sz_mean is not None:
-        decoder_S_mean = mlp_bounds(net.decoder, R_z, sp.sqrt(z.Jz2_mean), z.Sz_mean, choice, J2_0=z.Jz2_mean,
-                                    expected=True).S
+        decoder_S_mean = weighted_decoder_S(net, z, choice, 0, d_z)
     if m.kind == "gaussian":
         residual = residual_bound(spec, joint.H)
         A1 = residual * (1 / S.c**2)
@@ -239,6 +241,21 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         A2 = sp.Rational(1, 4)
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
+    weighted = () if z.Sz_mean is None else tuple(weighted_decoder_S(net, z, choice, j, d_z)
+                                                 for j in range(1, A1.degree + 1))
     return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
-                  z.prior_mean, gradient_residual(spec, A1))
+                  z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted)
+
+
+def weighted_decoder_S(net: NetworkLayers, z: LatentBounds, choice: ValueChoice, j: int, d_z: int) -> RPoly:
+    """S_j(r) with E[r^j ||d^2 G_u||] <= E[r^j S_j(r)] for one direction u (j = 0: E||d^2 G_u||).
+
+    The decoder's recursion bounds ||d^2 G_u|| by a sum of functions of ||z|| and terms linear in ||dz_u||^2, ||dz_u||
+    or ||d^2 z_u|| (concave ones by Jensen), so it holds under any probability measure on eps, here r^j dP / E r^j. With
+    dz_u = a + b o eps and d^2 z_u = c + eps o w, E[r^j eps_i] = 0 and E[r^j eps_i^2] = E[r^(j+2)] / d_z
+    = (1 + j/d_z) E[r^j] (chi moments), so under that measure E||dz_u||^2 <= (1 + j/d_z) Jz2_mean and
+    E||d^2 z_u||^2 <= (1 + j/d_z) Sz_mean^2 (docs/derivations.md, "Pathwise (L_P)")."""
+    inflate = 1 + sp.Rational(j, d_z)
+    return mlp_bounds(net.decoder, z.R_z, sp.sqrt(inflate * z.Jz2_mean), sp.sqrt(inflate) * z.Sz_mean, choice,
+                      J2_0=inflate * z.Jz2_mean, expected=True).S

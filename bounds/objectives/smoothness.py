@@ -61,9 +61,11 @@ def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     # bound's constant part, the expectation over eps comes before the supremum over u (`Pieces`).
     # Where A1 grows with ||eps|| (an unbounded decoder output), A1 = a_0 + (A1 - a_0): the constant a_0 takes the
     # expectation first, E[a_0 ||d^2 G_u||] = a_0 E||d^2 G_u||, and the rest stays pointwise, E[(A1 - a_0) S_G].
+    # Its terms a_j r^j take the expectation first too, under the measure r^j dP (`Pieces.decoder_S_weighted`).
     if p.decoder_S_mean is not None:
-        rest = RPoly([0, *p.A1.coeffs[1:]])
-        likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z) + (rest * G.S).expectation(d_z)
+        likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z) + sp.Add(*(
+            a_j * (RPoly([0] * j + [1]) * S_j).expectation(d_z)
+            for j, (a_j, S_j) in enumerate(zip(p.A1.coeffs[1:], p.decoder_S_weighted), start=1)))
     else:
         likelihood = (p.A1 * G.S).expectation(d_z)
     prior = (p.R_z * p.Sz).expectation(d_z) if p.prior_curvature_mean is None else p.prior_curvature_mean

@@ -69,7 +69,7 @@ def deepest(spec: VAESpec, gen: torch.Generator) -> tuple[float, float]:
             g_theta, g_x = torch.autograd.grad(value, (theta, x))
             with torch.no_grad():
                 theta, x = into_sets(spec, theta - step * g_theta.sign(), x - 0.1 * g_x / g_x.norm().clamp_min(1e-12))
-            lowest = min(lowest, float(value))
+            lowest = min(lowest, float(value.detach()))
         lowest = min(lowest, float(f(theta, x)))
     return lowest, highest
 
