@@ -32,6 +32,7 @@ from bounds.support import NotDerivedError
 from empirical.estimators import has_exact_objective
 from empirical.runs import Run
 from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weights as adaptive_weights
+from .certificate_choice import best_of
 from .certificate_constants import derived, noise_bounds, smoothness_at
 from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
                                 second_moment_noise,
@@ -241,11 +242,11 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
             # the truncation's term (and the ghost's gap) is bias / eta, eta chosen below: Young's inequality on
             # gamma ||grad L|| (beta_k + ||ghat - ghost||); none for the family that does not truncate
             bias, truncation = float((w * (trunc + gap) ** 2).sum()) / 4, float((w * trunc ** 2).sum()) / 4
-            best = _best_of(best, candidates, gain, curvature, extra, bias, truncation, total, ghost, form.kappa,
-                            family)
+            best = best_of(best, candidates, gain, curvature, extra, bias, truncation, total, ghost, form.kappa,
+                           family, form.lag_steps, form.transport_steps)
     if best is None:
         return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
-    theta, parts, details["eta"], kappa, details["noise_family"] = best
+    theta, parts, details["eta"], kappa, details["noise_family"], details["eta_lag"] = best
     details["theta"] = theta
     if adaptive:
         details["kappa"] = kappa
@@ -271,32 +272,3 @@ def _noise_families(t: pd.DataFrame, B: int, G: np.ndarray, beta: np.ndarray, me
                     second_moment_noise(t, B, grad_bound, V, log_scale, mean if per_example_mean else None,
                                         gammas=w), np.zeros_like(beta)))
     return out
-
-
-def _best_of(best: tuple | None, candidates: list[tuple[float, float]], gain: float, curvature: float,
-             extra: dict[str, float], bias: float, truncation: float, total: float, ghost: bool, kappa: Any,
-             family: str) -> tuple | None:
-    """The smallest certificate among `best` and the candidates (theta, noise), each at its best eta: (theta, the
-    terms, eta, kappa, family)."""
-    for theta, noise in candidates:
-        fixed = gain + curvature + noise + sum(extra.values())
-        eta = _best_eta(fixed, bias, 1 - theta / 2)
-        scale = 1 / ((1 - theta / 2 - eta) * total)
-        parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": noise * scale,
-                 "truncation": (truncation / eta if eta > 0 else 0.0) * scale,
-                 **{k: v * scale for k, v in extra.items()}}
-        if ghost:  # the ghost's gap: the rest of bias / eta
-            parts["reshuffling"] = ((bias - truncation) / eta if eta > 0 else 0.0) * scale
-        if best is None or sum(parts.values()) < sum(best[1].values()):
-            best = (theta, parts, eta, kappa, family)
-    return best
-
-
-def _best_eta(fixed: float, b: float, c: float) -> float:
-    """The eta in (0, c) that minimises (fixed + b / eta) / (c - eta): the root of fixed eta^2 + 2 b eta - b c = 0
-    (gamma ||grad L|| beta <= eta gamma ||grad L||^2 + gamma beta^2 / (4 eta) holds for every eta > 0 at once)."""
-    if b <= 0:
-        return 0.0
-    if fixed <= 0:
-        return c / 2
-    return (-b + math.sqrt(b * b + fixed * b * c)) / fixed

@@ -65,12 +65,33 @@ def transport(t: pd.DataFrame, beta1: float, lengths: np.ndarray, grad_bound: np
     return float((own * np.minimum(P, Q)).sum())
 
 
+def young_transport(t: pd.DataFrame, beta1: float, grad_bound: np.ndarray, grads: np.ndarray,
+                    certified: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The transport's bound by ||grad L_k - grad L_j|| <= ||grad L_k|| + ||grad L_j||, in two parts: the k-part
+    gamma_k c_kk ||grad L_k|| A_k (A_k = sum_{j<k} beta1^(k-j) a_j) and, the sum over k regrouped by j, the j-part
+    ||grad L_j|| a_j (omega_j - gamma_j c_jj). Returns per step (k-part at Gbar_k, its Young coefficient
+    (gamma_k c_kk A_k)^2 / (4 omega_k d_k), j-part at Gbar_j, its Young coefficient (a_j (omega_j - gamma_j c_jj))^2 /
+    (4 omega_j d_j)); a Young coefficient is divided by its weight eta_3 and takes eta_3 of the left side for each part
+    (`certificate_choice`); inf where d = 0."""
+    steps = t.iloc[:-1]
+    own = steps["lr"].to_numpy(float) * steps["momentum_weight"].to_numpy(float)
+    k_part = own * (ema(grads, beta1) - grads)
+    j_part = grads * (step_weights(t, beta1) - own)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        young = lambda x: np.where(certified > 0, x * x / (4 * certified), np.inf)
+        return k_part * grad_bound, young(k_part), j_part * grad_bound, young(j_part)
+
+
 @dataclass(frozen=True)
 class AdaptiveForm:
-    """One kappa's form: the noise's and truncation's step weights omega_j r_j, and the terms it adds."""
+    """One kappa's form: the noise's and truncation's step weights omega_j r_j, and the terms it adds. lag_steps: the
+    lag's per-step terms, gamma_k Gbar_k lag_k (Cauchy-Schwarz) and gamma_k^2 lag_k^2 / (4 omega_k d_k) (Young's,
+    to be divided by its weight eta_2; inf where d_k = 0), for `certificate_choice`."""
     kappa: str
     noise_weights: np.ndarray
     terms: dict[str, float]
+    lag_steps: tuple[np.ndarray, np.ndarray] | None = None
+    transport_steps: tuple[np.ndarray, ...] | None = None  # `young_transport`'s four per-step arrays
 
 
 def adaptive_forms(t: pd.DataFrame, beta1: float, lengths: np.ndarray, grad_bound: np.ndarray) -> list[AdaptiveForm]:
@@ -78,13 +99,18 @@ def adaptive_forms(t: pd.DataFrame, beta1: float, lengths: np.ndarray, grad_boun
     steps = t.iloc[:-1]
     omega, gammas = step_weights(t, beta1), steps["lr"].to_numpy(float)
     low, high = steps["precond_min"].to_numpy(float), steps["precond_max"].to_numpy(float)
+    certified = omega * low  # the left side's weights omega_k d_k
     out = []
     for kappa in KAPPAS:
         name = kappa_name(kappa)
         lag = steps[f"precond_lag.{name}"].to_numpy(float)
         grads = steps[f"precond_grad.{name}"].to_numpy(float)
         top = high if math.isinf(kappa) else np.minimum(high, kappa * low)
-        terms = {"preconditioner lag": float((gammas * grad_bound * lag).sum()),
+        schwarz = gammas * grad_bound * lag
+        with np.errstate(divide="ignore"):
+            young = np.where(certified > 0, gammas ** 2 * lag ** 2 / (4 * certified), np.inf)
+        terms = {"preconditioner lag": float(schwarz.sum()),
                  "momentum transport": transport(t, beta1, lengths, grad_bound, grads)}
-        out.append(AdaptiveForm(name, omega * top, terms))
+        moved = young_transport(t, beta1, grad_bound, grads, certified) if beta1 > 0 else None
+        out.append(AdaptiveForm(name, omega * top, terms, (schwarz, young), moved))
     return out

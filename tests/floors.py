@@ -211,6 +211,8 @@ RECORDED: dict[str, float] = {
     'certificate (linear VAE 1-1 boundary instance, projected)': 0.521,
     # adaptive runs (the predictable preconditioner, its lag and the momentum's transport), recorded 2026-12-03
     'certificate (linear VAE 4-2, adam, practical step)': 0.109,  # 2026-12-05 (was 0.0906)
+    # 2026-12-05: the anchors at the two ends only, Young's form of the lag and transport chosen in every run
+    'certificate (linear VAE 4-2, adam, practical step, end anchors only)': 0.0461,
     'certificate (linear VAE 4-2, rmsprop, practical step)': 0.0433,  # 2026-12-05 (was 0.0196)
     'certificate (linear VAE 4-2, adagrad, practical step)': 0.134,  # 2026-12-05 (was 0.0861)
     'certificate (linear VAE 4-2, adam, practical step, reshuffled epochs)': 0.0234,  # 2026-12-05 (was 0.0199)

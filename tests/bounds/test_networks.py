@@ -174,7 +174,7 @@ def test_the_weighted_moments_of_the_latents_derivatives():
         for k in range(6):
             assert sp.simplify(chi_moment(k + 2, d) - (d + k) * chi_moment(k, d)) == 0
         for j in (1, 2, 3):
-            a, b = torch.randn(d, generator=gen, dtype=torch.float64), torch.randn(d, generator=gen, dtype=torch.float64)
+            a, b = (torch.randn(d, generator=gen, dtype=torch.float64) for _ in range(2))
             eps = torch.randn(400_000, d, generator=gen, dtype=torch.float64)
             sample = eps.norm(dim=1) ** j * ((a + b * eps) ** 2).sum(1)
             exact = float(a @ a * chi_moment(j, d) + b @ b * chi_moment(j + 2, d) / d)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from compare.certificate_adaptive import step_weights, transport
+from compare.certificate_adaptive import step_weights, transport, young_transport
 
 
 def path(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -30,6 +30,31 @@ def test_the_step_weights_and_the_transport_are_their_sums(beta1):
         split = sum(c(k, j) * grads[j] * (grad_bound[k] + grad_bound[j]) for j in range(k))
         expected += gammas[k] * min(along, split)
     assert transport(t, beta1, lengths, grad_bound, grads) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("beta1", [0.5, 0.9])
+def test_young_transport_splits_the_transport_into_its_two_parts(beta1):
+    """young_transport's parts, summed, are the transport's bound with ||grad L_k - grad L_j|| <= Gbar_k + Gbar_j,
+    sum_k gamma_k sum_{j<k} c_kj a_j (Gbar_k + Gbar_j), split into the k-part and the j-part regrouped by j; each Young
+    coefficient is the square of its part's weight over 4 omega d (and 4 eta x coefficient + eta omega d Gbar^2 is at
+    least the part at Gbar: Young's inequality, checked at eta = 0.05)."""
+    n = 40
+    t, _, grad_bound, grads = path(n, 2)
+    gammas, own = t["lr"].to_numpy()[:n], t["momentum_weight"].to_numpy()[:n]
+    c = lambda k, j: own[k] * beta1 ** (k - j)
+    d = np.random.default_rng(3).random(n) + 0.1
+    certified = step_weights(t, beta1) * d
+    k_cs, k_young, j_cs, j_young = young_transport(t, beta1, grad_bound, grads, certified)
+    k_weight = [gammas[k] * sum(c(k, j) * grads[j] for j in range(k)) for k in range(n)]
+    j_weight = [grads[j] * sum(gammas[k] * c(k, j) for k in range(j + 1, n)) for j in range(n)]
+    np.testing.assert_allclose(k_cs, np.array(k_weight) * grad_bound, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(j_cs, np.array(j_weight) * grad_bound, rtol=1e-10, atol=1e-14)
+    whole = sum(gammas[k] * c(k, j) * grads[j] * (grad_bound[k] + grad_bound[j]) for k in range(n) for j in range(k))
+    assert k_cs.sum() + j_cs.sum() == pytest.approx(whole, rel=1e-12)
+    np.testing.assert_allclose(k_young, np.array(k_weight) ** 2 / (4 * certified), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(j_young, np.array(j_weight) ** 2 / (4 * certified), rtol=1e-10, atol=1e-14)
+    for cs, young in ((k_cs, k_young), (j_cs, j_young)):  # x G <= eta w G^2 + x^2 / (4 eta w) for every G
+        assert (cs <= 0.05 * certified * grad_bound ** 2 + young / 0.05 + 1e-12).all()
 
 
 def test_the_measured_constants_are_the_runs_largest():
