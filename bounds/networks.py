@@ -142,7 +142,7 @@ def _second_derivative(act: ActivationConstants, Q: RPoly, X: RPoly, joint: bool
 ValueChoice = Callable[[RPoly, sp.Expr], RPoly]
 
 
-def _least(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+def least(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """Min(a, b), not simplified where either is symbolic: sympy's search for comparable arguments grows with their
     size, and these bounds nest (a value bound enters the next layer's), so it came to dominate the derivation."""
     a, b = sp.sympify(a), sp.sympify(b)
@@ -152,7 +152,7 @@ def _least(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 def capped(affine: RPoly, cap: sp.Expr) -> RPoly:
     """A polynomial bound on min(cap, affine(r)) for an affine bound with nonnegative coefficients: its constant
     term capped, Min(cap, a_0) + a_1 r + ... (where a_0 <= cap it is affine itself; otherwise it is >= cap)."""
-    return RPoly([_least(cap, affine.coeffs[0]), *affine.coeffs[1:]])
+    return RPoly([least(cap, affine.coeffs[0]), *affine.coeffs[1:]])
 
 
 def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr = 0,
@@ -181,7 +181,7 @@ def mlp_bounds(layers: Sequence[Layer], H0: RPoly | sp.Expr, J0: RPoly | sp.Expr
             cap = sp.sqrt(layer.width_out) * layer.act.value_bound
             # A minimum stays a number only where the input bound does not depend on ||eps||.
             if affine.degree == 0:
-                H = RPoly([_least(cap, affine.coeffs[0])])
+                H = RPoly([least(cap, affine.coeffs[0])])
             else:
                 H = value_choice(affine, cap) if value_choice is not None else RPoly([cap])
         else:

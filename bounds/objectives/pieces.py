@@ -17,12 +17,12 @@ import sympy as sp
 
 from .. import symbols as S
 from ..activations import ActivationConstants, constants, softclip_constants
-from ..networks import Layer, NetworkBounds, ValueChoice, capped, mlp_bounds
+from ..networks import Layer, NetworkBounds, ValueChoice, capped, least, mlp_bounds, second_derivative_parts
 from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
 from .latent import LatentBounds, latent_bounds
-from .residual import gradient_residual, residual_bound
+from .residual import gradient_residual, likelihood_curvature_weights, residual_bound
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,9 @@ class Pieces:
     # For A1's terms a_j r^j, j >= 1 (an unbounded decoder output): S_j with E[r^j ||d^2 G_u||] <= E[r^j S_j(r)], the
     # decoder's recursion fed the r^j-weighted moments of dz_u and d^2 z_u (`weighted_decoder_S`).
     decoder_S_weighted: tuple[RPoly, ...] = ()
+    # A sigmoid output with the data's range: the likelihood's whole second-derivative term in expectation, each
+    # output entry's residual weight bounded on its own (`likelihood_curvature_mean`); None: A1 E||d^2 G_u||.
+    likelihood_curvature: sp.Expr | None = None
 
     @property
     def A1g(self) -> RPoly:
@@ -245,7 +248,27 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
                                                  for j in range(1, A1.degree + 1))
     return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
-                  z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted)
+                  z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
+                  likelihood_curvature=likelihood_curvature_mean(spec, net, z, choice, A1, d_z))
+
+
+def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice, A1: RPoly,
+                              d_z: int) -> sp.Expr | None:
+    """A bound on sup_u |E <r, d^2 G_u>| for a sigmoid output G = sigmoid(a) where the data's range is known: the
+    decoder's recursion in expectation up to a, then its two parts sum_i r_i sigmoid''(a_i) da_i^2 and
+    sum_i r_i sigmoid'(a_i) d^2 a_i, each at the smaller of its per-entry weight
+    (`residual.likelihood_curvature_weights`: w2 ||da_u||^2, w1 ||d^2 a_u||) and A1 times the sigmoid's own constants (A1 (L2 ||da_u||_4^2 + L1 ||d^2 a_u||),
+    the recursion's last layer). None where it does not apply (or where A1 depends on eps)."""
+    weights = likelihood_curvature_weights(spec)
+    if weights is None or z.Sz_mean is None or A1.degree > 0:
+        return None
+    (w2, w1), output = weights, net.decoder[-1]
+    inner = mlp_bounds(net.decoder[:-1], z.R_z, sp.sqrt(z.Jz2_mean), z.Sz_mean, choice, J2_0=z.Jz2_mean,
+                       expected=True)
+    Jz2, Q, X = (part.expectation(d_z) for part in second_derivative_parts(output, inner.H, inner.J, inner.J2,
+                                                                          inner.S))
+    a0, act = A1.coeffs[0], output.act
+    return least(w2 * Jz2, a0 * act.smoothness * Q) + least(w1, a0 * act.lipschitz) * X
 
 
 def weighted_decoder_S(net: NetworkLayers, z: LatentBounds, choice: ValueChoice, j: int, d_z: int) -> RPoly:

@@ -36,6 +36,31 @@ def sigmoid_residual_weight(low: float, high: float) -> float:
     return best * (1 + 1e-9)
 
 
+def sigmoid_curvature_weight(low: float, high: float) -> float:
+    """max |x - s| s (1 - s) |1 - 2 s| over s in (0, 1) and x in [low, high] (|sigmoid''(a)| = s (1 - s) |1 - 2 s|):
+    each quartic's largest absolute value over [0, 1] at its critical points or the ends, rounded up by 1e-9."""
+    best = 0.0
+    for x in (low, high):  # |x - s| is largest at an end of the range
+        quartic = np.polymul(np.polymul([1.0, -x], [-1.0, 1.0, 0.0]), [-2.0, 1.0])  # (s - x) s (1 - s) (1 - 2 s)
+        points = [0.0, 1.0] + [r.real for r in np.roots(np.polyder(quartic)) if abs(r.imag) < 1e-12 and 0 < r.real < 1]
+        best = max(best, max(abs(np.polyval(quartic, t)) for t in points))
+    return best * (1 + 1e-9)
+
+
+def likelihood_curvature_weights(spec: VAESpec) -> tuple[sp.Expr, sp.Expr] | None:
+    """With a sigmoid output G = sigmoid(a) and the data's range, the likelihood's second-derivative term for one
+    direction u is sum_i r_i (sigmoid''(a_i) da_i^2 + sigmoid'(a_i) d^2 a_i), r = (x - G) / c^2, and each entry's
+    weight is bounded on its own: the result is at most w2 ||da_u||^2 + w1 ||d^2 a_u||, with w2 = kappa2 / c^2
+    (`sigmoid_curvature_weight`) and w1 = sqrt(d_x) kappa / c^2 (`sigmoid_residual_weight`; Cauchy-Schwarz over the
+    entries). None where they do not apply (docs/derivations.md, "Deep Gaussian VAE")."""
+    m = spec.model
+    if m.kind != "gaussian" or m.data_range is None or m.decoder_output != "sigmoid":
+        return None
+    kappa2 = sp.Float(sigmoid_curvature_weight(*m.data_range), 17)
+    kappa = sp.Float(sigmoid_residual_weight(*m.data_range), 17)
+    return kappa2 / S.c**2, sp.sqrt(m.data_dim) * kappa / S.c**2
+
+
 def gradient_residual(spec: VAESpec, A1: RPoly) -> RPoly:
     """The residual's weight in the likelihood's gradient terms. With a sigmoid output G = sigmoid(a) the gradient
     is J_a^T (sigmoid'(a) * r), r = (x - G) / c^2, and each entry |sigmoid'(a_i) r_i| <= kappa / c^2 with

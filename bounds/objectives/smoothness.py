@@ -62,7 +62,10 @@ def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     # Where A1 grows with ||eps|| (an unbounded decoder output), A1 = a_0 + (A1 - a_0): the constant a_0 takes the
     # expectation first, E[a_0 ||d^2 G_u||] = a_0 E||d^2 G_u||, and the rest stays pointwise, E[(A1 - a_0) S_G].
     # Its terms a_j r^j take the expectation first too, under the measure r^j dP (`Pieces.decoder_S_weighted`).
-    if p.decoder_S_mean is not None:
+    # A sigmoid output with the data's range weighs each output entry on its own (`Pieces.likelihood_curvature`).
+    if p.likelihood_curvature is not None:
+        likelihood = p.likelihood_curvature
+    elif p.decoder_S_mean is not None:
         likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z) + sp.Add(*(
             a_j * (RPoly([0] * j + [1]) * S_j).expectation(d_z)
             for j, (a_j, S_j) in enumerate(zip(p.A1.coeffs[1:], p.decoder_S_weighted), start=1)))

@@ -9,7 +9,8 @@ import sympy as sp
 import torch
 
 from bounds import derive as D
-from bounds.objectives.residual import gradient_residual, residual_bound, sigmoid_residual_weight
+from bounds.objectives.residual import (gradient_residual, residual_bound, sigmoid_curvature_weight,
+                                       sigmoid_residual_weight)
 from bounds.rpoly import RPoly
 from empirical.functional import decode, random_parameters, unflatten
 from tests.problems import tiny_spec
@@ -57,3 +58,17 @@ def test_the_sigmoids_per_entry_residual_weight_holds_and_is_tight(data_range, t
     tightness.record("sigmoid output's per-entry residual weight", worst, kappa)
     spec = tiny_spec(data_range=data_range, a=3.0)
     assert gradient_residual(spec, RPoly([100])).coeffs[0] != 100  # the weight is used where it is smaller than A1
+
+
+@pytest.mark.parametrize("data_range", [(0.0, 1.0), (-0.5, 1.0), (0.2, 0.4)])
+def test_the_sigmoids_per_entry_curvature_weight_holds_and_is_tight(data_range, tightness):
+    """|sigmoid''(a) (x - sigmoid(a))| <= kappa2 for every pre-activation a and x in [lo, hi]: the weight of the
+    likelihood's second-derivative term sum_i r_i sigmoid''(a_i) da_i^2 entry by entry
+    (`residual.likelihood_curvature_weights`), measured on a dense grid."""
+    kappa2 = sigmoid_curvature_weight(*data_range)
+    a = torch.linspace(-30, 30, 200001, dtype=torch.float64)
+    s = torch.sigmoid(a)
+    x = torch.linspace(*data_range, 101, dtype=torch.float64)
+    worst = float((s * (1 - s) * (1 - 2 * s) * (x[:, None] - s[None])).abs().max())
+    assert worst <= kappa2, (worst, kappa2)
+    tightness.record("sigmoid output's per-entry curvature weight", worst, kappa2)
