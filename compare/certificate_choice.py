@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-ETA2_GRID = np.geomspace(1e-3, 0.5, 28)  # the lag's Young weights tried (0: Cauchy-Schwarz at Gbar only)
+ETA2_GRID = np.geomspace(1e-3, 0.5, 28)  # Young's weights tried for the lag and transport (besides none)
 
 
 def best_eta(fixed: np.ndarray, b: float, c: np.ndarray) -> np.ndarray:
@@ -67,7 +67,7 @@ def best_of(best: tuple | None, candidates: list[tuple[float, float]], gain: flo
         parts = {"objective gain": gain * scale, "step curvature": curvature * scale, "noise": float(noise[i]) * scale,
                  "truncation": (truncation / e if e > 0 else 0.0) * scale,
                  **{k: v * scale for k, v in {**others, **adaptive}.items()}}
-        if ghost:  # the ghost's gap: the rest of bias / eta
-            parts["reshuffling"] = ((bias - truncation) / e if e > 0 else 0.0) * scale
+        if ghost:  # the ghost's gap: the rest of bias / eta (added to, never in place of, a reshuffling term)
+            parts["reshuffling"] = parts.get("reshuffling", 0.0) + ((bias - truncation) / e if e > 0 else 0.0) * scale
         best = (float(theta[i]), parts, e, kappa, family, eta2)
     return best

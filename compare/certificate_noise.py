@@ -123,9 +123,8 @@ def second_moment_noise(t: pd.DataFrame, B: int, grad_bound: np.ndarray, varianc
     + sum_k gamma_k Gbar_k^2 (u_k - theta/2)_+, with u_k = lambda gamma_k (Q_k / 6 + V_k / 3) / B, Q_k the batch's
     mean of (||h_i|| + a_k)^2 and V_k >= E||h - grad L(theta_k)||^2 the derived variance of one example's gradient at
     theta_k (B = 1). The increments are centred at grad L (independent batches, or the ghost's fresh batch:
-    a_k = Gbar_k)
-    or, with mean_bound, at each drawn example's own mean gradient (reshuffled epochs: a_k = mean_bound_k >= its norm,
-    V_k the variance over the draws alone)."""
+    a_k = Gbar_k) or, with mean_bound, at each drawn example's own mean gradient (reshuffled epochs:
+    a_k = mean_bound_k >= its norm, V_k the variance over the draws alone)."""
     steps = t.iloc[:-1]
     gammas = steps["lr"].to_numpy(float) if gammas is None else gammas
     s1, s2 = steps["example_norm_sum"].to_numpy(float), steps["example_norm_sq_sum"].to_numpy(float)

@@ -257,8 +257,9 @@ def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds
     """A bound on sup_u |E <r, d^2 G_u>| for a sigmoid output G = sigmoid(a) where the data's range is known: the
     decoder's recursion in expectation up to a, then its two parts sum_i r_i sigmoid''(a_i) da_i^2 and
     sum_i r_i sigmoid'(a_i) d^2 a_i, each at the smaller of its per-entry weight
-    (`residual.likelihood_curvature_weights`: w2 ||da_u||^2, w1 ||d^2 a_u||) and A1 times the sigmoid's own constants (A1 (L2 ||da_u||_4^2 + L1 ||d^2 a_u||),
-    the recursion's last layer). None where it does not apply (or where A1 depends on eps)."""
+    (`residual.likelihood_curvature_weights`: w2 ||da_u||^2, w1 ||d^2 a_u||) and A1 times the sigmoid's own
+    constants (A1 (L2 ||da_u||_4^2 + L1 ||d^2 a_u||), the recursion's last layer). None where it does not apply (or
+    where A1 depends on eps). The recursion up to a repeats `weighted_decoder_S`'s at j = 0 without its last layer."""
     weights = likelihood_curvature_weights(spec)
     if weights is None or z.Sz_mean is None or A1.degree > 0:
         return None

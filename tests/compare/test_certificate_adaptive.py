@@ -63,3 +63,36 @@ def test_the_measured_constants_are_the_runs_largest():
     assert measured_constants(t) == (4.0, 4.0)
     assert measured_constants(t.drop(columns=["hessian_top_eig"])) is None
     assert measured_constants(t.assign(hessian_top_eig=np.nan)) is None
+
+
+def test_the_vectorised_choice_is_the_brute_force_minimum():
+    """`certificate_choice.best_of` (vectorised over the candidates, eta in closed form) against the obvious
+    reference: every candidate, every way of bounding the adaptive terms (`young_options`) and eta on a fine grid,
+    the value (fixed + bias / eta) / ((1 - theta/2 - taken - eta) total) computed one by one; and `young_options`'
+    terms against their per-step minima summed by hand."""
+    from compare.certificate_choice import ETA2_GRID, best_of, young_options
+    rng = np.random.default_rng(7)
+    n = 30
+    lag_steps = (rng.random(n) * 2, np.r_[np.inf, rng.random(n - 1) * 0.05])
+    transport_steps = (rng.random(n), rng.random(n) * 0.02, rng.random(n), np.r_[np.inf, rng.random(n - 1) * 0.02])
+    extra = {"preconditioner lag": float(lag_steps[0].sum()), "momentum transport": 3.0, "reshuffling": 0.5}
+    options = young_options(extra, lag_steps, transport_steps)
+    assert len(options) == 1 + 3 * len(ETA2_GRID)
+    e = ETA2_GRID[5]
+    by_hand = sum(min(a, b / e) for a, b in zip(*lag_steps))
+    assert any(taken == e and terms["preconditioner lag"] == pytest.approx(by_hand) for taken, _, terms in options)
+    candidates = [(float(theta), float(noise)) for theta, noise in zip(rng.uniform(0.01, 1.8, 60), rng.random(60) * 5)]
+    gain, curvature, bias, truncation, total = 1.2, 0.4, 0.3, 0.1, 2.5
+    best = best_of(None, candidates, gain, curvature, extra, bias, truncation, total, True, "1", "family",
+                   lag_steps, transport_steps)
+    value = sum(best[1].values())
+    reference = np.inf
+    for theta, noise in candidates:
+        for taken, _, terms in options:
+            room = 1 - theta / 2 - taken
+            if room <= 0:
+                continue
+            etas = np.linspace(room * 1e-5, room * (1 - 1e-5), 20001)
+            fixed = gain + curvature + noise + extra["reshuffling"] + sum(terms.values())
+            reference = min(reference, float(((fixed + bias / etas) / ((room - etas) * total)).min()))
+    assert reference * (1 - 1e-3) <= value <= reference * (1 + 1e-9)
