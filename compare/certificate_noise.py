@@ -25,6 +25,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+ANCHOR_COLUMNS = ("full_grad_norm_sq", "anchor_grad_norm_sq")  # the probes' and the trainer's anchors (`anchor_every`)
 LAMBDA_RATIO, LAMBDA_MIN, LAMBDA_COUNT = 1.5, 1e-20, 228   # lambda = LAMBDA_MIN * 1.5^j covers 1e-20 .. 1e20
 THETA_GRID = np.geomspace(0.002, 1.8, 40)                 # the shares theta/2 <= 0.9 of the left side
 # Hoeffding's form: the martingale's weights theta (theta/2 of the left side) and Lambda on the grid
@@ -61,20 +62,21 @@ def step_lengths(t: pd.DataFrame) -> np.ndarray:
 def gradient_norm_bounds(t: pd.DataFrame, L_k: np.ndarray, mean_bound: np.ndarray, anchor_delta: float) -> np.ndarray:
     """Upper bounds on ||grad L(theta_k)||, k = 0..n-1, holding together with probability >= 1 - anchor_delta.
 
-    Anchors: each probe's full_grad_norm_sq; exact where its standard error is 0, else U + z SE with z the normal
-    quantile at anchor_delta / (number of estimated anchors) (the normal approximation, as for the objective's gain).
-    Each anchor is carried forwards and backwards along the path, a segment adding L_k ||theta_{k+1} - theta_k||, and
-    the result is capped by the derived E g(r) at theta_k (mean_bound)."""
+    Anchors: each probe's full_grad_norm_sq and each of the trainer's anchors (anchor_grad_norm_sq, `anchor_every`);
+    exact where its standard error is 0, else U + z SE with z the normal quantile at anchor_delta / (number of
+    estimated anchors, of both kinds) (the normal approximation, as for the objective's gain). Each anchor is carried
+    forwards and backwards along the path, a segment adding L_k ||theta_{k+1} - theta_k||, and the result is capped by
+    the derived E g(r) at theta_k (mean_bound)."""
     n = len(t) - 1
     length = L_k * step_lengths(t)
+    estimates = [(t[c].to_numpy(float), t[f"{c}_se"].to_numpy(float) if f"{c}_se" in t else np.full(n + 1, np.nan))
+                 for c in ANCHOR_COLUMNS if c in t]
+    seen = [np.isfinite(u) & np.isfinite(se) for u, se in estimates]
+    estimated = sum(int((s & (se > 0)).sum()) for s, (_, se) in zip(seen, estimates))
+    z = NormalDist().inv_cdf(1 - anchor_delta / estimated) if estimated else 0.0
     anchor = np.full(n + 1, np.inf)
-    if "full_grad_norm_sq" in t:
-        u = t["full_grad_norm_sq"].to_numpy(float)
-        se = t["full_grad_norm_sq_se"].to_numpy(float) if "full_grad_norm_sq_se" in t else np.full(n + 1, np.nan)
-        seen = np.isfinite(u) & np.isfinite(se)
-        estimated = int((seen & (se > 0)).sum())
-        z = NormalDist().inv_cdf(1 - anchor_delta / estimated) if estimated else 0.0
-        anchor[seen] = np.sqrt(np.maximum(u[seen] + z * se[seen], 0.0))
+    for s, (u, se) in zip(seen, estimates):
+        anchor[s] = np.minimum(anchor[s], np.sqrt(np.maximum(u[s] + z * se[s], 0.0)))
     forward, backward = anchor.copy(), anchor.copy()
     for k in range(1, n + 1):
         forward[k] = min(forward[k], forward[k - 1] + length[k - 1])

@@ -55,6 +55,11 @@ class TrainConfig:
     (docs/derivations.md, "A certificate for the run"); on reshuffled epochs also the fresh batch's, and its gap to
     the training batch's gradient (the certificate's ghost form, in place of its derived reshuffling term), unless
     ghost_batch is false (it costs one more per-example gradient pass a step).
+    anchor_every: every this many steps (0: never) also record an anchor, an unbiased estimate of ||grad L(theta_k)||^2
+    with its standard error (the probes' U-statistic of full_grad_replicates estimates, each on anchor_points random
+    training points, None: min(256, all of them)), on its own random stream: the run's certificate carries its bound on
+    ||grad L|| from the nearest anchor, and between the log-spaced probes that bound is loose (docs/derivations.md,
+    "A certificate for the run"). It costs full_grad_replicates x anchor_points example gradients per anchor.
     """
 
     steps: int | None = None
@@ -69,6 +74,8 @@ class TrainConfig:
     norm_batch: int | None = None
     example_norms: bool = True
     ghost_batch: bool = True
+    anchor_every: int = 0
+    anchor_points: int | None = None
     probes: int = 12
     probe_points: int | None = None
     probe_budget: float | None = 0.25
@@ -99,6 +106,9 @@ class TrainConfig:
                 invalid(name, getattr(self, name), "must be true or false")
         if self.K_alpha is not None and not 0 < finite("K_alpha", self.K_alpha) <= 1:
             invalid("K_alpha", self.K_alpha, "the K schedule ceil(k^K_alpha) needs 0 < K_alpha <= 1")
+        object.__setattr__(self, "anchor_every", count("anchor_every", self.anchor_every, 0))
+        if self.anchor_points is not None:
+            object.__setattr__(self, "anchor_points", count("anchor_points", self.anchor_points))
         if self.probe_points is not None:
             object.__setattr__(self, "probe_points", count("probe_points", self.probe_points))
         if self.probe_budget is not None and self.probe_budget != float("inf"):  # a fraction of the training's

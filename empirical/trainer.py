@@ -34,6 +34,9 @@ from .projected_step import mapping_sq, projected_update
 from .step_gradients import (LayerGroups, Pair, Request, Result, as_index, gradient_pair, step_statistics,
                              sup_norm)
 
+ANCHOR_STREAM = 1 << 40   # the anchors' seeds: seed * 1_000_003 + step + ANCHOR_STREAM, apart from the probes'
+ANCHOR_POINTS = 256      # training points of each anchor replicate, unless anchor_points says otherwise
+
 
 class Trainer:
     """One run's state and its step; validates the spec against the data and the settings before any work."""
@@ -270,9 +273,23 @@ class Trainer:
                 self.probe(row)
             else:
                 row["probe_skipped"] = True
+        if self.config.anchor_every and self.step % self.config.anchor_every == 0:
+            self.anchor(row)
         if self.step == self.n_steps:
             self.final_row(row)
         return row
+
+    def anchor(self, row: dict[str, Any]) -> None:
+        """An anchor at theta_k (`TrainConfig.anchor_every`): the probes' unbiased ||grad L||^2 with its standard
+        error, on anchor_points random training points, from a stream of its own (training and the probes draw as
+        they would without it)."""
+        if not bool(torch.isfinite(self.flat).all()):
+            return
+        gen = torch.Generator(device=self.device).manual_seed(ANCHOR_STREAM + self.spec.seed * 1_000_003 + self.step)
+        points = min(self.config.anchor_points or ANCHOR_POINTS, len(self.X))
+        est, se = P.full_grad_norm_sq(self.spec, self.flat, self.X, gen, self.config.full_grad_replicates,
+                                     points=points)
+        row.update(anchor_grad_norm_sq=est, anchor_grad_norm_sq_se=se)
 
     def end_row(self, row: dict[str, Any], ok: bool, clock: float, checkpoint) -> bool:
         """Append the row and move to the next step; True once the run is over (finished or diverged)."""

@@ -174,6 +174,8 @@ RECORDED: dict[str, float] = {
     'certificate (linear VAE 4-2, practical step)': 0.302,  # 2026-12-05 (was 0.165)
     "certificate (linear VAE 4-2, theory step, Delyon's family alone)": 0.482,  # 2026-12-05
     "certificate (linear VAE 4-2, practical step, Delyon's family alone)": 0.302,  # 2026-12-05
+    'certificate (linear VAE 4-2, theory step, anchors at every step)': 0.485,  # 2026-12-05
+    'certificate (linear VAE 4-2, practical step, anchors at every step)': 0.332,  # 2026-12-05
     'certificate (linear VAE 4-2, theory step)': 0.482,  # 2026-12-05 (was 0.339)
     'certificate (linear VAE 4-2, practical step, Hoeffding)': 2.47e-3,
     'gradient-norm bound along the path, median over steps (linear VAE 4-2, practical step)': 0.491,

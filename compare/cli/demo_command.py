@@ -51,7 +51,7 @@ def plan(steps: int, seeds: int) -> dict[str, tuple[VAESpec, TrainConfig]]:
         for seed in range(seeds):
             d = {**base, "seed": seed, "objective": {**base["objective"], "beta": beta},
                  "optimizer": {**base["optimizer"], "C_gamma": PRACTICAL_C_GAMMA}}
-            runs[f"practical-beta{beta:g}-seed{seed}"] = (VAESpec.from_dict(d), TrainConfig())
+            runs[f"practical-beta{beta:g}-seed{seed}"] = (VAESpec.from_dict(d), TrainConfig(anchor_every=1))
     return runs
 
 

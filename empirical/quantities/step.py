@@ -50,6 +50,12 @@ QUANTITIES = [
         "ghost_example_norm_sq_sum": "reshuffled epochs: the fresh batch's sum of its examples' squared gradient norms",
         "ghost_batch": "reshuffled epochs: the fresh batch's size B' (norm_batch, or B)",
     }, when=STEP),
+    Quantity("anchors", {
+        "anchor_grad_norm_sq": "`anchor_every`: an unbiased estimate of ||grad L(theta_k)||^2 (the probes' U-statistic "
+                               "on anchor_points random training points each): where the certificate's bound on "
+                               "||grad L|| starts (compare.certificate_noise.gradient_norm_bounds)",
+        "anchor_grad_norm_sq_se": "its standard error (jackknife over the replicates; 0 when exact)",
+    }, when=STEP),
     Quantity("preconditioner_trail", {
         "precond_min": "adaptive optimisers: min_i Dbar_k,i, the predictable preconditioner (the step's own square "
                        "left out of v_k; empirical/preconditioner_trail.py)",

@@ -321,6 +321,41 @@ def test_the_gradient_norm_bounds_hold_along_the_path(step, tightness):
                          float(np.median(exact / bound)), 1.0)
 
 
+@pytest.mark.parametrize("step", ["theory", "practical"])
+def test_anchors_at_every_step_tighten_the_certificate_and_it_still_covers(step, tightness):
+    """The trainer's anchors at every step (`anchor_every = 1`; exact on the linear VAE, standard error 0) make Gbar_k
+    ||grad L(theta_k)|| itself: over 200 seeds the certificate still covers, and is nowhere above the certificate
+    from the probes' anchors alone (every term is monotone in Gbar), below it in the median run."""
+    spec, paths, target, gains = step_paths(step)
+    found = [certificate_of_path(spec, path.assign(anchor_grad_norm_sq=path["exact_grad_norm_sq"],
+                                                   anchor_grad_norm_sq_se=0.0), float(gain), DELTA)
+             for path, gain in zip(paths, gains)]
+    values = assert_covers(found, target, f"certificate (linear VAE 4-2, {step} step, anchors at every step)",
+                           tightness)
+    without = np.array([certificate_of_path(spec, path, float(gain), DELTA).value for path, gain in zip(paths, gains)])
+    assert (values <= without * (1 + 1e-9)).all() and np.median(values / without) < 1
+
+
+def test_estimated_anchors_of_both_kinds_share_one_union():
+    """The probes' and the trainer's estimated anchors: each is U + z SE with z the normal quantile at the anchors'
+    delta over the number of estimated anchors of both kinds, the smaller where a step has both; an exact anchor
+    (SE 0) is itself; the bound is carried by L_k ||theta_{k+1} - theta_k|| between them."""
+    from statistics import NormalDist
+    n = 6
+    t = pd.DataFrame({"lr": np.full(n + 1, 0.1), "grad_norm_sq": np.full(n + 1, 4.0),
+                      "full_grad_norm_sq": [1.0, np.nan, np.nan, 0.0, np.nan, np.nan, 0.5],
+                      "full_grad_norm_sq_se": [0.1, np.nan, np.nan, 0.0, np.nan, np.nan, 0.1],
+                      "anchor_grad_norm_sq": [2.0, 0.9, np.nan, 0.3, 0.2, np.nan, np.nan],
+                      "anchor_grad_norm_sq_se": [0.2, 0.05, np.nan, 0.1, 0.02, np.nan, np.nan]})
+    L_k = np.full(n, 3.0)  # each step carries the bound by 3 x 0.1 x 2 = 0.6
+    bound = gradient_norm_bounds(t, L_k, np.full(n, 100.0), 0.04)
+    z = NormalDist().inv_cdf(1 - 0.04 / 6)  # 6 estimated anchors: two probes, four of the trainer's
+    at = lambda u, se: math.sqrt(u + z * se)
+    expected = [min(at(1.0, 0.1), at(2.0, 0.2)), at(0.9, 0.05), 0.6, 0.0, at(0.2, 0.02), at(0.2, 0.02) + 0.6]
+    # (step 2: carried back from the exact 0 at step 3, below the forward carry from step 1)
+    assert bound == pytest.approx(expected)
+
+
 def test_a_run_outside_the_certificate_says_why(tmp_path):
     """Projected Adam, Adam without its trail and a bad delta: no certificate, and the reason (or the parameter) is
     named; Adam on independent batches gets one with its lag and transport terms; reshuffled epochs (SGD or Adam) get

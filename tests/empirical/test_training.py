@@ -121,6 +121,23 @@ def test_linear_vae_records_the_exact_full_gradient_norm():
     assert (probed["full_grad_norm_sq_se"] == 0).all()
 
 
+def test_anchors_are_recorded_at_their_steps_on_their_own_stream():
+    """anchor_every = 3: an unbiased ||grad L||^2 and its standard error at steps 0, 3, 6, .. (the last included where
+    it falls on one), none elsewhere; training is unchanged by them (their own random stream); on the linear VAE they
+    are exact, equal to the probes' value at a shared step."""
+    plain, anchored = (train(SPEC, dataclasses.replace(CONFIG, anchor_every=every), data()) for every in (0, 3))
+    t = anchored.trace
+    has = t["anchor_grad_norm_sq"].notna()
+    assert list(t.loc[has, "step"]) == [k for k in t["step"] if k % 3 == 0]
+    assert (t.loc[has, "anchor_grad_norm_sq_se"] > 0).all() and "anchor_grad_norm_sq" not in plain.trace
+    same_trace(plain.trace, t.drop(columns=["anchor_grad_norm_sq", "anchor_grad_norm_sq_se"]))
+    spec = dataclasses.replace(SPEC, model=ModelSpec(kind="linear", data_dim=6, latent_dim=2))
+    t = train(spec, dataclasses.replace(CONFIG, anchor_every=1), data(spec)).trace
+    both = t.dropna(subset=["full_grad_norm_sq"])
+    assert (t["anchor_grad_norm_sq_se"] == 0).all()
+    assert np.allclose(both["anchor_grad_norm_sq"], both["full_grad_norm_sq"], rtol=1e-5)
+
+
 @pytest.mark.parametrize("build,match", [
     (lambda: train(dataclasses.replace(SPEC, B=500), CONFIG, data()), "B=500 exceeds"),
     (lambda: train(dataclasses.replace(SPEC, model=dataclasses.replace(SPEC.model, data_dim=7)), CONFIG, data()),
@@ -129,6 +146,8 @@ def test_linear_vae_records_the_exact_full_gradient_norm():
     (lambda: TrainConfig(steps=0), "steps=0 is invalid"),
     (lambda: TrainConfig(held_out=1.5), "held_out=1.5"),
     (lambda: TrainConfig(full_grad_replicates=2), "full_grad_replicates=2 is invalid"),
+    (lambda: TrainConfig(anchor_every=-1), "anchor_every=-1 is invalid.*>= 0"),
+    (lambda: TrainConfig(anchor_points=0), "anchor_points=0 is invalid"),
     (lambda: TrainConfig(K_alpha=float("nan")), "K_alpha=nan"),
     (lambda: TrainConfig(device="tpu"), "device='tpu'"),
     (lambda: TrainConfig.from_dict({"stepz": 3}), "train.stepz is not a training setting"),
