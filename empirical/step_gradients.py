@@ -32,6 +32,10 @@ class Pair:
         # are nearly orthogonal (noise-dominated), and differs from the ensemble's direct halves beyond rounding
         return _dot(self.first, self.second - self.first) / (self.w * (1 - self.w))
 
+    def first_sq(self) -> torch.Tensor:
+        """||g||^2 (per run)."""
+        return _dot(self.first, self.first) / (1.0 if self.w is None else self.w ** 2)
+
     def vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.w is None:
             return self.first, self.second
@@ -136,7 +140,7 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
                     carriers: list[CarriedSpectralBounds] | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
     ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (each layer's ||W||_F and ||b||, then its
-    certified bound on ||W||_2), (<g, g'>),
+    certified bound on ||W||_2), (<g, g'>, ||g||^2),
     (sum_i ghat_i^2 / denominator_i)], from
     gradients G [E, P], objective values [E], iterates [E, P], the pair of conditionally independent unbiased
     gradients ([E, P] each, or None), the linear VAE's log-variances and an adaptive optimiser's denominators [E, P]
@@ -152,7 +156,7 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
         columns += [v.amin(1), v.amax(1)]
     tail = []
     if pair is not None:
-        tail.append(pair.inner())
+        tail += [pair.inner(), pair.first_sq()]
     if denominators is not None:
         tail.append((G2 / denominators).sum(1))
     parts = [torch.stack(columns, dim=1)]

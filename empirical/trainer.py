@@ -218,9 +218,9 @@ class Trainer:
         row.update(K=self.K_at(self.step), lr=lr, objective_batch=stats[0], grad_norm_sq=stats[1],
                    grad_norm_sq_theta=stats[2], grad_norm_sq_phi=stats[1] - stats[2], grad_abs_max=stats[3],
                    **self.norm_columns(stats[4], stats[5], logvar), **self.layers.columns(stats[6 + logvar_columns:end]))
-        extra = stats[end:]  # (<g, g'> where a pair is given), (the adaptive sum)
+        extra = stats[end:]  # (<g, g'>, ||g||^2 where a pair is given), (the adaptive sum)
         if pair is not None:
-            row["grad_norm_sq_unbiased"] = extra.pop(0)
+            row["grad_norm_sq_unbiased"], row["pair_first_norm_sq"] = extra.pop(0), extra.pop(0)
         if extra and spec.optimizer.name != "sgd":
             row["adaptive_step_sq"] = extra[0]
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):

@@ -38,6 +38,8 @@ QUANTITIES = [
         "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at "
                                  "theta_k: an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running "
                                  "mean estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
+        "pair_first_norm_sq": "||g_k||^2 of the first of those two gradients (with the split estimator, half A's mean "
+                              "gradient): the certificate's estimate form weighs the other half's noise by it",
     }, when=STEP),
     Quantity("example_norms", {
         "example_norm_sum": "`example_norms` (on by default): sum over the step's B examples of each "
