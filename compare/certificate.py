@@ -34,6 +34,7 @@ from empirical.runs import Run
 from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weights as adaptive_weights
 from .certificate_choice import best_of
 from .certificate_constants import derived, noise_bounds, smoothness_at
+from .certificate_estimate import ESTIMATE_FAMILY, estimate_candidates, estimate_form, pair_norms
 from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
                                 second_moment_noise,
                                 step_lengths)
@@ -132,10 +133,21 @@ def certify(run: Run, delta: float = 0.05) -> Certificate:
     epochs = run.config["train"].get("batches", "epochs") != "independent"
     path = (fitted_to_data(run), t, gain, delta, measured, gain_how, int(run.config["data"]["n_train"]) if epochs
             else None)
-    found, constants = certificate_of_path(*path), measured_constants(t)
+    found, constants = certificate_of_path(*path, pair=_split_pair(run)), measured_constants(t)
     if found.applies and constants is not None:  # the diagnosis: the same form at the run's measured L and G
         found.details["at_measured_constants"] = certificate_of_path(*path, constants=constants).value
     return found
+
+
+def _split_pair(run: Run) -> bool:
+    """Whether the run's grad_norm_sq_unbiased is <g_a, g_b> of the halves of a batch whose examples' norms it
+    recorded: the split estimator, on the training batch (independent batches of B >= 2) or on the fresh batch
+    (reshuffled epochs, whose norms the ghost's columns record)."""
+    train = run.config["train"]
+    if not (train.get("unbiased_norm", True) and train.get("norm_estimator", "split") == "split"):
+        return False
+    independent = train.get("batches", "epochs") == "independent"
+    return run.spec.B >= 2 if independent else bool(train.get("ghost_batch", True))
 
 
 def _beta1(spec: Any) -> float:
@@ -162,13 +174,17 @@ def weighted_average(t: pd.DataFrame, weights: np.ndarray | None = None) -> floa
 
 def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, measured: float = math.nan,
                         gain_how: str = "given", n_train: int | None = None,
-                        constants: tuple[float, float] | None = None) -> Certificate:
+                        constants: tuple[float, float] | None = None, pair: bool = False) -> Certificate:
     """The certificate from a path's records: t has one row per iterate theta_0..theta_n (columns lr, grad_norm_sq,
     inf_norm_theta, inf_norm_phi, K, and logvar_low, logvar_high where the log-variances are parameters; the last
     row's step columns unused) and gain bounds L(theta_n) - L(theta_0) with probability >= 1 - delta/3.
     n_train: the training set's size where batches came from reshuffled epochs (t then needs the column epoch);
     None for independent batches. A projected run's t has each step's projection_distance. constants: (L, G) put
-    in for every certified smoothness and per-example gradient bound (`certificate_measured`: a diagnosis only)."""
+    in for every certified smoothness and per-example gradient bound (`certificate_measured`: a diagnosis only).
+    pair: t's grad_norm_sq_unbiased is <g_a, g_b> of the two halves of the batch whose examples' norms it records (the
+    training batch's on independent batches, the fresh batch's on reshuffled epochs; the trainer's split estimator),
+    and pair_first_norm_sq is ||g_a||^2: the estimate form (`certificate_estimate`) then competes with the descent
+    forms, the smaller taken."""
     steps = t.iloc[:-1]
     if not len(steps):
         return Certificate(None, measured, delta, "no step was taken")
@@ -231,23 +247,33 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
             t, n_train, spec.B, L_h, M_h, grad_bound, certified)
     if projected:
         fixed_terms["projection"] = details["projection"] = projection_term(t, grad_bound)
+    # the estimate form (no descent): where it applies, it and the descent forms split the martingale's delta
+    norms = pair_norms(t, not epochs) if pair and grad_bound is not None and np.isfinite(V).all() else None
+    split = 2 if norms is not None else 1
     best = None
     for form in forms:
         w = form.noise_weights
         extra = {**fixed_terms, **form.terms}
         per_example = epochs and not ghost  # increments centred at each drawn example's own mean gradient
         for family, candidates, trunc in _noise_families(noise_t, noise_B, G, beta, mean, V_eps if per_example else V,
-                                                         grad_bound, w, delta, shares * len(forms), empirical,
+                                                         grad_bound, w, delta, shares * len(forms) * split, empirical,
                                                          per_example):
             # the truncation's term (and the ghost's gap) is bias / eta, eta chosen below: Young's inequality on
             # gamma ||grad L|| (beta_k + ||ghat - ghost||); none for the family that does not truncate
             bias, truncation = float((w * (trunc + gap) ** 2).sum()) / 4, float((w * trunc ** 2).sum()) / 4
             best = best_of(best, candidates, gain, curvature, extra, bias, truncation, total, ghost, form.kappa,
                            family, form.lag_steps, form.transport_steps)
+    if norms is not None:
+        found = estimate_form(t, certified, estimate_candidates(
+            t, certified, (*norms[:2], np.full(len(steps), float(spec.B)) if norms[2] is None else norms[2]),
+            grad_bound, V, lambda_log(delta / shares / split)), total)
+        if found is not None and (best is None or found[0] < sum(best[1].values())):
+            details.update(form="estimate", theta=found[1], noise_family=ESTIMATE_FAMILY)
+            return Certificate(found[0], measured, delta, "", found[2], details)
     if best is None:
         return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
     theta, parts, details["eta"], kappa, details["noise_family"], details["eta_lag"] = best
-    details["theta"] = theta
+    details.update(theta=theta, form="descent")
     if adaptive:
         details["kappa"] = kappa
     return Certificate(sum(parts.values()), measured, delta, "", parts, details)

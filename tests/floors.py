@@ -176,6 +176,14 @@ RECORDED: dict[str, float] = {
     "certificate (linear VAE 4-2, practical step, Delyon's family alone)": 0.302,  # 2026-12-05
     'certificate (linear VAE 4-2, theory step, anchors at every step)': 0.485,  # 2026-12-05
     'certificate (linear VAE 4-2, practical step, anchors at every step)': 0.332,  # 2026-12-05
+    # the estimate form (the run's own <g_a, g_b> with a confidence bound), alone and with the descent forms
+    'certificate (linear VAE, theory, the estimate form alone)': 0.297,  # 2026-12-05
+    'certificate (linear VAE, practical, the estimate form alone)': 0.175,  # 2026-12-05
+    'certificate (linear VAE, ghost batch, the estimate form alone)': 0.156,  # 2026-12-05
+    'certificate (linear VAE, adam, the estimate form alone)': 0.145,  # 2026-12-05
+    'certificate (linear VAE, projected boundary, the estimate form alone)': 0.627,  # 2026-12-05
+    'certificate (linear VAE 4-2, practical, both forms)': 0.291,  # 2026-12-05
+    'certificate (linear VAE 4-2, ghost batch, both forms)': 0.171,  # 2026-12-05
     'certificate (linear VAE 4-2, theory step)': 0.482,  # 2026-12-05 (was 0.339)
     'certificate (linear VAE 4-2, practical step, Hoeffding)': 2.47e-3,
     'gradient-norm bound along the path, median over steps (linear VAE 4-2, practical step)': 0.491,
