@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=None, help="overrides the spec's seed (>= 0)")
     t.add_argument("--steps", type=int, default=None, help="optimisation steps (>= 1; default: the spec's n)")
     t.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
+    t.add_argument("--anchor-every", dest="anchor_every", type=int, default=None,
+                   help="record an unbiased ||grad L||^2 every this many steps (>= 0; 0: only at the probes): the "
+                        "run's certificate is much tighter with one at every step (1)")
     t.add_argument("--out", type=Path, required=True, help="the run folder")
     t.add_argument("--fit-data", dest="fit_data", action="store_true", default=None,
                    help="take the spec's data_dim, data_bound (the data's largest row norm, rounded up) and a conv "
@@ -79,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             tree[name] = getattr(args, name)
     train_settings = dict(file.get("train", {}))
-    for name in ("steps", "device"):
+    for name in ("steps", "device", "anchor_every"):
         if getattr(args, name) is not None:
             train_settings[name] = getattr(args, name)
     config = TrainConfig.from_dict(train_settings)

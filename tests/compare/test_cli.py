@@ -80,15 +80,18 @@ def test_train_command_writes_a_run_and_refuses_bad_input(tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_text('data = "synthetic"\n[spec]\nB = 16\nn = 20\n[spec.model]\ndata_dim = 5\nlatent_dim = 2\n'
                       'encoder_widths = [4]\ndecoder_widths = [4]\n[train]\nprobes = 3\nhessian_points = 16\n')
-    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress",
+                 "--anchor-every", "5"]) == 0
     assert "run finished after 20 steps" in capsys.readouterr().out
     run = load_run(tmp_path / "run")
     assert len(run.trace) == 21 and run.config["spec"]["B"] == 16
+    assert list(run.trace.dropna(subset=["anchor_grad_norm_sq"])["step"]) == [0, 5, 10, 15, 20]
     before = sorted(p.name for p in tmp_path.iterdir())
     for argv, message in [(["--steps", "0"], "steps=0 is invalid"), (["--seed", "-1"], "seed=-1 is invalid"),
                           (["--data", str(tmp_path / "nope")], "does not exist"),
                           (["--config", str(tmp_path / "nope.json")], "does not exist"),
-                          (["--device", "tpu"], "device='tpu' is invalid")]:
+                          (["--device", "tpu"], "device='tpu' is invalid"),
+                          (["--anchor-every", "-2"], "anchor_every=-2 is invalid")]:
         assert main(["train", "--out", str(tmp_path / "bad"), "--no-progress", *argv]) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written by a refused command
