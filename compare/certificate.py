@@ -66,7 +66,8 @@ class Certificate:
         return {"certificate": num(self.value), "certificate_delta": self.delta, "certificate_ratio": num(self.ratio),
                 "certificate_measured": num(self.measured), "certificate_note": self.why,
                 "certificate_terms": {k: num(v) for k, v in self.terms.items()},
-                "certificate_at_measured_constants": num(self.details.get("at_measured_constants"))}
+                "certificate_at_measured_constants": num(self.details.get("at_measured_constants")),
+                "certificate_form": self.details.get("form")}
 
     @property
     def ratio(self) -> float:

@@ -26,21 +26,22 @@ def tightness_table(assessments: Sequence[Assessment]) -> pd.DataFrame:
                      "a-posteriori bound": s["a_posteriori_bound"], "a-posteriori ratio": s["a_posteriori_ratio"],
                      f"certificate (delta={s['certificate_delta']:g})": s["certificate"],
                      "certificate ratio": s["certificate_ratio"],
-                     "certificate carried by": carried_by(s["certificate_terms"]),
+                     "certificate carried by": carried_by(s["certificate_terms"], s.get("certificate_form")),
                      "certificate at measured L, G (diagnosis)": s["certificate_at_measured_constants"],
                      "fitted slope": s["fitted_slope"]})
     return pd.DataFrame(rows)
 
 
-def carried_by(terms: dict[str, float | None]) -> str:
-    """The certificate's largest term and its share of the value ('reshuffling (99.9%)'); '-' where there is none.
-    The terms add up to the certificate, so each share is exact, not an attribution."""
+def carried_by(terms: dict[str, float | None], form: str | None = None) -> str:
+    """The certificate's largest term and its share of the value ('reshuffling (99.9%)'), and the form that gave it
+    ('noise (98.0%), estimate form'); '-' where there is none. The terms add up to the certificate, so each share is
+    exact, not an attribution."""
     shown = {name: v for name, v in (terms or {}).items() if v is not None and math.isfinite(v) and v >= 0}
     total = sum(shown.values())
     if not total > 0:
         return "-"
     name = max(shown, key=shown.get)
-    return f"{name} ({shown[name] / total:.1%})"
+    return f"{name} ({shown[name] / total:.1%})" + (f", {form} form" if form else "")
 
 
 def orderings_table(order: pd.DataFrame) -> pd.DataFrame:

@@ -468,6 +468,7 @@ def test_the_tightness_table_names_the_term_that_carries_the_certificate():
     from compare.present.tables import carried_by
     assert carried_by({"noise": 3.0, "objective gain": 1.0, "truncation": None}) == "noise (75.0%)"
     assert carried_by({}) == "-" and carried_by(None) == "-"
+    assert carried_by({"noise": 3.0, "estimate": 1.0}, "estimate") == "noise (75.0%), estimate form"
 
 
 def test_the_constants_are_taken_at_the_runs_own_data_norm():

@@ -40,14 +40,14 @@ def old_runs(tmp_path: Path) -> Path:
 
 # What changed since 0.1 on purpose. Added: the orderings' permutation test and bound ties, and each run's certificate
 # (compare/certificate.py; the 0.1 runs reshuffled epochs, so it says why none applies) with its diagnosis at measured
-# constants (compare/certificate_measured.py), whether the rate fit is in the
+# constants (compare/certificate_measured.py) and its form (descent or estimate), whether the rate fit is in the
 # theorem's regime (compare/rates.py) and the bounds' order in words. Changed: the
 # a-posteriori bound takes the best L' between the measured and the derived L where the step meets C_gamma L <= 1
 # (compare/slack.py), so it is never above the a-priori bound when the measured constants are below the derived. A rate
 # whose window is not yet the theorem's regime says so instead of comparing its slope with -1/2 (compare/rates.py).
 ADDED = {"orderings": {"p_value", "resolved", "bound_tie", "bound_order"},
          "runs": {"certificate", "certificate_delta", "certificate_note", "certificate_ratio", "certificate_measured",
-                  "certificate_terms", "certificate_at_measured_constants", "rate_regime"}}
+                  "certificate_terms", "certificate_at_measured_constants", "certificate_form", "rate_regime"}}
 CHANGED = {"runs": {"a_posteriori_bound", "a_posteriori_ratio"}}
 PRE_ASYMPTOTIC = "not yet in the theorem's regime"  # a rate verdict may now say this instead of comparing with -1/2
 # The derived constants were tightened (docs/derivations.md, "Tightness: before and after"): each derived number (L,
