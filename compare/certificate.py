@@ -34,7 +34,8 @@ from empirical.runs import Run
 from .certificate_adaptive import AdaptiveForm, adaptive_forms, has_trail, weights as adaptive_weights
 from .certificate_choice import best_of
 from .certificate_constants import derived, noise_bounds, smoothness_at
-from .certificate_estimate import ESTIMATE_FAMILY, estimate_candidates, estimate_form, pair_norms
+from .certificate_estimate import (ESTIMATE_FAMILY, anchor_candidates, anchor_replicates, estimate_candidates,
+                                  estimate_form, pair_norms)
 from .certificate_noise import (empirical_noise, gradient_norm_bounds, has_example_norms, hoeffding_noise, lambda_log,
                                 second_moment_noise,
                                 step_lengths)
@@ -248,9 +249,12 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
             t, n_train, spec.B, L_h, M_h, grad_bound, certified)
     if projected:
         fixed_terms["projection"] = details["projection"] = projection_term(t, grad_bound)
-    # the estimate form (no descent): where it applies, it and the descent forms split the martingale's delta
-    norms = pair_norms(t, not epochs) if pair and grad_bound is not None and np.isfinite(V).all() else None
-    split = 2 if norms is not None else 1
+    # the estimate forms (no descent), from the split pair and from the anchors: where they apply, they and the
+    # descent forms split the martingale's delta
+    usable = grad_bound is not None and np.isfinite(V).all()
+    norms = pair_norms(t, not epochs) if pair and usable else None
+    replicates = anchor_replicates(t) if usable else None
+    split = 1 + (norms is not None) + (replicates is not None)
     best = None
     for form in forms:
         w = form.noise_weights
@@ -264,13 +268,23 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
             bias, truncation = float((w * (trunc + gap) ** 2).sum()) / 4, float((w * trunc ** 2).sum()) / 4
             best = best_of(best, candidates, gain, curvature, extra, bias, truncation, total, ghost, form.kappa,
                            family, form.lag_steps, form.transport_steps)
+    estimates = []
     if norms is not None:
-        found = estimate_form(t, certified, estimate_candidates(
+        estimates.append(("estimate", "grad_norm_sq_unbiased", estimate_candidates(
             t, certified, (*norms[:2], np.full(len(steps), float(spec.B)) if norms[2] is None else norms[2]),
-            grad_bound, V, lambda_log(delta / shares / split)), total)
-        if found is not None and (best is None or found[0] < sum(best[1].values())):
-            details.update(form="estimate", theta=found[1], noise_family=ESTIMATE_FAMILY)
-            return Certificate(found[0], measured, delta, "", found[2], details)
+            grad_bound, V, lambda_log(delta / shares / split))))
+    if replicates is not None:
+        estimates.append(("anchor estimate", "anchor_grad_norm_sq", anchor_candidates(
+            certified, replicates, grad_bound, V, lambda_log(delta / shares / split / 2))))
+    least, winner = (math.inf if best is None else sum(best[1].values())), None
+    for name, column, candidates in estimates:
+        found = estimate_form(t, certified, candidates, total, column)
+        if found is not None and found[0] < least:
+            least, winner = found[0], (name, found)
+    if winner is not None:
+        name, (value, theta, parts) = winner
+        details.update(form=name, theta=theta, noise_family=ESTIMATE_FAMILY)
+        return Certificate(value, measured, delta, "", parts, details)
     if best is None:
         return Certificate(None, measured, delta, "the noise bound is beyond the certificate's grid")
     theta, parts, details["eta"], kappa, details["noise_family"], details["eta_lag"] = best

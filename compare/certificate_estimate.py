@@ -61,13 +61,55 @@ def estimate_candidates(t: pd.DataFrame, weights: np.ndarray, norms: tuple[np.nd
     return out
 
 
-def estimate_form(t: pd.DataFrame, weights: np.ndarray, candidates: list[tuple[float, float]],
-                  total: float) -> tuple[float, float, dict[str, float]] | None:
-    """(the certificate, its theta, its parts) of the best candidate: (sum w U + N) / ((1 - theta/2) sum w), parted
-    into the run's own estimate and the noise; None without candidates."""
+def anchor_replicates(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """([steps, R] each anchor replicate's ||g_j||^2 in its order of drawing, [steps] its points) where every step
+    has an anchor with R >= 3 replicates recorded (the trainer's `anchor_every = 1`); else None."""
+    steps = t.iloc[:-1]
+    names = sorted((c for c in t if c.startswith("anchor_replicate_sq.")), key=lambda c: int(c.rsplit(".", 1)[1]))
+    if len(names) < 3 or not all(c in t for c in ("anchor_points", "anchor_grad_norm_sq")):
+        return None
+    squares, points = steps[names].to_numpy(float), steps["anchor_points"].to_numpy(float)
+    if not (np.isfinite(squares).all() and np.isfinite(points).all()
+            and np.isfinite(steps["anchor_grad_norm_sq"].to_numpy(float)).all()):
+        return None
+    return squares, points
+
+
+def anchor_candidates(weights: np.ndarray, replicates: tuple[np.ndarray, np.ndarray], grad_bound: np.ndarray,
+                      variance: np.ndarray, log_scale: float) -> list[tuple[float, float]]:
+    """(theta, N) for the anchors' U-statistic U_k = mean_{i != j} <g_i, g_j> of R replicates of n points each, for
+    each lambda and theta of the grids: (1 - theta/2) sum w ||grad L||^2 <= sum w U + N with probability
+    >= 1 - delta_m. With g_j = grad L_k + alpha_j, S_{j-1} = g_1 + .. + g_{j-1} and c = 2 / (R (R - 1)),
+    U_k - ||grad L_k||^2 = sum_j <alpha_j, c (S_{j-1} + (R - j) grad L_k)>: two martingales over the replicates, the
+    part along grad L_k taken from the left side (theta/2 of it, the excess at Gbar) and the part along S_{j-1}
+    (norm at most the sum of the earlier replicates' norms) paid, each by Delyon's inequality with E||alpha_j||^2 <= V_k
+    / n and ||alpha_j|| <= ||g_j|| + Gbar_k, each at half of delta_m (log_scale is log(LAMBDA_COUNT / (delta_m / 2)))."""
+    squares, points = replicates
+    R = squares.shape[1]
+    c = 2.0 / (R * (R - 1))
+    norms = np.sqrt(np.maximum(squares, 0.0))
+    before = np.concatenate([np.zeros((len(norms), 1)), np.cumsum(norms, axis=1)[:, :-1]], axis=1)  # >= ||S_{j-1}||
+    spread = (norms + grad_bound[:, None]) ** 2 / 6 + (variance / (3 * points))[:, None]  # X^2/6 + E X^2/3 per weight
+    along = np.arange(R - 1, -1, -1, dtype=float)  # R - j for j = 1..R
+    share = weights * c * c * (along ** 2 * spread).sum(1)  # u_k / lambda, the part along grad L_k
+    paid = float((weights ** 2 * c * c * (before ** 2 * spread).sum(1)).sum())
+    lams = LAMBDA_MIN * LAMBDA_RATIO ** np.arange(LAMBDA_COUNT)
+    best_paid = float(np.min(log_scale / lams + lams * paid))
+    weight = weights * grad_bound ** 2
+    out = []
+    for lam in lams:
+        excess = (weight[None] * np.maximum(lam * share[None] - THETA_GRID[:, None] / 2, 0.0)).sum(1)
+        out += [(float(theta), log_scale / lam + float(e) + best_paid) for theta, e in zip(THETA_GRID, excess)]
+    return out
+
+
+def estimate_form(t: pd.DataFrame, weights: np.ndarray, candidates: list[tuple[float, float]], total: float,
+                  column: str = "grad_norm_sq_unbiased") -> tuple[float, float, dict[str, float]] | None:
+    """(the certificate, its theta, its parts) of the best candidate: (sum w U + N) / ((1 - theta/2) sum w), U the
+    run's own estimates in `column`, parted into the estimate and the noise; None without candidates."""
     if not candidates:
         return None
-    estimate = float((weights * t.iloc[:-1]["grad_norm_sq_unbiased"].to_numpy(float)).sum())
+    estimate = float((weights * t.iloc[:-1][column].to_numpy(float)).sum())
     theta, noise = (np.array(column, dtype=float) for column in zip(*candidates))
     value = (estimate + noise) / ((1 - theta / 2) * total)
     i = int(np.argmin(value))

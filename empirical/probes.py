@@ -53,6 +53,13 @@ def full_grad_norm_sq(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, genera
     if use_exact and has_exact_objective(spec):
         g = full_gradient(spec, flat, X, generator)
         return float(g @ g), 0.0
+    return u_statistic(replicate_gradients(spec, flat, X, generator, replicates, points))
+
+
+def replicate_gradients(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, generator: torch.Generator,
+                        replicates: int, points: int | None = None) -> torch.Tensor:
+    """[R, P] (float64): R independent unbiased estimates of grad L, each over the whole set or (points < len(X))
+    its own uniform random subset of `points` rows, without replacement, with fresh noise."""
     if points is not None and not 1 <= points:
         raise ValueError(f"points={points} is invalid: each replicate needs at least one point")
 
@@ -61,8 +68,12 @@ def full_grad_norm_sq(spec: VAESpec, flat: torch.Tensor, X: torch.Tensor, genera
             return full_gradient(spec, flat, X, generator, use_exact=False)
         rows = torch.randperm(len(X), generator=generator, device=generator.device)[:points].to(X.device)
         return full_gradient(spec, flat, X[rows], generator, use_exact=False)
-    G = torch.stack([replicate() for _ in range(replicates)]).double()
-    R = replicates
+    return torch.stack([replicate() for _ in range(replicates)]).double()
+
+
+def u_statistic(G: torch.Tensor) -> tuple[float, float]:
+    """(mean_{i != j} <g_i, g_j>, its jackknife standard error) of R >= 3 independent estimates G [R, P]."""
+    R = len(G)
     total, squares = G.sum(0), (G * G).sum(1)
     u = (float(total @ total) - float(squares.sum())) / (R * (R - 1))
     loo = []

@@ -183,6 +183,8 @@ RECORDED: dict[str, float] = {
     'certificate (linear VAE, adam, the estimate form alone)': 0.145,  # 2026-12-05
     'certificate (linear VAE, projected boundary, the estimate form alone)': 0.627,  # 2026-12-05
     'certificate (linear VAE 4-2, practical, both forms)': 0.291,  # 2026-12-05
+    "certificate (linear VAE 4-2, theory step, the anchors' estimate form alone)": 0.467,  # 2026-12-05
+    "certificate (linear VAE 4-2, practical step, the anchors' estimate form alone)": 0.319,  # 2026-12-05
     'certificate (linear VAE 4-2, ghost batch, both forms)': 0.171,  # 2026-12-05
     'certificate (linear VAE 4-2, theory step)': 0.482,  # 2026-12-05 (was 0.339)
     'certificate (linear VAE 4-2, practical step, Hoeffding)': 2.47e-3,

@@ -57,6 +57,9 @@ QUANTITIES = [
                                "on anchor_points random training points each): where the certificate's bound on "
                                "||grad L|| starts (compare.certificate_noise.gradient_norm_bounds)",
         "anchor_grad_norm_sq_se": "its standard error (jackknife over the replicates; 0 when exact)",
+        "anchor_points": "the training points of each anchor replicate (a uniform subset, without replacement)",
+        "anchor_replicate_sq.<j>": "||g_j||^2 of the anchor's replicate j (its order of drawing): the certificate's "
+                                   "estimate form from the anchors weighs the later replicates' noise by them",
     }, when=STEP),
     Quantity("preconditioner_trail", {
         "precond_min": "adaptive optimisers: min_i Dbar_k,i, the predictable preconditioner (the step's own square "

@@ -130,7 +130,9 @@ def test_anchors_are_recorded_at_their_steps_on_their_own_stream():
     has = t["anchor_grad_norm_sq"].notna()
     assert list(t.loc[has, "step"]) == [k for k in t["step"] if k % 3 == 0]
     assert (t.loc[has, "anchor_grad_norm_sq_se"] > 0).all() and "anchor_grad_norm_sq" not in plain.trace
-    same_trace(plain.trace, t.drop(columns=["anchor_grad_norm_sq", "anchor_grad_norm_sq_se"]))
+    replicates = [f"anchor_replicate_sq.{j}" for j in range(CONFIG.full_grad_replicates)]
+    assert (t.loc[has, replicates] > 0).all().all() and (t.loc[has, "anchor_points"] == min(256, 160)).all()
+    same_trace(plain.trace, t.drop(columns=[c for c in t.columns if c.startswith("anchor_")]))
     spec = dataclasses.replace(SPEC, model=ModelSpec(kind="linear", data_dim=6, latent_dim=2))
     t = train(spec, dataclasses.replace(CONFIG, anchor_every=1), data(spec)).trace
     both = t.dropna(subset=["full_grad_norm_sq"])
