@@ -216,11 +216,11 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
     shares = 4 if empirical or epochs or projected or adaptive else 3
     r_bar = round(math.sqrt(spec.model.latent_dim) + math.sqrt(2 * math.log(shares * draws / delta)), 6)
     if constants is None:
-        L_k, G, beta, mean, V, V_eps = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
+        L_k, G, beta, mean, V, V_eps, V_path = least_over_norms(spec, t, seg, point, lambda s, sg, pt: (
             smoothness_at(s, sg, len(steps)), *noise_bounds(s, pt, r_bar)))
     else:
-        L_k, G, beta, mean, V, V_eps = (np.full(len(steps), x) for x in (*constants, 0.0, constants[1],
-                                                                          constants[1] ** 2, constants[1] ** 2))
+        L_k, G, beta, mean, V, V_eps, V_path = (np.full(len(steps), x) for x in (
+            *constants, 0.0, constants[1], constants[1] ** 2, constants[1] ** 2, constants[1] ** 2))
     if not math.isfinite(gain):
         return Certificate(None, measured, delta, "the objective's gain could not be bounded")
     lengths = step_lengths(t)
@@ -251,9 +251,9 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
         fixed_terms["projection"] = details["projection"] = projection_term(t, grad_bound)
     # the estimate forms (no descent), from the split pair and from the anchors: where they apply, they and the
     # descent forms split the martingale's delta
-    usable = grad_bound is not None and np.isfinite(V).all()
-    norms = pair_norms(t, not epochs) if pair and usable else None
-    replicates = anchor_replicates(t) if usable else None
+    usable = grad_bound is not None
+    norms = pair_norms(t, not epochs) if pair and usable and np.isfinite(V).all() else None
+    replicates = anchor_replicates(t) if usable and np.isfinite(V_path).all() else None
     split = 1 + (norms is not None) + (replicates is not None)
     best = None
     for form in forms:
@@ -275,7 +275,7 @@ def certificate_of_path(spec: Any, t: pd.DataFrame, gain: float, delta: float, m
             grad_bound, V, lambda_log(delta / shares / split))))
     if replicates is not None:
         estimates.append(("anchor estimate", "anchor_grad_norm_sq", anchor_candidates(
-            certified, replicates, grad_bound, V, lambda_log(delta / shares / split / 2))))
+            certified, replicates, grad_bound, V_path, lambda_log(delta / shares / split / 2))))
     least, winner = (math.inf if best is None else sum(best[1].values())), None
     for name, column, candidates in estimates:
         found = estimate_form(t, certified, candidates, total, column)

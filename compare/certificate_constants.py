@@ -36,31 +36,36 @@ def _noise_polynomials(spec: Any, r_bar: float) -> tuple[Bound, Bound, Bound]:
 
 
 @lru_cache(maxsize=32)
-def _example_variance(spec: Any) -> Bound | None:
-    """The derived sigma^2 (B as a setting), or None where the spec has none."""
+def _example_variance(spec: Any, estimator: str | None = None) -> Bound | None:
+    """The derived sigma^2 (B as a setting) of the spec's estimator or the one named, or None where it has none."""
     try:
-        return D.variance(spec, allow_outside_theory=True)
+        return D.variance(spec, estimator, allow_outside_theory=True)
     except (NotDerivedError, ValueError):
         return None
 
 
+def _variance_at_one(variance: Bound | None, point: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sigma^2, its term "noise") at B = 1, as arrays of n; inf where either is not derived."""
+    if variance is None:
+        return np.full(n, math.inf), np.full(n, math.inf)
+    at = {**point, "B": 1.0}
+    V = np.asarray(variance.evaluate(at), dtype=float) * np.ones(n)
+    V_eps = (np.asarray(variance.evaluate_terms(at)["noise"], dtype=float) * np.ones(n)
+             if "noise" in variance.terms else np.full(n, math.inf))
+    return V, V_eps
+
+
 def noise_bounds(spec: Any, point: dict[str, Any],
-                 r_bar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(G_k, beta_k, E g_k, V_k, Veps_k): the per-draw gradient bound at ||eps|| = r_bar at theta_k's box, the bias the
-    truncation to that ball puts in the mean gradient, (sqrt(E g^2) sqrt(p) + E g p) / (1 - p) with
+                 r_bar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(G_k, beta_k, E g_k, V_k, Veps_k, Vpath_k): the per-draw gradient bound at ||eps|| = r_bar at theta_k's box, the
+    bias the truncation to that ball puts in the mean gradient, (sqrt(E g^2) sqrt(p) + E g p) / (1 - p) with
     p = P(||eps|| > r_bar), the mean bound E g(r) (which bounds ||grad L(theta_k)||), the variance of one example's
     gradient E||h - grad L||^2 (sigma^2 at B = 1) and its part over the draws alone, E||h - grad l_x||^2 for a fixed
     point x (sigma^2's term "noise" at B = 1, E g_sq / K, a bound for every x; inf where sigma^2 has no such term or
-    is not derived)."""
+    is not derived), and V_k of the pathwise estimator, whatever trained: the anchors' replicates are pathwise."""
     n = len(next(v for v in point.values() if isinstance(v, np.ndarray)))
     G, mean, second = (np.asarray(b.evaluate(point), dtype=float) * np.ones(n) for b in _noise_polynomials(spec, r_bar))
     p = math.exp(-(r_bar - math.sqrt(spec.model.latent_dim)) ** 2 / 2)
-    variance = _example_variance(spec)
-    if variance is None:
-        V = V_eps = np.full(n, math.inf)
-    else:
-        at = {**point, "B": 1.0}
-        V = np.asarray(variance.evaluate(at), dtype=float) * np.ones(n)
-        V_eps = (np.asarray(variance.evaluate_terms(at)["noise"], dtype=float) * np.ones(n)
-                 if "noise" in variance.terms else np.full(n, math.inf))
-    return G, (np.sqrt(second * p) + mean * p) / (1 - p), mean, V, V_eps
+    V, V_eps = _variance_at_one(_example_variance(spec), point, n)
+    V_path = V if spec.estimator == "pathwise" else _variance_at_one(_example_variance(spec, "pathwise"), point, n)[0]
+    return G, (np.sqrt(second * p) + mean * p) / (1 - p), mean, V, V_eps, V_path

@@ -5,7 +5,8 @@
   `tests/floors.py` (recorded from the measured ratios with a margin), so a bound made 10x looser fails.
 
 The worst ratio of each bound over the run is printed at the end: 1.0 would be a tight bound, > 1.0 a violation.
-Set VAEBOUND_RATIOS_OUT=file.json to write every test's worst ratios (to re-record the floors).
+Set VAEBOUND_RATIOS_OUT=file.json to write every test's worst ratios (to re-record the floors). Under pytest-xdist
+(`make test` runs two workers) each worker sends its ratios to the controller, which prints and writes them all.
 """
 from __future__ import annotations
 
@@ -56,6 +57,32 @@ def tightness(request) -> Tightness:
     problems = t.check_tight()
     if problems:
         pytest.fail("tight tier: " + "; ".join(problems), pytrace=False)
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        # Two workers on two cores: one intra-op thread each, or torch's default of one per core oversubscribes.
+        import torch
+        torch.set_num_threads(1)
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: hand this worker's ratios to the controller
+        session.config.workeroutput["vaebound_ratios"] = json.dumps(
+            {"ratios": {k: list(v) for k, v in _RATIOS.items()}, "per_test": _PER_TEST})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller merges a finished worker's ratios (its own lists stay empty: it runs no test)."""
+    payload = getattr(node, "workeroutput", {}).get("vaebound_ratios")
+    if payload is None:
+        return
+    data = json.loads(payload)
+    for name, (worst, count) in data["ratios"].items():
+        old_worst, old_count = _RATIOS.get(name, (0.0, 0))
+        _RATIOS[name] = (max(old_worst, worst), old_count + count)
+    _PER_TEST.extend(data["per_test"])
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -414,6 +414,22 @@ def test_the_anchor_estimate_form_alone_covers_the_run(step, monkeypatch, tightn
                   tightness)
 
 
+def test_the_anchors_variance_is_the_pathwise_estimators_whatever_trained():
+    """The anchors' replicates are pathwise gradients (`empirical.probes.full_gradient`), so their estimate form takes
+    one example's variance V_k from the pathwise estimator's sigma^2 even on a score-function run."""
+    from compare.certificate_constants import derived as _derived, noise_bounds as _noise_bounds
+    from compare.certificate_settings import segment_values
+    score = dataclasses.replace(SPEC, estimator="score")
+    path = step_paths("theory")[1][0]
+    found = {}
+    for name, spec in (("pathwise", SPEC), ("score", score)):
+        _, point = segment_values(spec, path, _derived(spec)[0])
+        found[name] = _noise_bounds(spec, point, 6.0)
+    np.testing.assert_array_equal(found["pathwise"][5], found["pathwise"][3])
+    np.testing.assert_allclose(found["score"][5], found["pathwise"][3])
+    assert not np.allclose(found["score"][3], found["pathwise"][3])  # the score's own V_k is another bound
+
+
 def test_the_anchors_u_statistic_splits_into_the_two_martingales():
     """U - ||grad L||^2 = sum_j <alpha_j, c (S_{j-1} + (R - j) grad L)>, c = 2 / (R (R - 1)), for any R vectors
     g_j = grad L + alpha_j: the identity `certificate_estimate.anchor_candidates` rests on."""
