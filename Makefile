@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/vaebound demo
 
+# One pytest worker per core (pytest-xdist); a module's tests stay on one worker, so its fixtures are built once.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
 
 test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m slow
