@@ -9,9 +9,10 @@ from bounds.rpoly import RPoly
 
 
 def number(expr, values: dict) -> float:
-    """A sympy expression at the named values (xreplace: subs is slow on large expressions)."""
-    expr = sp.sympify(expr)
-    return float(expr.xreplace({s: sp.Float(values[s.name], 30) for s in expr.free_symbols}).evalf())
+    """A sympy expression at the named values, compiled as every bound is (`Bound.evaluate`): evalf of a large
+    expression with the activations' constants took minutes."""
+    from bounds.bound import Bound
+    return float(Bound("value", {"value": sp.sympify(expr)}, "derived", "").evaluate(values))
 
 
 def poly_at(poly: RPoly, values: dict):
