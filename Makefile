@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/vaebound demo
 
-# One pytest worker per core (pytest-xdist); a module's tests stay on one worker, so its fixtures are built once.
+# One pytest worker per core (pytest-xdist); work stealing keeps a module's tests together until a worker runs dry.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal
 
 test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m slow

@@ -212,8 +212,12 @@ def adaptive_target(path: pd.DataFrame, beta1: float) -> float:
     return float((w * path["exact_grad_norm_sq"].iloc[:-1].to_numpy(float)).sum() / w.sum())
 
 
-@pytest.mark.parametrize("name, epochs", [("adam", False), ("rmsprop", False), ("adagrad", False), ("adam", True),
-                                         ("adam", "ghost")])
+# Adam on independent batches stays in the quick suite; the other optimisers and batch schemes (about a minute each
+# on two cores) run with the slow set.
+@pytest.mark.parametrize("name, epochs", [("adam", False), pytest.param("rmsprop", False, marks=pytest.mark.slow),
+                                         pytest.param("adagrad", False, marks=pytest.mark.slow),
+                                         pytest.param("adam", True, marks=pytest.mark.slow),
+                                         pytest.param("adam", "ghost", marks=pytest.mark.slow)])
 def test_the_certificate_covers_adaptive_runs(name, epochs, tightness):
     """Adam (beta1 = 0.9, torch's bias-corrected form), RMSProp and AdaGrad at a practical step, on independent
     batches and (Adam) on reshuffled epochs, with the derived reshuffling term or the ghost batch: over 200 seeds the
@@ -232,6 +236,7 @@ def test_the_certificate_covers_adaptive_runs(name, epochs, tightness):
     assert_covers(found, target, f"certificate (linear VAE 4-2, {name}, practical step{batches})", tightness)
 
 
+@pytest.mark.slow
 def test_youngs_form_of_the_lag_and_transport_covers_adam_runs(tightness):
     """Adam (independent batches, practical step) with the anchors of ||grad L|| kept at the two ends only, so that
     Gbar_k between them is loose and the certificate weighs the preconditioner's lag and the momentum's transport by

@@ -146,6 +146,7 @@ def test_the_report_writes_its_pngs_and_no_panel_is_empty(trained):
     assert all(line.get_marker() not in (None, "None", "") for line in left.lines)
 
 
+@pytest.mark.slow  # a sweep of eight trainings: about 1.5 minutes on two cores
 def test_the_sharpness_sweep_orders_relu_beside_soft_clipping(idx_folder, tmp_path, capsys):
     sweep = small("mnist_sweep.toml", tmp_path / "sweep.toml", data=idx_folder)
     out = tmp_path / "sweep"
