@@ -169,3 +169,28 @@ def test_L_P_at_the_deep_boxs_worst_found_point(fixture, tightness):
     L = float(D.smoothness(spec).evaluate(D.spec_values(spec)))
     tightness.record(name, eig, L)
     assert eig <= L, (eig, L)
+
+
+def test_iwae_L_P_at_its_worst_found_point(tightness):
+    """IWAE's L_P (K = 3, tanh 4-3-2, identity output, a = 1, R_x = 4) against the expected objective's curvature at
+    the worst point an ascent found (tests/fixtures/curvature_worst_point_432_iwae.json): the top |eigenvalue| of the
+    Hessian of the mean of log (1/K) sum_l w_l over 2,048 fresh draws of K, the same draws at every parameter."""
+    import json
+    from pathlib import Path
+    from bounds.spec import ModelSpec
+    spec = VAESpec(model=ModelSpec(kind="gaussian", data_dim=4, latent_dim=2, encoder_widths=(3,), decoder_widths=(3,),
+                                   activation=ActivationSpec("tanh"), decoder_output="identity", data_bound=4.0),
+                   objective=ObjectiveSpec("iwae", 1.0, 3), weight_bound=ParameterBound(a=1.0))
+    point = json.loads((Path(__file__).parents[1] / "fixtures" / "curvature_worst_point_432_iwae.json").read_text())
+    theta, x = (torch.tensor(point[k], dtype=torch.float64) for k in ("theta", "x"))
+    assert float(theta.abs().max()) <= spec.weight_bound.a and float(x.norm()) <= spec.model.data_bound + 1e-12
+    K = spec.objective.K
+    eps = torch.randn(2048, K, spec.model.latent_dim, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+
+    def objective(p: torch.Tensor) -> torch.Tensor:  # log (1/K) sum_l w_l per draw of K, averaged over the draws
+        lw = log_weight(spec, p, x.expand(len(eps) * K, -1), eps.reshape(-1, spec.model.latent_dim), beta=1.0)
+        return (torch.logsumexp(lw.reshape(len(eps), K), 1) - math.log(K)).mean()
+    eig = top_abs_eig(hessian(objective)(theta))
+    L = float(D.smoothness(spec).evaluate(D.spec_values(spec)))
+    tightness.record("IWAE L_P at its worst found point (K = 3, tanh 4-3-2, a = 1)", eig, L)
+    assert eig <= L, (eig, L)

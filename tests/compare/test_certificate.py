@@ -164,7 +164,7 @@ def assert_covers(found: list, target: np.ndarray, label: str, tightness) -> np.
     return values
 
 
-@pytest.mark.parametrize("step", ["theory", "practical"])
+@pytest.mark.parametrize("step", [pytest.param("theory", marks=pytest.mark.slow), "practical"])  # theory: slow set
 def test_the_certificate_covers_reshuffled_epochs(step, tightness):
     """Reshuffled epochs (batches without replacement, E[ghat | past] != grad L): over 200 seeds the certificate with
     its reshuffling term falls below the exact step-weighted average in at most a delta fraction of the runs."""
@@ -174,7 +174,7 @@ def test_the_certificate_covers_reshuffled_epochs(step, tightness):
     assert_covers(found, target, f"certificate (linear VAE 4-2, {step} step, reshuffled epochs)", tightness)
 
 
-@pytest.mark.parametrize("step", ["theory", "practical"])
+@pytest.mark.parametrize("step", [pytest.param("theory", marks=pytest.mark.slow), "practical"])  # theory: slow set
 def test_the_ghost_form_covers_reshuffled_epochs(step, tightness):
     """Reshuffled epochs with a ghost batch (a fresh batch with replacement at each step, unbiased given the past):
     over 200 seeds the ghost form falls below the exact average in at most a delta fraction of the runs, and on the
@@ -387,7 +387,8 @@ def estimate_case(case: str) -> tuple[VAESpec, list[pd.DataFrame], np.ndarray, n
     return (spec, *sgd_paths(spec, C_gamma, project=True), None)
 
 
-@pytest.mark.parametrize("case", ["theory", "practical", "ghost batch", "adam", "projected boundary"])
+@pytest.mark.parametrize("case", ["theory", "practical", "ghost batch", pytest.param("adam", marks=pytest.mark.slow),
+                                  "projected boundary"])
 def test_the_estimate_form_alone_covers_the_run(case, monkeypatch, tightness):
     """The estimate form alone (the run's own <g_a, g_b> with Delyon's bound on its two halves' martingales, no
     descent inequality): over 200 seeds it falls below the exact certified average in at most a delta fraction of the
@@ -404,7 +405,7 @@ def test_the_estimate_form_alone_covers_the_run(case, monkeypatch, tightness):
         assert (target <= values).all()
 
 
-@pytest.mark.parametrize("step", ["theory", "practical"])
+@pytest.mark.parametrize("step", [pytest.param("theory", marks=pytest.mark.slow), "practical"])  # theory: slow set
 def test_the_anchor_estimate_form_alone_covers_the_run(step, monkeypatch, tightness):
     """The estimate form from the anchors alone (the U-statistic of 4 replicates of 16 points each at every step,
     estimated, as the trainer records it with anchor_every = 1): over 200 seeds it falls below the exact average in at
@@ -451,7 +452,7 @@ def test_the_anchors_u_statistic_splits_into_the_two_martingales():
         assert u - float(grad_L @ grad_L) == pytest.approx(total, rel=1e-12, abs=1e-12)
 
 
-@pytest.mark.parametrize("case", ["practical", "ghost batch"])
+@pytest.mark.parametrize("case", ["practical", pytest.param("ghost batch", marks=pytest.mark.slow)])
 def test_the_certificate_with_the_estimate_form_covers_the_run(case, tightness):
     """Both forms, the smaller taken (the martingale's delta split between them): over 200 seeds the certificate
     still covers; the share of runs where the estimate form is the smaller is printed."""
