@@ -208,8 +208,8 @@ RECORDED: dict[str, float] = {
     'VAE L_P (gaussian-softclip-data-range)': 0.0302,  # 2026-12-05 (was 0.0234)
     'VAE L_S (gaussian-softclip-data-range)': 0.0302,  # 2026-12-05 (was 0.0234)
     'VAE L_S score representation (gaussian-softclip-data-range)': 1.71e-4,
-    # the deep box (tanh 5-4-2, a = 1) at the worst point a refined ascent found (tests/fixtures/): 10,202 against 1.80e5
-    # (2026-12-05, an Adam ascent on the eigenvalue itself; was 9,571)
+    # the deep box (tanh 5-4-2, a = 1) at the worst point a refined ascent found (tests/fixtures/): 10,202 against
+    # 1.80e5 (2026-12-05, an Adam ascent on the eigenvalue itself; was 9,571)
     "VAE L_P at the deep box's worst found point (tanh 5-4-2, a = 1)": 0.0568,
     # and the Bernoulli box at its own: 825 against 1.35e4 (was 592)
     "VAE L_P at the Bernoulli box's worst found point (tanh 5-4-2, a = 1)": 0.0611,
