@@ -6,7 +6,8 @@
 
 The worst ratio of each bound over the run is printed at the end: 1.0 would be a tight bound, > 1.0 a violation.
 Set VAEBOUND_RATIOS_OUT=file.json to write every test's worst ratios (to re-record the floors). Under pytest-xdist
-(`make test` runs two workers) each worker sends its ratios to the controller, which prints and writes them all.
+(`make test` runs one worker per core) each worker sends its ratios to the controller, which prints and writes them
+all.
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def tightness(request) -> Tightness:
 
 def pytest_configure(config):
     if hasattr(config, "workerinput"):
-        # Two workers on two cores: one intra-op thread each, or torch's default of one per core oversubscribes.
+        # One worker per core: one intra-op thread each, or torch's default of one per core oversubscribes.
         import torch
         torch.set_num_threads(1)
 
