@@ -5,6 +5,7 @@ import dataclasses
 import math
 
 import pytest
+import sympy as sp
 import torch
 from torch.func import grad, hessian
 
@@ -95,6 +96,20 @@ def test_L_P_and_L_S_bound_the_hessian_of_the_expected_objective(name, tightness
         assert eig <= L_P and eig <= L_S and eig <= score
 
 
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "gaussian-tanh-identity-out" else pytest.mark.slow)
+                                  for n in SPECS])  # sympy's evalf of the soft-clip constants takes 20-110 s a spec
+def test_the_compiled_score_representation_is_sympys_own_value(name):
+    """`tests.helpers.number` (the compiled evaluation every bound uses) against sympy's 30-digit evalf of the score
+    representation's block bound: the fast path the test above relies on, checked against the slow obvious one."""
+    spec = SPECS[name]
+    values = D.spec_values(spec)
+    sb = score_pointwise(D._pieces(spec, False), spec.objective.beta)
+    d_z = spec.model.latent_dim
+    expr = sp.sympify(block_norm(*(b.expectation(d_z) for b in (sb.theta_theta, sb.theta_phi, sb.phi_phi))))
+    slow = float(expr.xreplace({s: sp.Float(values[s.name], 30) for s in expr.free_symbols}).evalf())
+    assert number(expr, values) == pytest.approx(slow, rel=1e-12)
+
+
 def test_iwae_L_P_bounds_the_iwae_hessian(tightness):
     spec = tiny_spec(objective=ObjectiveSpec("iwae", 1.0, 3))
     L = D.smoothness(spec).evaluate(D.spec_values(spec))
@@ -149,21 +164,27 @@ WORST_FOUND = {  # fixture -> (decoder kind, activation, data bound, the record'
 }
 
 
+def worst_found_point(spec: VAESpec, fixture: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(theta, x) of a stored worst point (tests/fixtures/), checked to lie in the spec's box and data ball."""
+    import json
+    from pathlib import Path
+    point = json.loads((Path(__file__).parents[1] / "fixtures" / fixture).read_text())
+    theta, x = (torch.tensor(point[k], dtype=torch.float64) for k in ("theta", "x"))
+    assert float(theta.abs().max()) <= spec.weight_bound.a and float(x.norm()) <= spec.model.data_bound + 1e-12
+    return theta, x
+
+
 @pytest.mark.parametrize("fixture", sorted(WORST_FOUND))
 def test_L_P_at_the_deep_boxs_worst_found_point(fixture, tightness):
     """L_P on the audit's deep boxes (5-4-2, identity output or Bernoulli decoder, a = 1) against the expected
     objective's curvature at the worst point a long ascent found (tests/fixtures/): the top |eigenvalue| of the
     Hessian of the mean over 4,096 fresh draws, the same draws at every parameter."""
-    import json
-    from pathlib import Path
     from bounds.spec import ModelSpec
     kind, activation, data_bound, name = WORST_FOUND[fixture]
     spec = VAESpec(model=ModelSpec(kind=kind, data_dim=5, latent_dim=2, encoder_widths=(4,), decoder_widths=(4,),
                                    activation=activation, decoder_output="identity", data_bound=data_bound),
                    weight_bound=ParameterBound(a=1.0))
-    point = json.loads((Path(__file__).parents[1] / "fixtures" / fixture).read_text())
-    theta, x = (torch.tensor(point[k], dtype=torch.float64) for k in ("theta", "x"))
-    assert float(theta.abs().max()) <= spec.weight_bound.a and float(x.norm()) <= spec.model.data_bound + 1e-12
+    theta, x = worst_found_point(spec, fixture)
     eps = torch.randn(4096, spec.model.latent_dim, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     eig = top_abs_eig(hessian(lambda p: log_weight(spec, p, x.expand(len(eps), -1), eps).mean())(theta))
     L = float(D.smoothness(spec).evaluate(D.spec_values(spec)))
@@ -175,21 +196,22 @@ def test_iwae_L_P_at_its_worst_found_point(tightness):
     """IWAE's L_P (K = 3, tanh 4-3-2, identity output, a = 1, R_x = 4) against the expected objective's curvature at
     the worst point an ascent found (tests/fixtures/curvature_worst_point_432_iwae.json): the top |eigenvalue| of the
     Hessian of the mean of log (1/K) sum_l w_l over 2,048 fresh draws of K, the same draws at every parameter."""
-    import json
-    from pathlib import Path
     from bounds.spec import ModelSpec
     spec = VAESpec(model=ModelSpec(kind="gaussian", data_dim=4, latent_dim=2, encoder_widths=(3,), decoder_widths=(3,),
                                    activation=ActivationSpec("tanh"), decoder_output="identity", data_bound=4.0),
                    objective=ObjectiveSpec("iwae", 1.0, 3), weight_bound=ParameterBound(a=1.0))
-    point = json.loads((Path(__file__).parents[1] / "fixtures" / "curvature_worst_point_432_iwae.json").read_text())
-    theta, x = (torch.tensor(point[k], dtype=torch.float64) for k in ("theta", "x"))
-    assert float(theta.abs().max()) <= spec.weight_bound.a and float(x.norm()) <= spec.model.data_bound + 1e-12
+    theta, x = worst_found_point(spec, "curvature_worst_point_432_iwae.json")
     K = spec.objective.K
     eps = torch.randn(2048, K, spec.model.latent_dim, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
 
-    def objective(p: torch.Tensor) -> torch.Tensor:  # log (1/K) sum_l w_l per draw of K, averaged over the draws
+    def objective(p: torch.Tensor, eps: torch.Tensor = eps) -> torch.Tensor:
+        """log (1/K) sum_l w_l per draw of K, all draws in one batch, averaged over the draws."""
         lw = log_weight(spec, p, x.expand(len(eps) * K, -1), eps.reshape(-1, spec.model.latent_dim), beta=1.0)
         return (torch.logsumexp(lw.reshape(len(eps), K), 1) - math.log(K)).mean()
+    # the batched objective against `iwae_objective`, draw by draw, on a few draws
+    few = eps[:8]
+    assert float(objective(theta, few)) == pytest.approx(
+        float(torch.stack([iwae_objective(spec, theta, x, e) for e in few]).mean()), rel=1e-12)
     eig = top_abs_eig(hessian(objective)(theta))
     L = float(D.smoothness(spec).evaluate(D.spec_values(spec)))
     tightness.record("IWAE L_P at its worst found point (K = 3, tanh 4-3-2, a = 1)", eig, L)
