@@ -151,7 +151,12 @@ SIGMA2_SYMBOL = S.sigma2    # variance bound of the mini-batch estimator
 PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
 
 
-def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False, sums: bool = False) -> Bound:
+# The optimisers whose torch.optim update has its own theorem (docs/derivations.md, "Torch's Adam and RMSProp").
+TORCH_ANALYSED = ("adam", "rmsprop")
+
+
+def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False, sums: bool = False,
+            form: str = "theory") -> Bound:
     """The convergence theorem of the spec's optimiser, in its constants: L (smoothness), sigma2 (variance, SGD),
     M and M_inf (almost-sure bounds on the gradient estimator and its coordinates, adaptive methods), L_star, and
     the optimiser's settings.
@@ -160,7 +165,8 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
     (the a-posteriori bound). sums: adaptive methods keep their lemma sums as the symbols X_gamma and X_gamma2
-    (their bounds: `lemma_sums`), for a run's recorded sums.
+    (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the analysed updates) or "torch"
+    (torch.optim's Adam and RMSProp; AdaGrad and SGD have one form here).
     """
     estimator = _estimator(spec, estimator)
     opt = spec.optimizer.name
@@ -191,32 +197,40 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
             ref = f"{REF}#adagrad"
         else:  # RMSProp is Adam with beta1 = 0 (and beta = beta2)
             beta1 = S.beta1 if opt == "adam" else 0
-            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept)
-            assumptions.append(f"{opt} in the analysed form: no bias correction, preconditioner (delta + v_k)^{{-1/2}}")
-            ref = f"{REF}#adam-and-rmsprop"
+            torch_form = form == "torch"
+            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept,
+                                     form="torch" if torch_form else "theory")
+            if torch_form:
+                corrected = "bias-corrected, " if opt == "adam" else ""
+                assumptions.append(f"{opt} in torch.optim's form: {corrected}preconditioner 1/(sqrt(v_k) + delta)")
+            else:
+                assumptions.append(f"{opt} in the analysed form: no bias correction, preconditioner "
+                                   "(delta + v_k)^{-1/2}")
+            ref = f"{REF}#torchs-adam-and-rmsprop" if torch_form else f"{REF}#adam-and-rmsprop"
     return Bound("E||grad L(theta_R)||^2", terms, "derived", ref, assumptions, conditions,
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
 
 
-def lemma_sums(spec: VAESpec) -> dict[str, Bound]:
+def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
     """The a-priori bounds on an adaptive theorem's sums X_gamma and X_gamma2 (Lemma 3 for Adam and RMSProp, Lemma 1
-    for AdaGrad), by name; none for SGD."""
+    for AdaGrad), by name; none for SGD. form: as `theorem`'s."""
     opt, dim = spec.optimizer.name, spec.n_parameters
     if opt == "sgd":
         return {}
-    pair = adagrad_sums(S.M_inf, dim) if opt == "adagrad" else adam_sums(S.M_inf, dim)
+    pair = (adagrad_sums(S.M_inf, dim) if opt == "adagrad" else
+            adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form))
     ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
     return {name: Bound(name, {"lemma bound": expr}, "derived", ref, [f"|H_k,i| <= M_inf, {opt} as analysed"])
             for name, expr in zip(("X_gamma", "X_gamma2"), pair)}
 
 
 def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False,
-                projected: bool = False) -> Bound:
+                projected: bool = False, form: str = "theory") -> Bound:
     """The bound on E||grad L(theta_R)||^2 for the spec's optimiser (or, projected, on the gradient mapping's
     average): `theorem` with the derived L and sigma2."""
     L = smoothness(spec, estimator, allow_outside_theory)
     sig = variance(spec, estimator, allow_outside_theory)
-    form = theorem(spec, estimator, projected)
+    form = theorem(spec, estimator, projected, form=form)
     derived = form.subs({L_SYMBOL.name: L.expr, SIGMA2_SYMBOL.name: sig.expr})
     return Bound(form.name, derived.terms, L.status, form.reference, list(L.assumptions) + list(form.assumptions),
                  derived.conditions, form.description)
@@ -288,10 +302,18 @@ class Derived:
         return theory_constants(self.spec, self.values, a)
 
 
-def derive_for_run(spec: VAESpec, projected: bool = False) -> Derived:
-    """The theory `compare` holds a run of `spec` to (the projected-SGD theorem if `projected`); raises
-    `NotDerivedError` where none is derived. Settings outside the theory are allowed (labelled outside-theory)."""
+def update_form(spec: VAESpec, trained_form: str | None) -> str:
+    """The form of the theorem a run trained in `trained_form` (its TrainConfig.form) is held to: "torch" where
+    torch.optim's update has its own theorem (Adam, RMSProp), else "theory" (whose condition then says whether the
+    run met it)."""
+    return "torch" if trained_form == "torch" and spec.optimizer.name in TORCH_ANALYSED else "theory"
+
+
+def derive_for_run(spec: VAESpec, projected: bool = False, form: str = "theory") -> Derived:
+    """The theory `compare` holds a run of `spec` to (the projected-SGD theorem if `projected`; form: as `theorem`'s,
+    see `update_form`); raises `NotDerivedError` where none is derived. Settings outside the theory are allowed
+    (labelled outside-theory)."""
     values = spec_values(spec, allow_outside_theory=True)
-    return Derived(spec=spec, convergence=convergence(spec, allow_outside_theory=True, projected=projected),
-                   theorem=theorem(spec, projected=projected, sums=True), values=values,
-                   constants=theory_constants(spec, values), sums=lemma_sums(spec))
+    return Derived(spec=spec, convergence=convergence(spec, allow_outside_theory=True, projected=projected, form=form),
+                   theorem=theorem(spec, projected=projected, sums=True, form=form), values=values,
+                   constants=theory_constants(spec, values), sums=lemma_sums(spec, form))

@@ -79,13 +79,27 @@ def adagrad_sums(M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, C: s
 
 
 def adam_sums(M_inf: sp.Expr, dim: sp.Expr, *, beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta,
-              C: sp.Expr = S.C_gamma, n: sp.Expr = S.n) -> tuple[sp.Expr, sp.Expr]:
+              C: sp.Expr = S.C_gamma, n: sp.Expr = S.n, beta1: sp.Expr = S.beta1,
+              form: str = "theory") -> tuple[sp.Expr, sp.Expr]:
     """Lemma 3's bounds on Adam's (and RMSProp's) X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 (weights
-    gamma_{k+1}^2), gamma_k = C k^{-1/2}: d*/(1 - beta2) C (l + c P_{n+1}) and d*/(1 - beta2) C^2 (l + c H_{n+1})."""
+    gamma_{k+1}^2), gamma_k = C k^{-1/2}: d*/(1 - beta2) C (l + c P_{n+1}) and d*/(1 - beta2) C^2 (l + c H_{n+1}).
+
+    form "torch" (torch.optim's update, docs/derivations.md "Torch's Adam and RMSProp"): eps = delta sits outside the
+    square root, so l = ln(1 + M_inf^2 / delta'), delta' = delta^2 (1 - beta2) for Adam (its eps is scaled by
+    sqrt(1 - beta2^{k+1}) >= sqrt(1 - beta2)) and delta^2 for RMSProp (beta1 = 0: no bias correction). Adam's
+    weights are its effective steps gamma'_{k+1} = gamma_{k+1} sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}),
+    nonincreasing, the first C sqrt(1 - beta2) / (1 - beta1), each at most gamma_{k+1} / (1 - beta1); Abel's
+    summation pays the first weight times l and the sum of all of them times c."""
     ell, c = _log_sum(M_inf, delta), sp.log(1 / beta2)
     per_coordinate = dim / (1 - beta2)
-    return (per_coordinate * C * (ell + c * power_sum_bound(sp.Rational(1, 2), n + 1)),
-            per_coordinate * C**2 * (ell + c * harmonic_bound(n + 1)))
+    P, H = power_sum_bound(sp.Rational(1, 2), n + 1), harmonic_bound(n + 1)
+    if form == "torch" and beta1 != 0:  # Adam, bias-corrected
+        first, most = C * sp.sqrt(1 - beta2) / (1 - beta1), C / (1 - beta1)
+        ell = _log_sum(M_inf, delta**2 * (1 - beta2))
+        return (per_coordinate * (first * ell + c * most * P), per_coordinate * (first**2 * ell + c * most**2 * H))
+    if form == "torch":  # RMSProp: the analysed weights, eps outside the root
+        ell = _log_sum(M_inf, delta**2)
+    return (per_coordinate * C * (ell + c * P), per_coordinate * C**2 * (ell + c * H))
 
 
 def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star,
@@ -110,7 +124,8 @@ def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delt
 
 def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr = S.beta1,
          beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
-         n: sp.Expr = S.n, sums: tuple[sp.Expr, sp.Expr] | None = None) -> tuple[Terms, dict[str, sp.Basic]]:
+         n: sp.Expr = S.n, sums: tuple[sp.Expr, sp.Expr] | None = None,
+         form: str = "theory") -> tuple[Terms, dict[str, sp.Basic]]:
     """Adam as analysed (RMSProp at beta1 = 0), without bias correction, on V = -L, L-smooth:
 
         m_k = beta1 m_{k-1} + (1 - beta1) H_k,   v_k = beta2 v_{k-1} + (1 - beta2) H_k^2   (m_{-1} = v_{-1} = 0),
@@ -129,13 +144,22 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     docs/derivations.md, "Adam and RMSProp". The two parts in dim/(1 - beta2) are Lemma 3's bounds on
     X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 = sum_k gamma_{k+1}^2 sum_i X_k,i, X_k,i = H_k,i^2/(delta + v_k,i):
     `sums` puts other expressions in their place (a run's recorded sums, as the registry's symbols).
+
+    form "torch": torch.optim's Adam (bias-corrected, beta1 > 0) or RMSProp (beta1 = 0), eps = delta outside the
+    square root. Its step is the analysed one with the effective step gamma'_{k+1} = gamma_{k+1} sqrt(1 - beta2^{k+1})
+    / (1 - beta1^{k+1}) (nonincreasing; gamma' = gamma for RMSProp) and eps_k = delta sqrt(1 - beta2^{k+1}) outside
+    the square root of the uncorrected v_k, so the same proof holds with X_k,i = H_k,i^2 / (sqrt(v_k,i) + eps_k)^2,
+    the sums weighted by gamma' and sqrt(delta + M_inf^2) replaced by M_inf + delta in s (docs/derivations.md,
+    "Torch's Adam and RMSProp").
     """
     x, rho = beta1 / beta2, beta1 / sp.sqrt(beta2)
     kappa = (1 - beta1) / (1 - x)
     Q = (1 - beta1) * ((1 - x) ** sp.Rational(-3, 2) + (1 - rho) ** -2)
     Lam = 1 + 2 * sp.sqrt(x * beta1 * (1 + beta1)) / (1 - beta1)
-    scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
-    X1, X2 = sums if sums is not None else adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n)
+    top = M_inf + delta if form == "torch" else sp.sqrt(delta + M_inf**2)  # the preconditioner's least entry: 1/top
+    scale = 2 * top / (C * sp.sqrt(n + 1))
+    X1, X2 = sums if sums is not None else adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1,
+                                                     form=form)
     terms = {"initial gap": scale * gap,
              "preconditioner dependence": scale * M_inf * sp.sqrt(1 - beta2) * Q * X1,
              "noise": scale * L / 2 * kappa * Lam * X2}

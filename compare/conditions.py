@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bounds.bound import Bound
+from bounds.derive import TORCH_ANALYSED
 from bounds.spec import VAESpec
 from empirical.runs import Run
 from .measures import projection_acted
@@ -51,9 +52,11 @@ def check(run: Run, spec: VAESpec, bound: Bound | None, values: dict[str, float]
         f"schedule={train.get('schedule')!r}" + ("" if train.get("schedule") == "per_step"
                                                  else ": the theorem analyses per-step decay"))
     if opt.name != "sgd":
-        add("the analysed update", train.get("form") == "theory",
-            f"form={train.get('form')!r}" + ("" if train.get("form") == "theory" else
-                                            ": torch.optim's bias correction and eps placement are not analysed"))
+        form = train.get("form")
+        analysed = form == "theory" or (form == "torch" and opt.name in TORCH_ANALYSED)
+        add("the analysed update", analysed,
+            f"form={form!r}" + ("" if form == "theory" else f": torch.optim's {opt.name}, with its own theorem"
+                                if analysed else ": torch.optim's AdaGrad (eps outside the root) is not analysed"))
     add("independent mini-batches", train.get("batches", "epochs") == "independent",
         f"batches={train.get('batches', 'epochs')!r}" + ("" if train.get("batches") == "independent" else
                                                          ": reshuffled epochs make E[ghat_k | past] != grad L"))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bounds.derive import update_form
 from empirical.quantities import constants
 from empirical.runs import Run
 
@@ -99,7 +100,8 @@ def constant_descriptions() -> dict[str, str]:
 def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     """The run's X_gamma and X_gamma2 at each n (cumulative over k <= n of the recorded adaptive_step_sq, with the
     theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and RMSProp, C_gamma and C_gamma^2 for AdaGrad,
-    docs/derivations.md "The adaptive bounds a posteriori"); None where the run did not record them. The last row
+    docs/derivations.md "The adaptive bounds a posteriori"; torch's Adam: its effective step, "Torch's Adam and
+    RMSProp"); None where the run did not record them. The last row
     has no update: its X is the step before's."""
     t, spec = run.trace, run.spec
     if "adaptive_step_sq" not in t or not t["adaptive_step_sq"].notna().any():
@@ -107,8 +109,11 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     steps = t["step"].to_numpy()
     x = pd.Series(t["adaptive_step_sq"].to_numpy(dtype=float), index=steps).ffill()
     x = x.reindex(np.arange(int(steps.max()) + 1)).ffill().fillna(0.0).to_numpy()
-    C, k = spec.optimizer.C_gamma, np.arange(len(x), dtype=float)
-    w = np.ones_like(k) if spec.optimizer.name == "adagrad" else (k + 1) ** -0.5
+    o, k = spec.optimizer, np.arange(len(x), dtype=float)
+    C = o.C_gamma
+    w = np.ones_like(k) if o.name == "adagrad" else (k + 1) ** -0.5
+    if o.name == "adam" and update_form(spec, run.config["train"].get("form")) == "torch":
+        w = w * np.sqrt(1 - o.beta2 ** (k + 1)) / (1 - o.beta1 ** (k + 1))  # the effective step gamma'_{k+1} / C
     index = np.asarray(n, dtype=int)
     return {"X_gamma": np.cumsum(C * w * x)[index], "X_gamma2": np.cumsum(C**2 * w**2 * x)[index]}
 

@@ -212,7 +212,7 @@ def assess(run: Run, label: str = "") -> Assessment:
     try:
         if outside:
             raise NotDerivedError(f"the instrumented module is outside the theory: {'; '.join(outside)}")
-        derived = D.derive_for_run(spec, projected)
+        derived = D.derive_for_run(spec, projected, D.update_form(spec, run.config["train"].get("form")))
     except NotDerivedError as exc:  # a declared refusal; any other error is a bug and propagates
         error = str(exc)
         return Assessment(run=run, spec=spec, bound=None, form=None, error=error, average=average,

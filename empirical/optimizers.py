@@ -66,14 +66,19 @@ class FlatOptimizer:
         """The adaptive theorems' X_k,i = H_k,i^2 / denominator_i for the step about to take ghat (batched over leading
         dimensions; the state is read, not changed): delta + v_k (Adam, RMSProp: v_k after its update) or
         (k+1) delta + sum_{j<=k} H_j^2 (AdaGrad, so that C_gamma X_k,i is the analysed update's U_k,i^2 / C_gamma);
-        None for SGD. Both forms keep the same v, so torch's runs record the sums the theorem is written in."""
+        None for SGD. torch's Adam and RMSProp have their own theorem, written in (sqrt(v_k) + eps_k)^2 with
+        eps_k = delta sqrt(1 - beta2^{k+1}) (Adam) or delta (RMSProp); torch's AdaGrad records the analysed sum."""
         o, st = self.spec, self.state
         if o.name == "sgd":
             return None
         H2 = ghat.square()
         if o.name == "adagrad":
             return (st["k"] + 1) * o.delta + st["v"] + H2
-        return o.delta + o.beta2 * st["v"] + (1 - o.beta2) * H2
+        v = o.beta2 * st["v"] + (1 - o.beta2) * H2
+        if self.form == "torch":
+            eps = o.delta * (1 - o.beta2 ** (st["k"] + 1)) ** 0.5 if o.name == "adam" else o.delta
+            return (v.sqrt() + eps).square()
+        return o.delta + v
 
     def state_dict(self) -> dict[str, torch.Tensor | int]:
         return {k: v.clone() if torch.is_tensor(v) else v for k, v in self.state.items()}

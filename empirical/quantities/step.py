@@ -31,7 +31,9 @@ QUANTITIES = [
                                     lambda t: column_max(t, "grad_abs_max"))),
     Quantity("adaptive_sum", {
         "adaptive_step_sq": "adaptive optimisers: sum_i ghat_k,i^2 / (delta + v_k,i), v_k after the step's update "
-                            "(AdaGrad: / ((k+1) delta + sum_{j<=k} ghat_j,i^2)): the X_k of the adaptive theorems, "
+                            "(AdaGrad: / ((k+1) delta + sum_{j<=k} ghat_j,i^2); torch's Adam and RMSProp: / "
+                            "(sqrt(v_k,i) + eps_k)^2, eps_k = delta sqrt(1 - beta2^{k+1}) for Adam, delta for "
+                            "RMSProp): the X_k of the adaptive theorems, "
                             "whose weighted sums over k the a-posteriori bound puts in for the lemmas' bounds",
     }, when=STEP),
     Quantity("unbiased_grad_norm", {

@@ -2,8 +2,9 @@
 
 V(theta) = a sum_i (1 - cos theta_i) is a-smooth with ||grad V|| <= a sqrt(d) and V* = 0; the estimator
 H = grad V + xi adds noise uniform on the sphere of radius rho (mean zero, variance rho^2, ||H|| <= a sqrt(d) + rho).
-Each optimiser runs exactly as its theorem states it (step C_gamma k^{-1/2}; Adam without bias correction), over
-many seeds, and the measured (1/(n+1)) sum_k E||grad V(theta_k)||^2 must stay below the bound.
+Each optimiser runs exactly as its theorem states it (step C_gamma k^{-1/2}; Adam without bias correction, or, in
+the form "torch", torch.optim's bias-corrected Adam and RMSProp with eps outside the square root), over many seeds,
+and the measured (1/(n+1)) sum_k E||grad V(theta_k)||^2 must stay below the bound.
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ M = A * np.sqrt(D)   # ||grad V|| <= M
 M_INF = A + RHO      # |H_i| <= |grad_i V| + |xi_i| <= A + RHO on every coordinate
 
 
-def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums: bool = False):
+def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums: bool = False,
+             form: str = "theory"):
     """The measured (1/(n+1)) sum_k E||grad V(theta_k)||^2 (mean over seeds); with `sums`, also each seed's adaptive
-    sums (X_gamma, X_gamma2) with the theorem's weights (docs/derivations.md, "The adaptive bounds a posteriori")."""
+    sums (X_gamma, X_gamma2) with the theorem's weights (docs/derivations.md, "The adaptive bounds a posteriori";
+    torch's form: "Torch's Adam and RMSProp")."""
     rng = np.random.default_rng(0)
     theta = np.full((SEEDS, D), np.pi / 2)
     m, v, second = (np.zeros_like(theta) for _ in range(3))
@@ -39,6 +42,15 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
             step = H / np.sqrt(delta + second / (k + 1))
             X = (H**2 / ((k + 1) * delta + second)).sum(1)
             X1, X2 = X1 + C * X, X2 + C**2 * X
+        elif form == "torch":  # torch.optim: Adam bias-corrected, RMSProp not; eps outside the square root
+            m = beta1 * m + (1 - beta1) * H
+            v = beta2 * v + (1 - beta2) * H**2
+            corrected = optimizer == "adam"
+            c1, c2 = (1 - beta1 ** (k + 1), 1 - beta2 ** (k + 1)) if corrected else (1.0, 1.0)
+            step = (m / c1) / (np.sqrt(v / c2) + delta)
+            X = (H**2 / (np.sqrt(v) + delta * np.sqrt(c2)) ** 2).sum(1)
+            effective = gamma * np.sqrt(c2) / c1  # gamma'_{k+1}
+            X1, X2 = X1 + effective * X, X2 + effective**2 * X
         else:  # rmsprop, adam (rmsprop is adam with beta1 = 0)
             m = beta1 * m + (1 - beta1) * H
             v = beta2 * v + (1 - beta2) * H**2
@@ -55,7 +67,7 @@ def _values(C: float, beta1: float, beta2: float, delta: float) -> dict:
             S.M: M, S.M_inf: M_INF}
 
 
-def bound(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums=None) -> float:
+def bound(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums=None, form: str = "theory") -> float:
     """The theorem's bound; sums: (X_gamma, X_gamma2) put in for the lemmas' bounds on them."""
     L = sp.Float(A)
     if optimizer == "sgd":
@@ -63,14 +75,16 @@ def bound(optimizer: str, C: float, beta1: float, beta2: float, delta: float, su
     elif optimizer == "adagrad":
         terms = T.adagrad(L, S.M_inf, D, sums=sums)
     else:  # rmsprop is adam with beta1 = 0
-        terms, _ = T.adam(L, S.M_inf, S.M, D, beta1=S.beta1 if optimizer == "adam" else 0, sums=sums)
+        terms, _ = T.adam(L, S.M_inf, S.M, D, beta1=S.beta1 if optimizer == "adam" else 0, sums=sums, form=form)
     return float(sum(terms.values()).xreplace(_values(C, beta1, beta2, delta)))
 
 
-def lemma_sums(optimizer: str, C: float, beta2: float, delta: float) -> tuple[float, float]:
+def lemma_sums(optimizer: str, C: float, beta2: float, delta: float, beta1: float = 0.0,
+               form: str = "theory") -> tuple[float, float]:
     """Lemma 1's (AdaGrad) or Lemma 3's (Adam, RMSProp) bounds on X_gamma and X_gamma2."""
-    pair = T.adagrad_sums(S.M_inf, D) if optimizer == "adagrad" else T.adam_sums(S.M_inf, D)
-    values = _values(C, 0.0, beta2, delta)
+    pair = (T.adagrad_sums(S.M_inf, D) if optimizer == "adagrad"
+            else T.adam_sums(S.M_inf, D, beta1=S.beta1 if optimizer == "adam" else 0, form=form))
+    values = _values(C, beta1, beta2, delta)
     return tuple(float(x.xreplace(values)) for x in pair)
 
 
@@ -202,3 +216,26 @@ def test_projected_sgd_bounds_the_gradient_mapping(regime, tightness):
     value = sum(terms.values())
     tightness.record(f"theorem projected sgd, {regime} (simulated)", measured, value)
     assert measured <= value
+
+
+TORCH_CASES = [("rmsprop", 0.5, 0.0, 0.5), ("adam", 0.5, 0.9, 0.5), ("rmsprop", 0.05, 0.0, 1e-8),
+               ("adam", 0.05, 0.9, 1e-8)]
+
+
+@pytest.mark.parametrize("optimizer,C,beta1,delta", TORCH_CASES)
+def test_torchs_adam_and_rmsprop_stay_below_their_theorem(optimizer, C, beta1, delta, tightness):
+    """torch.optim's updates (Adam bias-corrected, eps outside the square root) against the torch form of the
+    theorem: a priori, with the runs' own sums, and each seed's sums below their lemma (path by path)."""
+    beta2 = 0.99
+    measured, X1, X2 = simulate(optimizer, C, beta1, beta2, delta, sums=True, form="torch")
+    a_priori = bound(optimizer, C, beta1, beta2, delta, form="torch")
+    own = bound(optimizer, C, beta1, beta2, delta, sums=(sp.Float(X1.mean()), sp.Float(X2.mean())), form="torch")
+    regime = "" if delta == 0.5 else f", delta = {delta:g}"
+    tightness.record(f"theorem torch {optimizer} (simulated, exact constants{regime})", measured, a_priori)
+    tightness.record(f"theorem torch {optimizer} with the run's sums (simulated{regime})", measured, own)
+    assert measured <= own < a_priori
+    lemma = lemma_sums(optimizer, C, beta2, delta, beta1, form="torch")
+    for name, run_sums, bound_value in (("X_gamma", X1, lemma[0]), ("X_gamma2", X2, lemma[1])):
+        tightness.record(f"lemma bound on torch {optimizer}'s {name} (simulated{regime})", float(run_sums.mean()),
+                         bound_value)
+        assert run_sums.max() <= bound_value

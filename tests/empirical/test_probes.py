@@ -147,7 +147,9 @@ def test_theory_form_adam_is_basa_adam_without_bias_correction():
 @pytest.mark.parametrize("form", ["theory", "torch"])
 def test_the_adaptive_denominator_is_the_one_the_step_then_uses(name, form):
     """X_k = sum_i ghat_i^2 / denominator_i is read before the step: the denominator must be delta + v_k with v_k
-    after the step's update (Adam, RMSProp), or (k+1) delta + the sum of squares so far (AdaGrad), in both forms."""
+    after the step's update (Adam, RMSProp), or (k+1) delta + the sum of squares so far (AdaGrad, both forms); torch's
+    Adam and RMSProp: (sqrt(v_k) + eps_k)^2, eps_k = delta sqrt(1 - beta2^{k+1}) (Adam) or delta (RMSProp), which
+    for Adam is (1 - beta2^{k+1}) times the square of the divisor torch applies to the bias-corrected momentum."""
     o = OptimizerSpec(name, 1.0, 0.9 if name == "adam" else 0.0, 0.99, 1e-3)
     opt = FlatOptimizer(o, form, torch.zeros(3, dtype=DT))
     gen = torch.Generator().manual_seed(1)
@@ -155,7 +157,13 @@ def test_the_adaptive_denominator_is_the_one_the_step_then_uses(name, form):
         ghat = torch.randn(3, generator=gen, dtype=DT)
         denominator = opt.denominator(ghat)
         opt.direction(ghat)
-        expected = (k + 1) * o.delta + opt.state["v"] if name == "adagrad" else o.delta + opt.state["v"]
+        if name == "adagrad":
+            expected = (k + 1) * o.delta + opt.state["v"]
+        elif form == "torch":
+            bias = 1 - o.beta2 ** (k + 1) if name == "adam" else 1.0
+            expected = bias * opt.divisor(opt.state["v"], k + 1) ** 2
+        else:
+            expected = o.delta + opt.state["v"]
         assert torch.allclose(denominator, expected, rtol=1e-14)
     assert FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3, dtype=DT)).denominator(ghat) is None
 
