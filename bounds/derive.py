@@ -27,7 +27,7 @@ from .objectives.smoothness import (block_norm, expected_max, iwae_variance, min
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
 from .support import NotDerivedError, require_bounded, require_bounded_architecture, require_projected_theorem
-from .theorems import adagrad, adagrad_sums, adam, adam_sums, projected_sgd, sgd
+from .theorems import adagrad, adagrad_sums, adam, adam_sums, momentum_constants, projected_sgd, sgd
 
 REF = "docs/derivations.md"
 # The objectives whose per-draw gradient is a self-normalised weighted sum sum_l wt_l grad l_l (IWAE, VR-IWAE).
@@ -164,7 +164,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
-    (the a-posteriori bound). sums: adaptive methods keep their lemma sums as the symbols X_gamma and X_gamma2
+    (the a-posteriori bound). sums: adaptive methods keep their lemma sums as the symbols X_gamma, X_gamma2, X_gamma_M
     (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the analysed updates) or "torch"
     (torch.optim's Adam and RMSProp; AdaGrad and SGD have one form here).
     """
@@ -191,7 +191,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                            "(assumed; the default M is the pointwise gradient bound at ||eps|| = sqrt(d_z) + "
                            f"{CONCENTRATION_T}, and M_inf = M)")
         dim = spec.n_parameters
-        kept = (S.X_gamma, S.X_gamma2) if sums else None
+        kept = (S.X_gamma, S.X_gamma2, S.X_gamma_M) + (() if opt == "adagrad" else (S.U_gamma,)) if sums else None
         if opt == "adagrad":
             terms = adagrad(L_SYMBOL, S.M_inf, dim, sums=kept)
             ref = f"{REF}#adagrad"
@@ -212,16 +212,20 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
 
 
 def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
-    """The a-priori bounds on an adaptive theorem's sums X_gamma and X_gamma2 (Lemma 3 for Adam and RMSProp, Lemma 1
-    for AdaGrad), by name; none for SGD. form: as `theorem`'s."""
+    """The a-priori bounds on an adaptive theorem's sums X_gamma, X_gamma2 (Lemma 3 for Adam and RMSProp, Lemma 1
+    for AdaGrad) and X_gamma_M (M_inf X_gamma's bound), by name; none for SGD. form: as `theorem`'s."""
     opt, dim = spec.optimizer.name, spec.n_parameters
     if opt == "sgd":
         return {}
     pair = (adagrad_sums(S.M_inf, dim) if opt == "adagrad" else
             adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form))
     ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
+    pair = (*pair, S.M_inf * pair[0])  # X_gamma_M <= M_inf X_gamma: every M_i <= M_inf
+    if opt != "adagrad":  # U_gamma <= kappa Lam X_gamma2, path by path
+        kappa, _, Lam = momentum_constants(S.beta1 if opt == "adam" else 0, S.beta2)
+        pair = (*pair, kappa * Lam * pair[1])
     return {name: Bound(name, {"lemma bound": expr}, "derived", ref, [f"|H_k,i| <= M_inf, {opt} as analysed"])
-            for name, expr in zip(("X_gamma", "X_gamma2"), pair)}
+            for name, expr in zip(("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma"), pair)}
 
 
 def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False,
@@ -292,7 +296,7 @@ class Derived:
     constants, the numbers of the spec's settings and the derived constants."""
     spec: VAESpec
     convergence: Bound
-    theorem: Bound     # adaptive methods: with their lemma sums kept as X_gamma, X_gamma2
+    theorem: Bound     # adaptive methods: with their lemma sums kept as X_gamma, X_gamma2, X_gamma_M
     values: dict[str, Any]
     constants: dict[str, float]
     sums: dict[str, Bound]  # the lemmas' bounds on those sums (none for SGD)

@@ -93,6 +93,10 @@ CONSTANTS: tuple[Setting, ...] = (
             "sum_k gamma_{k+1} sum_i H_k,i^2 / (delta + v_k,i) (AdaGrad: C_gamma sum_k ||U_k||^2)", NONNEGATIVE),
     Setting("X_gamma2", None, "adaptive methods: the same sum with the weights gamma_{k+1}^2 (AdaGrad: "
             "C_gamma^2 sum_k ||U_k||^2)", NONNEGATIVE),
+    Setting("X_gamma_M", None, "adaptive methods: X_gamma with each coordinate's part weighted by its own bound "
+            "M_i >= |H_k,i|, sum_i M_i sum_k gamma_{k+1} X_k,i (at most M_inf X_gamma)", NONNEGATIVE),
+    Setting("U_gamma", None, "Adam and RMSProp: the steps' curvature sum, sum_k ||gamma_{k+1} u_k||^2 plus twice the "
+            "momentum's transport, at most kappa Lam X_gamma2", NONNEGATIVE),
     # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.
     Setting("M0", None, "black-box VI: |log p(x, 0)| <= M0", NONNEGATIVE),
     Setting("M1", None, "black-box VI: ||grad_z log p(x, 0)|| <= M1", NONNEGATIVE),

@@ -71,6 +71,23 @@ def _log_sum(M_inf: sp.Expr, delta: sp.Expr) -> sp.Expr:
     return sp.log(1 + M_inf**2 / delta)
 
 
+def _with_coordinates(sums: tuple[sp.Expr, ...], M_inf: sp.Expr) -> tuple[sp.Expr, ...]:
+    """(X_gamma, X_gamma2, X_gamma_M, ...): the third, the per-coordinate sum_i M_i X_gamma,i, is M_inf X_gamma unless
+    given (docs/derivations.md, "Per-coordinate bounds"); what follows it is kept."""
+    return (*sums[:2], M_inf * sums[0]) if len(sums) == 2 else tuple(sums)
+
+
+def momentum_constants(beta1: sp.Expr, beta2: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """(kappa, Q, Lam) of the Adam theorem: with x = beta1/beta2 and rho = beta1/sqrt(beta2), kappa =
+    (1 - beta1)/(1 - x), Q = (1 - beta1)[(1 - x)^{-3/2} + (1 - rho)^{-2}] and
+    Lam = 1 + 2 sqrt(x beta1 (1 + beta1))/(1 - beta1) (docs/derivations.md, "Adam and RMSProp")."""
+    x, rho = beta1 / beta2, beta1 / sp.sqrt(beta2)
+    kappa = (1 - beta1) / (1 - x)
+    Q = (1 - beta1) * ((1 - x) ** sp.Rational(-3, 2) + (1 - rho) ** -2)
+    Lam = 1 + 2 * sp.sqrt(x * beta1 * (1 + beta1)) / (1 - beta1)
+    return kappa, Q, Lam
+
+
 def adagrad_sums(M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, C: sp.Expr = S.C_gamma,
                  n: sp.Expr = S.n) -> tuple[sp.Expr, sp.Expr]:
     """Lemma 1's bounds on AdaGrad's X_gamma = C sum_k ||U_k||^2 and X_gamma2 = C^2 sum_k ||U_k||^2."""
@@ -116,9 +133,10 @@ def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delt
     step's own size, so delta enters only through a logarithm (docs/derivations.md, "AdaGrad").
     """
     scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
-    X1, X2 = sums if sums is not None else adagrad_sums(M_inf, dim, delta=delta, C=C, n=n)
+    X1, X2, X1M = _with_coordinates(sums if sums is not None else adagrad_sums(M_inf, dim, delta=delta, C=C, n=n),
+                                    M_inf)
     return {"initial gap": scale * gap,
-            "preconditioner dependence": scale * 2 * M_inf * X1,
+            "preconditioner dependence": scale * 2 * X1M,
             "noise": scale * L * X2 / 2}
 
 
@@ -143,7 +161,10 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     The c terms (c P_{n+1} ~ 2 (1 - beta2) sqrt(n)) do not vanish with n at a fixed beta2. Derived in
     docs/derivations.md, "Adam and RMSProp". The two parts in dim/(1 - beta2) are Lemma 3's bounds on
     X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 = sum_k gamma_{k+1}^2 sum_i X_k,i, X_k,i = H_k,i^2/(delta + v_k,i):
-    `sums` puts other expressions in their place (a run's recorded sums, as the registry's symbols).
+    `sums` puts other expressions in their place (a run's recorded sums, as the registry's symbols): (X_gamma,
+    X_gamma2), optionally followed by X_gamma_M, the per-coordinate sum that takes M_inf X_gamma's place, and U_gamma,
+    the steps' curvature sum that takes kappa Lam X_gamma2's (docs/derivations.md, "Per-coordinate bounds and the
+    steps' own curvature").
 
     form "torch": torch.optim's Adam (bias-corrected, beta1 > 0) or RMSProp (beta1 = 0), eps = delta outside the
     square root. Its step is the analysed one with the effective step gamma'_{k+1} = gamma_{k+1} sqrt(1 - beta2^{k+1})
@@ -152,17 +173,16 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     the sums weighted by gamma' and sqrt(delta + M_inf^2) replaced by M_inf + delta in s (docs/derivations.md,
     "Torch's Adam and RMSProp").
     """
-    x, rho = beta1 / beta2, beta1 / sp.sqrt(beta2)
-    kappa = (1 - beta1) / (1 - x)
-    Q = (1 - beta1) * ((1 - x) ** sp.Rational(-3, 2) + (1 - rho) ** -2)
-    Lam = 1 + 2 * sp.sqrt(x * beta1 * (1 + beta1)) / (1 - beta1)
+    kappa, Q, Lam = momentum_constants(beta1, beta2)
     top = M_inf + delta if form == "torch" else sp.sqrt(delta + M_inf**2)  # the preconditioner's least entry: 1/top
     scale = 2 * top / (C * sp.sqrt(n + 1))
-    X1, X2 = sums if sums is not None else adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1,
-                                                     form=form)
+    X1, X2, X1M, *rest = _with_coordinates(sums if sums is not None else
+                                           adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1,
+                                                     form=form), M_inf)
+    steps = rest[0] if rest else kappa * Lam * X2  # U_gamma, the steps' curvature sum, and its bound
     terms = {"initial gap": scale * gap,
-             "preconditioner dependence": scale * M_inf * sp.sqrt(1 - beta2) * Q * X1,
-             "noise": scale * L / 2 * kappa * Lam * X2}
+             "preconditioner dependence": scale * sp.sqrt(1 - beta2) * Q * X1M,
+             "noise": scale * L / 2 * steps}
     if beta1 == 0:  # RMSProp: no momentum, nothing to warm up, no condition on beta1
         return terms, {}
     terms["momentum warm-up"] = M**2 * beta1 / ((1 - beta1) * (n + 1))

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from bounds.derive import update_form
-from empirical.quantities import constants
+from bounds.theorems import momentum_constants
+from empirical.quantities import column_max, constants
 from empirical.runs import Run
 
 
@@ -86,7 +87,7 @@ THEOREM_CONSTANTS = ("L", "sigma2", "M", "M_inf", "L_star")
 
 
 # The adaptive theorems' sums before their last lemma (bounds.registry): measured as curves over n, not constants.
-ADAPTIVE_SUMS = ("X_gamma", "X_gamma2")
+ADAPTIVE_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma")
 
 
 def constant_descriptions() -> dict[str, str]:
@@ -98,24 +99,63 @@ def constant_descriptions() -> dict[str, str]:
 
 
 def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The run's X_gamma and X_gamma2 at each n (cumulative over k <= n of the recorded adaptive_step_sq, with the
-    theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and RMSProp, C_gamma and C_gamma^2 for AdaGrad,
-    docs/derivations.md "The adaptive bounds a posteriori"; torch's Adam: its effective step, "Torch's Adam and
-    RMSProp"); None where the run did not record them. The last row
-    has no update: its X is the step before's."""
+    """The run's X_gamma, X_gamma2 and X_gamma_M at each n (cumulative over k <= n of the recorded adaptive_step_sq,
+    with the theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and RMSProp, C_gamma and C_gamma^2 for
+    AdaGrad, docs/derivations.md "The adaptive bounds a posteriori"; torch's Adam: its effective step, "Torch's Adam
+    and RMSProp"); None where the run did not record them. X_gamma_M is C_gamma times the recorded
+    adaptive_coordinate_sum ("Per-coordinate bounds"); where a row lacks it (the last row, which has no update; a run
+    recorded before it) its step adds the run's largest |ghat_k,i| times its X_gamma increment, the bound every M_i
+    is under. The last row's X is the step before's."""
     t, spec = run.trace, run.spec
     if "adaptive_step_sq" not in t or not t["adaptive_step_sq"].notna().any():
         return None
     steps = t["step"].to_numpy()
-    x = pd.Series(t["adaptive_step_sq"].to_numpy(dtype=float), index=steps).ffill()
-    x = x.reindex(np.arange(int(steps.max()) + 1)).ffill().fillna(0.0).to_numpy()
+    length = int(steps.max()) + 1
+
+    def per_step(column: str) -> np.ndarray:
+        values = pd.Series(t[column].to_numpy(dtype=float), index=steps) if column in t else pd.Series(dtype=float)
+        return values.reindex(np.arange(length)).to_numpy()
+
+    x = pd.Series(per_step("adaptive_step_sq")).ffill().fillna(0.0).to_numpy()
     o, k = spec.optimizer, np.arange(len(x), dtype=float)
     C = o.C_gamma
     w = np.ones_like(k) if o.name == "adagrad" else (k + 1) ** -0.5
     if o.name == "adam" and update_form(spec, run.config["train"].get("form")) == "torch":
         w = w * np.sqrt(1 - o.beta2 ** (k + 1)) / (1 - o.beta1 ** (k + 1))  # the effective step gamma'_{k+1} / C
+    X1 = np.cumsum(C * w * x)
+    coordinate = C * per_step("adaptive_coordinate_sum")
+    increments = np.diff(coordinate, prepend=0.0)
+    fallback = column_max(t, "grad_abs_max") * C * w * x
+    recorded = np.isfinite(increments) & np.isfinite(np.concatenate([[0.0], coordinate[:-1]]))
+    XM = np.cumsum(np.where(recorded, increments, fallback))
+    X2 = np.cumsum(C**2 * w**2 * x)
     index = np.asarray(n, dtype=int)
-    return {"X_gamma": np.cumsum(C * w * x)[index], "X_gamma2": np.cumsum(C**2 * w**2 * x)[index]}
+    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index]}
+    if o.name != "adagrad":
+        lengths = C * (k + 1) ** -0.5 * np.sqrt(per_step("step_norm_sq")) / per_step("lr")  # ||gamma_{k+1} u_k||
+        out["U_gamma"] = steps_curvature_sum(x, C * w, pd.Series(lengths).ffill().to_numpy(), o, X2)[index]
+    return out
+
+
+def steps_curvature_sum(x: np.ndarray, gamma: np.ndarray, lengths: np.ndarray, o, X2: np.ndarray) -> np.ndarray:
+    """U_gamma at every n: sum_{k<=n} d_k^2 + 2 sum_{k<=n} gamma_{k+1} (1 - beta1) S_k, with d_k = ||gamma_{k+1} u_k||
+    the theorem's step length at step k, gamma the weights of X_k (the effective steps) and
+    S_k = sum_{j<k} rho^{k-j} sqrt(X_j) sum_{l=j}^{k-1} d_l, rho = beta1 / sqrt(beta2) (docs/derivations.md,
+    "Per-coordinate bounds": the momentum's transport path by path). Where the run did not record its step lengths,
+    the bound kappa Lam X_gamma2 that the lemma pays."""
+    if not np.isfinite(lengths).all():
+        kappa, _, Lam = momentum_constants(o.beta1 if o.name == "adam" else 0.0, o.beta2)
+        return float(kappa * Lam) * X2
+    beta1 = o.beta1 if o.name == "adam" else 0.0
+    rho = beta1 / np.sqrt(o.beta2)
+    roots = np.sqrt(x)
+    transport = np.zeros_like(x)
+    A = S = 0.0
+    for k in range(1, len(x)):  # S_k = rho S_{k-1} + d_{k-1} A_k, A_k = rho (A_{k-1} + sqrt(X_{k-1}))
+        A = rho * (A + roots[k - 1])
+        S = rho * S + lengths[k - 1] * A
+        transport[k] = gamma[k] * (1 - beta1) * S
+    return np.cumsum(lengths**2 + 2 * transport)
 
 
 def projection_acted(trace: pd.DataFrame) -> bool | None:

@@ -7,7 +7,8 @@ All maximise L: they receive the estimator ghat of grad L and minimise V = -L wi
 - torch: torch.optim's formulas: bias-corrected Adam, eps (= delta) outside the square root, AdaGrad on the plain
   sum of squares, RMSProp with alpha = beta2.
 The state is a dict of tensors, so a checkpoint restores it exactly. Adaptive steps also keep the certificate's
-trail (`preconditioner_trail`): `columns` holds the last step's.
+trail (`preconditioner_trail`): `columns` holds the last step's; and, for the adaptive theorems' per-coordinate
+form, each coordinate's running sum of w_k X_k,i and its largest |H_k,i| (`coordinate_sum`).
 """
 from __future__ import annotations
 
@@ -23,8 +24,23 @@ class FlatOptimizer:
         self.state = {"k": 0, "m": torch.zeros_like(like),
                       "v": torch.zeros_like(like)}
         if spec.name != "sgd":
-            self.state["trail"] = new_trail(like)
+            self.state.update(trail=new_trail(like), weighted_X=torch.zeros_like(like),
+                              coordinate_max=torch.zeros_like(like))
         self.columns: torch.Tensor | None = None  # the trail's columns of the last step (adaptive steps)
+        # sum_i max_{l<=k} |H_l,i| sum_{j<=k} w_j X_j,i after the last step (None: SGD, or resumed without the sums)
+        self.coordinate_sum: torch.Tensor | None = None
+
+    def theorem_weight(self, k: int) -> float:
+        """w_k, the weight of step k's (0-based) X_k in the adaptive theorem's X_gamma over C_gamma: 1 (AdaGrad),
+        (k+1)^{-1/2} (Adam and RMSProp), times sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}) for torch's bias-corrected
+        Adam (its effective step; docs/derivations.md, "Torch's Adam and RMSProp")."""
+        o = self.spec
+        if o.name == "adagrad":
+            return 1.0
+        w = (k + 1) ** -0.5
+        if o.name == "adam" and self.form == "torch":
+            w *= (1 - o.beta2 ** (k + 1)) ** 0.5 / (1 - o.beta1 ** (k + 1))
+        return w
 
     def divisor(self, v: torch.Tensor, k: int) -> torch.Tensor:
         """What the (bias-corrected) momentum is divided by at second-moment state v (step k >= 1): 1 / D_k."""
@@ -46,6 +62,7 @@ class FlatOptimizer:
         if o.name == "sgd":
             return ghat
         H = -ghat
+        self._accumulate(ghat, k - 1)
         adagrad = o.name == "adagrad"
         # Dbar_k, predictable: the previous step's preconditioner (none before the first step)
         bar = 1 / self.divisor(st["v"], k - 1) if k > 1 else torch.zeros_like(ghat)
@@ -61,6 +78,18 @@ class FlatOptimizer:
             st["trail"] = new_trail(ghat)
         self.columns = trail_step(st["trail"], ghat, bar, out, beta1, 1 / (1 - beta1**k) if corrected else 1.0, lr)
         return out
+
+    def _accumulate(self, ghat: torch.Tensor, k: int) -> None:
+        """Add step k's w_k X_k,i to each coordinate's sum and |H_k,i| to its running largest, before the state moves
+        (X_k,i = ghat_i^2 / `denominator`); `coordinate_sum` is then the per-coordinate form of C_gamma^{-1} X_gamma
+        at horizon k: each coordinate's bound M_i = max_{l<=k} |H_l,i| in place of the one M_inf for all."""
+        st = self.state
+        if "weighted_X" not in st:  # a checkpoint from before these sums: the run records none from here on
+            st.update(weighted_X=torch.zeros_like(ghat), coordinate_max=torch.zeros_like(ghat),
+                      sums_incomplete=torch.ones(()))
+        st["weighted_X"].add_(self.theorem_weight(k) * ghat.square() / self.denominator(ghat))
+        torch.maximum(st["coordinate_max"], ghat.abs(), out=st["coordinate_max"])
+        self.coordinate_sum = None if "sums_incomplete" in st else (st["coordinate_max"] * st["weighted_X"]).sum()
 
     def denominator(self, ghat: torch.Tensor) -> torch.Tensor | None:
         """The adaptive theorems' X_k,i = H_k,i^2 / denominator_i for the step about to take ghat (batched over leading

@@ -63,6 +63,10 @@ def _caps(like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(KAPPAS, dtype=like.dtype, device=like.device).clamp(max=torch.finfo(like.dtype).max)
 
 
-def trail_row(columns: torch.Tensor) -> dict[str, float]:
-    """One step's trail columns (a [columns] tensor) by name."""
-    return dict(zip(trail_columns(), columns.tolist()))
+def trail_row(columns: torch.Tensor, coordinate_sum: torch.Tensor | None = None) -> dict[str, float]:
+    """One step's trail columns (a [columns] tensor) by name, with the optimiser's `coordinate_sum` (the adaptive
+    theorems' per-coordinate sum) as adaptive_coordinate_sum where given: one host sync for both."""
+    if coordinate_sum is None:
+        return dict(zip(trail_columns(), columns.tolist()))
+    *values, last = torch.cat([columns, coordinate_sum.reshape(1).to(columns)]).tolist()
+    return {**dict(zip(trail_columns(), values)), "adaptive_coordinate_sum": last}

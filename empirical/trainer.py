@@ -229,7 +229,7 @@ class Trainer:
             target = self.flat + lr * self.opt.direction(ghat, lr)
             self.flat = projected_update(self, row, target, pair) if self.config.project else target
         if self.opt.columns is not None:  # an adaptive step's trail, for its certificate
-            row.update(trail_row(self.opt.columns))
+            row.update(trail_row(self.opt.columns, self.opt.coordinate_sum))
         self.paper_acc += B * B * stats[1]  # ||grad of the batch-summed loss||^2 = B^2 ||mean gradient||^2
         self.pos += B
         if self.pos + B > len(self.X):

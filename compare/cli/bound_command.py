@@ -59,6 +59,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="default: the preset's (elbo), or beta when --beta is given")
     b.add_argument("--estimator", choices=ESTIMATORS, help="default: the preset's (pathwise)")
     b.add_argument("--optimizer", choices=OPTIMIZERS, help="default: the preset's (digits: sgd)")
+    b.add_argument("--form", choices=("theory", "torch"), default="theory",
+                   help="the update the adaptive theorem is for: the analysed one, or torch.optim's Adam and RMSProp "
+                        "(bias-corrected, eps outside the square root; docs/derivations.md, \"Torch's Adam and "
+                        "RMSProp\")")
     for setting in SETTINGS + CONSTANTS:
         if setting.flag is None:
             continue
@@ -151,9 +155,11 @@ def settings_frame(spec: VAESpec, grid: dict[str, list[float]], M: float | None,
     return frame
 
 
-def select_bound(spec: VAESpec, which: str, allow_outside_theory: bool):
+def select_bound(spec: VAESpec, which: str, allow_outside_theory: bool, form: str = "theory"):
     from bounds import derive as D
-    makers: dict[str, Callable] = {"convergence": D.convergence, "smoothness": D.smoothness, "variance": D.variance}
+    if which == "convergence":
+        return D.convergence(spec, None, allow_outside_theory, form=D.update_form(spec, form))
+    makers: dict[str, Callable] = {"smoothness": D.smoothness, "variance": D.variance}
     return makers[which](spec, None, allow_outside_theory)
 
 
@@ -238,7 +244,10 @@ def cmd_bound(args: argparse.Namespace) -> int:
     if spec.weight_bound.kind == "entrywise" and (args.layer_norms or args.bias_norms):
         raise UsageError("--layer-norms and --bias-norms bound the per-layer norms: they need --norm-kind spectral "
                          "or frobenius (the entry-wise set reads --a only)")
-    bound = select_bound(spec, args.which, args.outside_theory)
+    if args.form == "torch" and spec.optimizer.name not in ("adam", "rmsprop"):
+        raise UsageError(f"--form torch is a theorem for torch.optim's Adam and RMSProp: the optimiser here is "
+                         f"{spec.optimizer.name!r} (give --optimizer adam or rmsprop, or leave --form out)")
+    bound = select_bound(spec, args.which, args.outside_theory, args.form)
     # a run's bound keeps its own step; otherwise SGD's default step is the theorem's largest
     frame = settings_frame(spec, grid, args.M, args.outside_theory,
                            step_from_L=args.C_gamma is None and not args.norms_from, M_inf=args.M_inf)

@@ -23,12 +23,13 @@ M_INF = A + RHO      # |H_i| <= |grad_i V| + |xi_i| <= A + RHO on every coordina
 def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float, sums: bool = False,
              form: str = "theory"):
     """The measured (1/(n+1)) sum_k E||grad V(theta_k)||^2 (mean over seeds); with `sums`, also each seed's adaptive
-    sums (X_gamma, X_gamma2) with the theorem's weights (docs/derivations.md, "The adaptive bounds a posteriori";
-    torch's form: "Torch's Adam and RMSProp")."""
+    sums (X_gamma, X_gamma2, X_gamma_M and, for Adam and RMSProp, U_gamma) with the theorem's weights
+    (docs/derivations.md, "The adaptive bounds a posteriori"; torch's form: "Torch's Adam and RMSProp")."""
     rng = np.random.default_rng(0)
     theta = np.full((SEEDS, D), np.pi / 2)
-    m, v, second = (np.zeros_like(theta) for _ in range(3))
+    m, v, second, per_coordinate, largest = (np.zeros_like(theta) for _ in range(5))
     total, X1, X2 = np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS)
+    trail = {"X": [], "weight": [], "length": []}  # per step, for U_gamma
     for k in range(N_STEPS + 1):
         g = A * np.sin(theta)
         total += (g**2).sum(1)
@@ -40,26 +41,51 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
         elif optimizer == "adagrad":
             second += H**2
             step = H / np.sqrt(delta + second / (k + 1))
-            X = (H**2 / ((k + 1) * delta + second)).sum(1)
-            X1, X2 = X1 + C * X, X2 + C**2 * X
+            Xi = H**2 / ((k + 1) * delta + second)
+            weight = C
         elif form == "torch":  # torch.optim: Adam bias-corrected, RMSProp not; eps outside the square root
             m = beta1 * m + (1 - beta1) * H
             v = beta2 * v + (1 - beta2) * H**2
             corrected = optimizer == "adam"
             c1, c2 = (1 - beta1 ** (k + 1), 1 - beta2 ** (k + 1)) if corrected else (1.0, 1.0)
             step = (m / c1) / (np.sqrt(v / c2) + delta)
-            X = (H**2 / (np.sqrt(v) + delta * np.sqrt(c2)) ** 2).sum(1)
-            effective = gamma * np.sqrt(c2) / c1  # gamma'_{k+1}
-            X1, X2 = X1 + effective * X, X2 + effective**2 * X
+            Xi = H**2 / (np.sqrt(v) + delta * np.sqrt(c2)) ** 2
+            weight = gamma * np.sqrt(c2) / c1  # the effective step gamma'_{k+1}
         else:  # rmsprop, adam (rmsprop is adam with beta1 = 0)
             m = beta1 * m + (1 - beta1) * H
             v = beta2 * v + (1 - beta2) * H**2
             step = m / np.sqrt(delta + v)
-            X = (H**2 / (delta + v)).sum(1)
-            X1, X2 = X1 + gamma * X, X2 + gamma**2 * X
+            Xi = H**2 / (delta + v)
+            weight = gamma
+        if optimizer != "sgd":
+            X1, X2 = X1 + weight * Xi.sum(1), X2 + weight**2 * Xi.sum(1)
+            per_coordinate += weight * Xi
+            largest = np.maximum(largest, np.abs(H))
+            trail["X"].append(Xi.sum(1))
+            trail["weight"].append(weight)
+            trail["length"].append(gamma * np.linalg.norm(step, axis=1))
         theta = theta - gamma * step
     average = float(total.mean() / (N_STEPS + 1))
-    return (average, X1, X2) if sums else average
+    XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its own largest |H_k,i|
+    if not sums:
+        return average
+    if optimizer == "adagrad":
+        return average, X1, X2, XM
+    return average, X1, X2, XM, steps_curvature(trail, beta1, beta2)
+
+
+def steps_curvature(trail: dict, beta1: float, beta2: float) -> np.ndarray:
+    """U_gamma of each seed, by its double sum: sum_k d_k^2 + 2 sum_k w_k sum_{j<k} (1 - beta1) beta1^{k-j}
+    beta2^{-(k-j)/2} sqrt(X_j) sum_{l=j}^{k-1} d_l (d_k the step's length, w_k X_k's weight)."""
+    X, d = np.array(trail["X"]), np.array(trail["length"])
+    w = np.broadcast_to(np.array(trail["weight"], dtype=float)[:, None], X.shape)
+    reach = np.vstack([np.zeros((1, X.shape[1])), np.cumsum(d, 0)])  # reach[k] = sum_{l<k} d_l
+    total = (d**2).sum(0)
+    for k in range(1, len(X)):
+        j = np.arange(k)
+        factor = (1 - beta1) * (beta1 / np.sqrt(beta2)) ** (k - j)
+        total += 2 * w[k] * (factor[:, None] * np.sqrt(X[j]) * (reach[k] - reach[j])).sum(0)
+    return total
 
 
 def _values(C: float, beta1: float, beta2: float, delta: float) -> dict:
@@ -111,7 +137,11 @@ def test_every_runs_adaptive_sums_stay_below_their_lemma(optimizer, C, beta1, de
     """Lemma 1 (AdaGrad) and Lemma 3 (Adam, RMSProp) hold path by path: no seed's X_gamma or X_gamma2 exceeds its
     lemma bound. The tight tier reads the mean over seeds."""
     beta2 = 0.99
-    _, X1, X2 = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    _, X1, X2, XM, *U = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    assert np.all(XM <= M_INF * X1 * (1 + 1e-12))  # every coordinate's bound is at most M_inf
+    if U:  # the steps' curvature sum against the bound the lemma pays for it, path by path
+        kappa, _, Lam = (float(c) for c in T.momentum_constants(sp.Float(beta1), sp.Float(beta2)))
+        assert np.all(U[0] <= kappa * Lam * X2 * (1 + 1e-12))  # RMSProp: U_gamma = X_gamma2 exactly
     lemma = lemma_sums(optimizer, C, beta2, delta)
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     for name, run_sums, bound_value in (("X_gamma", X1, lemma[0]), ("X_gamma2", X2, lemma[1])):
@@ -125,8 +155,8 @@ def test_the_theorem_with_the_runs_own_sums_still_bounds_the_run(optimizer, C, b
     """The theorem before its last lemma, with E X_gamma and E X_gamma2 (means over the seeds) put in: what compare's
     a-posteriori bound computes from a run's recorded sums. Sound, and tighter than the a-priori bound."""
     beta2 = 0.99
-    measured, X1, X2 = simulate(optimizer, C, beta1, beta2, delta, sums=True)
-    value = bound(optimizer, C, beta1, beta2, delta, sums=(sp.Float(X1.mean()), sp.Float(X2.mean())))
+    measured, *run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    value = bound(optimizer, C, beta1, beta2, delta, sums=tuple(sp.Float(x.mean()) for x in run_sums))
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem {optimizer} with the run's sums (simulated{regime})", measured, value)
     assert measured <= value < bound(optimizer, C, beta1, beta2, delta)
@@ -227,9 +257,10 @@ def test_torchs_adam_and_rmsprop_stay_below_their_theorem(optimizer, C, beta1, d
     """torch.optim's updates (Adam bias-corrected, eps outside the square root) against the torch form of the
     theorem: a priori, with the runs' own sums, and each seed's sums below their lemma (path by path)."""
     beta2 = 0.99
-    measured, X1, X2 = simulate(optimizer, C, beta1, beta2, delta, sums=True, form="torch")
+    measured, *run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True, form="torch")
+    X1, X2 = run_sums[:2]
     a_priori = bound(optimizer, C, beta1, beta2, delta, form="torch")
-    own = bound(optimizer, C, beta1, beta2, delta, sums=(sp.Float(X1.mean()), sp.Float(X2.mean())), form="torch")
+    own = bound(optimizer, C, beta1, beta2, delta, sums=tuple(sp.Float(x.mean()) for x in run_sums), form="torch")
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem torch {optimizer} (simulated, exact constants{regime})", measured, a_priori)
     tightness.record(f"theorem torch {optimizer} with the run's sums (simulated{regime})", measured, own)
@@ -239,3 +270,16 @@ def test_torchs_adam_and_rmsprop_stay_below_their_theorem(optimizer, C, beta1, d
         tightness.record(f"lemma bound on torch {optimizer}'s {name} (simulated{regime})", float(run_sums.mean()),
                          bound_value)
         assert run_sums.max() <= bound_value
+
+
+def test_the_steps_curvature_sums_recursion_is_its_double_sum():
+    """compare's one-pass recursion for U_gamma (`steps_curvature_sum`) against the double sum written out."""
+    from bounds.spec import OptimizerSpec
+    from compare.measures import steps_curvature_sum
+    rng = np.random.default_rng(3)
+    X, w, d = rng.uniform(0, 2, 60), rng.uniform(0.1, 1, 60), rng.uniform(0, 0.3, 60)
+    o = OptimizerSpec("adam", 1.0, 0.9, 0.99)
+    curve = steps_curvature_sum(X, w, d, o, np.zeros(60))
+    for n in (0, 1, 17, 59):
+        trail = {"X": X[:n + 1, None], "weight": w[:n + 1], "length": d[:n + 1, None]}
+        assert curve[n] == pytest.approx(float(steps_curvature(trail, 0.9, 0.99)[0]), rel=1e-12)

@@ -58,6 +58,7 @@ def test_formats(capsys, fmt, needle):
     (["--s1", "3", "--s2", "1"], "s1=3"), (["--n", "0"], "n=0"), (["--decoder-std", "nan"], "decoder_std=nan"),
     (["--grid", "B=1,0"], "B=0"), (["--grid", "Q=1"], "--grid"), (["--activation", "relu"], "not smooth"),
     (["--optimizer", "adam", "--beta1", "0.999", "--beta2", "0.9"], "beta1"), (["--M", "-1", "--optimizer", "adagrad"], "--M"),
+    (["--form", "torch"], "--form torch"),
 ])
 def test_bad_options_exit_2_with_one_line(capsys, argv, needle):
     code, out, err = run(capsys, "bound", *argv)
@@ -157,3 +158,15 @@ def test_bound_prints_the_paper_cifar100_nets_bound(capsys):
     assert main(["bound", "--preset", "cifar100", "--which", "smoothness"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("L_P  [extension]") and "value = " in out
+
+
+def test_bound_for_torchs_adam_is_its_own_theorem(capsys):
+    """--form torch gives torch.optim's Adam its own theorem (bias-corrected, eps outside the root): another
+    reference and value than the analysed Adam's at the same settings."""
+    code, analysed, _ = run(capsys, "bound", "--optimizer", "adam", "--format", "json")
+    code_torch, torch_form, _ = run(capsys, "bound", "--optimizer", "adam", "--form", "torch", "--format", "json")
+    a, t = json.loads(analysed), json.loads(torch_form)
+    assert code == code_torch == 0
+    assert a["bound"]["reference"].endswith("#adam-and-rmsprop")
+    assert t["bound"]["reference"].endswith("#torchs-adam-and-rmsprop")
+    assert t["points"][0]["value"] != a["points"][0]["value"]
