@@ -37,9 +37,9 @@ QUANTITIES = [
                             "whose weighted sums over k the a-posteriori bound puts in for the lemmas' bounds",
         "adaptive_coordinate_sum": "adaptive optimisers: sum_i M_i(k) sum_{j<=k} w_j X_j,i, "
                                    "M_i(k) = max_{l<=k} |ghat_l,i| and w_j the theorem's weight over C_gamma "
-                                   "((j+1)^{-1/2}, torch's Adam: its effective step; AdaGrad: 1): the per-coordinate form of M_inf X_gamma / C_gamma "
-                                   "(docs/derivations.md, \"Per-coordinate bounds\"); none after resuming from a "
-                                   "checkpoint that lacks its sums",
+                                   "((j+1)^{-1/2}, torch's Adam: its effective step; AdaGrad: 1): the per-coordinate "
+                                   "form of M_inf X_gamma / C_gamma (docs/derivations.md, \"Per-coordinate bounds\"); "
+                                   "none after resuming from a checkpoint that lacks its sums",
     }, when=STEP),
     Quantity("unbiased_grad_norm", {
         "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at "
