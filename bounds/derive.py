@@ -27,7 +27,8 @@ from .objectives.smoothness import (block_norm, expected_max, iwae_variance, min
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
 from .support import NotDerivedError, require_bounded, require_bounded_architecture, require_projected_theorem
-from .theorems import adagrad, adagrad_sums, adam, adam_sums, momentum_constants, projected_sgd, sgd
+from .theorems import (adagrad, adagrad_sums, adam, adam_sums, momentum_constants, preconditioner_top,
+                       projected_sgd, sgd)
 
 REF = "docs/derivations.md"
 # The objectives whose per-draw gradient is a self-normalised weighted sum sum_l wt_l grad l_l (IWAE, VR-IWAE).
@@ -191,7 +192,8 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                            "(assumed; the default M is the pointwise gradient bound at ||eps|| = sqrt(d_z) + "
                            f"{CONCENTRATION_T}, and M_inf = M)")
         dim = spec.n_parameters
-        kept = (S.X_gamma, S.X_gamma2, S.X_gamma_M) + (() if opt == "adagrad" else (S.U_gamma,)) if sums else None
+        names = ("X_gamma", "X_gamma2", "X_gamma_M", "R_top") + (() if opt == "adagrad" else ("U_gamma",))
+        kept = {name: getattr(S, name) for name in names} if sums else None
         if opt == "adagrad":
             terms = adagrad(L_SYMBOL, S.M_inf, dim, sums=kept)
             ref = f"{REF}#adagrad"
@@ -220,12 +222,13 @@ def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
     pair = (adagrad_sums(S.M_inf, dim) if opt == "adagrad" else
             adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form))
     ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
-    pair = (*pair, S.M_inf * pair[0])  # X_gamma_M <= M_inf X_gamma: every M_i <= M_inf
+    bounds = {"X_gamma": pair[0], "X_gamma2": pair[1], "X_gamma_M": S.M_inf * pair[0],  # every M_i <= M_inf
+              "R_top": preconditioner_top(S.M_inf, S.delta, "theory" if opt == "adagrad" else form)}
     if opt != "adagrad":  # U_gamma <= kappa Lam X_gamma2, path by path
         kappa, _, Lam = momentum_constants(S.beta1 if opt == "adam" else 0, S.beta2)
-        pair = (*pair, kappa * Lam * pair[1])
+        bounds["U_gamma"] = kappa * Lam * pair[1]
     return {name: Bound(name, {"lemma bound": expr}, "derived", ref, [f"|H_k,i| <= M_inf, {opt} as analysed"])
-            for name, expr in zip(("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma"), pair)}
+            for name, expr in bounds.items()}
 
 
 def convergence(spec: VAESpec, estimator: str | None = None, allow_outside_theory: bool = False,

@@ -71,10 +71,26 @@ def _log_sum(M_inf: sp.Expr, delta: sp.Expr) -> sp.Expr:
     return sp.log(1 + M_inf**2 / delta)
 
 
-def _with_coordinates(sums: tuple[sp.Expr, ...], M_inf: sp.Expr) -> tuple[sp.Expr, ...]:
-    """(X_gamma, X_gamma2, X_gamma_M, ...): the third, the per-coordinate sum_i M_i X_gamma,i, is M_inf X_gamma unless
-    given (docs/derivations.md, "Per-coordinate bounds"); what follows it is kept."""
-    return (*sums[:2], M_inf * sums[0]) if len(sums) == 2 else tuple(sums)
+Sums = tuple[sp.Expr, sp.Expr] | dict[str, sp.Expr]
+
+
+def _complete(sums: Sums | None, lemma: tuple[sp.Expr, sp.Expr], defaults: dict[str, sp.Expr]) -> dict[str, sp.Expr]:
+    """The adaptive theorem's sums by name. `sums`: (X_gamma, X_gamma2), or a mapping that may also give X_gamma_M,
+    U_gamma and R_top (docs/derivations.md, "Per-coordinate bounds and the steps' own curvature"); None: the lemmas'
+    bounds `lemma`. A name left out takes its default from `defaults`, each a function of X_gamma and X_gamma2 there
+    written with the placeholders S.X_gamma, S.X_gamma2."""
+    if sums is None:
+        sums = lemma
+    given = dict(zip(("X_gamma", "X_gamma2"), sums)) if isinstance(sums, tuple) else dict(sums)
+    base = {S.X_gamma: given["X_gamma"], S.X_gamma2: given["X_gamma2"]}
+    return {**{name: sp.sympify(expr).xreplace(base) for name, expr in defaults.items()}, **given}
+
+
+def preconditioner_top(M_inf: sp.Expr, delta: sp.Expr, form: str = "theory") -> sp.Expr:
+    """The bound on the preconditioner's largest inverse entry that the adaptive theorems' main part pays (its least
+    entry is 1 over it): sqrt(delta + M_inf^2) as analysed, M_inf + delta in torch's form (docs/derivations.md,
+    "Torch's Adam and RMSProp", 3.); a run measures it as R_top."""
+    return M_inf + delta if form == "torch" else sp.sqrt(delta + M_inf**2)
 
 
 def momentum_constants(beta1: sp.Expr, beta2: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
@@ -120,7 +136,7 @@ def adam_sums(M_inf: sp.Expr, dim: sp.Expr, *, beta2: sp.Expr = S.beta2, delta: 
 
 
 def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star,
-            C: sp.Expr = S.C_gamma, n: sp.Expr = S.n, sums: tuple[sp.Expr, sp.Expr] | None = None) -> Terms:
+            C: sp.Expr = S.C_gamma, n: sp.Expr = S.n, sums: Sums | None = None) -> Terms:
     """AdaGrad as analysed (A_k = [delta + (1/(k+1)) sum_{j<=k} H_j^2]^{-1/2}, step C_gamma (k+1)^{-1/2}, so the update
     is C_gamma U_k with U_k = H_k / sqrt((k+1) delta + sum_{j<=k} H_j^2)) on V = -L, L-smooth, with |H_k,i| <= M_inf for
     every one of the dim coordinates:
@@ -132,17 +148,17 @@ def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delt
     sums). The preconditioner's dependence on the current H_k is paid for coordinate by coordinate, against the
     step's own size, so delta enters only through a logarithm (docs/derivations.md, "AdaGrad").
     """
-    scale = 2 * sp.sqrt(delta + M_inf**2) / (C * sp.sqrt(n + 1))
-    X1, X2, X1M = _with_coordinates(sums if sums is not None else adagrad_sums(M_inf, dim, delta=delta, C=C, n=n),
-                                    M_inf)
+    x = _complete(sums, adagrad_sums(M_inf, dim, delta=delta, C=C, n=n),
+                  {"X_gamma_M": M_inf * S.X_gamma, "R_top": sp.sqrt(delta + M_inf**2)})
+    scale = 2 * x["R_top"] / (C * sp.sqrt(n + 1))
     return {"initial gap": scale * gap,
-            "preconditioner dependence": scale * 2 * X1M,
-            "noise": scale * L * X2 / 2}
+            "preconditioner dependence": scale * 2 * x["X_gamma_M"],
+            "noise": scale * L * x["X_gamma2"] / 2}
 
 
 def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr = S.beta1,
          beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
-         n: sp.Expr = S.n, sums: tuple[sp.Expr, sp.Expr] | None = None,
+         n: sp.Expr = S.n, sums: Sums | None = None,
          form: str = "theory") -> tuple[Terms, dict[str, sp.Basic]]:
     """Adam as analysed (RMSProp at beta1 = 0), without bias correction, on V = -L, L-smooth:
 
@@ -162,9 +178,10 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     docs/derivations.md, "Adam and RMSProp". The two parts in dim/(1 - beta2) are Lemma 3's bounds on
     X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 = sum_k gamma_{k+1}^2 sum_i X_k,i, X_k,i = H_k,i^2/(delta + v_k,i):
     `sums` puts other expressions in their place (a run's recorded sums, as the registry's symbols): (X_gamma,
-    X_gamma2), optionally followed by X_gamma_M, the per-coordinate sum that takes M_inf X_gamma's place, and U_gamma,
-    the steps' curvature sum that takes kappa Lam X_gamma2's (docs/derivations.md, "Per-coordinate bounds and the
-    steps' own curvature").
+    X_gamma2), or a mapping that may also give X_gamma_M, the per-coordinate sum that takes M_inf X_gamma's place,
+    U_gamma, the steps' curvature sum that takes kappa Lam X_gamma2's, and R_top, the preconditioner's largest inverse
+    entry that takes sqrt(delta + M_inf^2)'s in s (docs/derivations.md, "Per-coordinate bounds and the steps' own
+    curvature").
 
     form "torch": torch.optim's Adam (bias-corrected, beta1 > 0) or RMSProp (beta1 = 0), eps = delta outside the
     square root. Its step is the analysed one with the effective step gamma'_{k+1} = gamma_{k+1} sqrt(1 - beta2^{k+1})
@@ -174,15 +191,13 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     "Torch's Adam and RMSProp").
     """
     kappa, Q, Lam = momentum_constants(beta1, beta2)
-    top = M_inf + delta if form == "torch" else sp.sqrt(delta + M_inf**2)  # the preconditioner's least entry: 1/top
-    scale = 2 * top / (C * sp.sqrt(n + 1))
-    X1, X2, X1M, *rest = _with_coordinates(sums if sums is not None else
-                                           adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1,
-                                                     form=form), M_inf)
-    steps = rest[0] if rest else kappa * Lam * X2  # U_gamma, the steps' curvature sum, and its bound
+    x = _complete(sums, adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1, form=form),
+                  {"X_gamma_M": M_inf * S.X_gamma, "U_gamma": kappa * Lam * S.X_gamma2,
+                   "R_top": preconditioner_top(M_inf, delta, form)})
+    scale = 2 * x["R_top"] / (C * sp.sqrt(n + 1))
     terms = {"initial gap": scale * gap,
-             "preconditioner dependence": scale * sp.sqrt(1 - beta2) * Q * X1M,
-             "noise": scale * L / 2 * steps}
+             "preconditioner dependence": scale * sp.sqrt(1 - beta2) * Q * x["X_gamma_M"],
+             "noise": scale * L / 2 * x["U_gamma"]}
     if beta1 == 0:  # RMSProp: no momentum, nothing to warm up, no condition on beta1
         return terms, {}
     terms["momentum warm-up"] = M**2 * beta1 / ((1 - beta1) * (n + 1))

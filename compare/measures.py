@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from bounds.derive import update_form
-from bounds.theorems import momentum_constants
+from bounds.theorems import momentum_constants, preconditioner_top
 from empirical.quantities import column_max, constants
 from empirical.runs import Run
 
@@ -87,7 +87,7 @@ THEOREM_CONSTANTS = ("L", "sigma2", "M", "M_inf", "L_star")
 
 
 # The adaptive theorems' sums before their last lemma (bounds.registry): measured as curves over n, not constants.
-ADAPTIVE_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma")
+ADAPTIVE_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma", "R_top")
 
 
 def constant_descriptions() -> dict[str, str]:
@@ -130,11 +130,27 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     XM = np.cumsum(np.where(recorded, increments, fallback))
     X2 = np.cumsum(C**2 * w**2 * x)
     index = np.asarray(n, dtype=int)
-    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index]}
+    form = "theory" if o.name == "adagrad" else update_form(spec, run.config["train"].get("form"))
+    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index],
+           "R_top": preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)[index]}
     if o.name != "adagrad":
         lengths = C * (k + 1) ** -0.5 * np.sqrt(per_step("step_norm_sq")) / per_step("lr")  # ||gamma_{k+1} u_k||
         out["U_gamma"] = steps_curvature_sum(x, C * w, pd.Series(lengths).ffill().to_numpy(), o, X2)[index]
     return out
+
+
+def preconditioner_top_curve(least: np.ndarray, M_inf: float, delta: float, form: str) -> np.ndarray:
+    """R_top at every n: the largest inverse preconditioner entry of the steps k <= n. Row k records the least entry
+    of step k - 1's preconditioner (precond_min, 0 at the first step), so step k's is row k + 1's; the last step's,
+    which no row holds, is taken to be the largest before it. Where the run recorded none, the bound the theorem
+    pays at the measured M_inf (docs/derivations.md, "Per-coordinate bounds and the steps' own curvature")."""
+    with np.errstate(divide="ignore"):
+        inverse = np.where(least > 0, 1 / least, np.nan)
+    after_step = np.append(inverse[1:], np.nan)
+    if not np.isfinite(after_step).any():
+        return np.full(len(least), float(preconditioner_top(M_inf, delta, form)))
+    running = np.fmax.accumulate(after_step)
+    return pd.Series(running).ffill().bfill().to_numpy()
 
 
 def steps_curvature_sum(x: np.ndarray, gamma: np.ndarray, lengths: np.ndarray, o, X2: np.ndarray) -> np.ndarray:

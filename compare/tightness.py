@@ -270,7 +270,9 @@ def assess(run: Run, label: str = "") -> Assessment:
 
 def _sums_at(derived: D.Derived, values: dict[str, Any], n: Any) -> dict[str, Any]:
     """The lemmas' bounds on an adaptive theorem's sums at n (none for SGD)."""
-    return {name: np.asarray(b.evaluate({**values, "n": n}), dtype=float) for name, b in derived.sums.items()}
+    shape = np.shape(n)  # a bound that does not depend on n (R_top's) still gives one value per n
+    return {name: np.broadcast_to(np.asarray(b.evaluate({**values, "n": n}), dtype=float), shape).copy()
+            for name, b in derived.sums.items()}
 
 
 def _sum_curves(run: Run, derived: D.Derived, values: dict[str, Any], theory: dict[str, float], n: np.ndarray):

@@ -28,7 +28,7 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
     rng = np.random.default_rng(0)
     theta = np.full((SEEDS, D), np.pi / 2)
     m, v, second, per_coordinate, largest = (np.zeros_like(theta) for _ in range(5))
-    total, X1, X2 = np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS)
+    total, X1, X2, top = np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS)
     trail = {"X": [], "weight": [], "length": []}  # per step, for U_gamma
     for k in range(N_STEPS + 1):
         g = A * np.sin(theta)
@@ -40,7 +40,8 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
             step = H
         elif optimizer == "adagrad":
             second += H**2
-            step = H / np.sqrt(delta + second / (k + 1))
+            divisor = np.sqrt(delta + second / (k + 1))
+            step = H / divisor
             Xi = H**2 / ((k + 1) * delta + second)
             weight = C
         elif form == "torch":  # torch.optim: Adam bias-corrected, RMSProp not; eps outside the square root
@@ -48,19 +49,22 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
             v = beta2 * v + (1 - beta2) * H**2
             corrected = optimizer == "adam"
             c1, c2 = (1 - beta1 ** (k + 1), 1 - beta2 ** (k + 1)) if corrected else (1.0, 1.0)
-            step = (m / c1) / (np.sqrt(v / c2) + delta)
+            divisor = np.sqrt(v / c2) + delta
+            step = (m / c1) / divisor
             Xi = H**2 / (np.sqrt(v) + delta * np.sqrt(c2)) ** 2
             weight = gamma * np.sqrt(c2) / c1  # the effective step gamma'_{k+1}
         else:  # rmsprop, adam (rmsprop is adam with beta1 = 0)
             m = beta1 * m + (1 - beta1) * H
             v = beta2 * v + (1 - beta2) * H**2
-            step = m / np.sqrt(delta + v)
+            divisor = np.sqrt(delta + v)
+            step = m / divisor
             Xi = H**2 / (delta + v)
             weight = gamma
         if optimizer != "sgd":
             X1, X2 = X1 + weight * Xi.sum(1), X2 + weight**2 * Xi.sum(1)
             per_coordinate += weight * Xi
             largest = np.maximum(largest, np.abs(H))
+            top = np.maximum(top, divisor.max(1))  # R_top: the preconditioner's largest inverse entry so far
             trail["X"].append(Xi.sum(1))
             trail["weight"].append(weight)
             trail["length"].append(gamma * np.linalg.norm(step, axis=1))
@@ -69,9 +73,10 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
     XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its own largest |H_k,i|
     if not sums:
         return average
-    if optimizer == "adagrad":
-        return average, X1, X2, XM
-    return average, X1, X2, XM, steps_curvature(trail, beta1, beta2)
+    run_sums = {"X_gamma": X1, "X_gamma2": X2, "X_gamma_M": XM, "R_top": top}
+    if optimizer != "adagrad":
+        run_sums["U_gamma"] = steps_curvature(trail, beta1, beta2)
+    return average, run_sums
 
 
 def steps_curvature(trail: dict, beta1: float, beta2: float) -> np.ndarray:
@@ -137,11 +142,13 @@ def test_every_runs_adaptive_sums_stay_below_their_lemma(optimizer, C, beta1, de
     """Lemma 1 (AdaGrad) and Lemma 3 (Adam, RMSProp) hold path by path: no seed's X_gamma or X_gamma2 exceeds its
     lemma bound. The tight tier reads the mean over seeds."""
     beta2 = 0.99
-    _, X1, X2, XM, *U = simulate(optimizer, C, beta1, beta2, delta, sums=True)
-    assert np.all(XM <= M_INF * X1 * (1 + 1e-12))  # every coordinate's bound is at most M_inf
-    if U:  # the steps' curvature sum against the bound the lemma pays for it, path by path
+    _, run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    X1, X2 = run_sums["X_gamma"], run_sums["X_gamma2"]
+    assert np.all(run_sums["X_gamma_M"] <= M_INF * X1 * (1 + 1e-12))  # every coordinate's bound is at most M_inf
+    assert np.all(run_sums["R_top"] <= np.sqrt(delta + M_INF**2))
+    if "U_gamma" in run_sums:  # the steps' curvature sum against the bound the lemma pays for it, path by path
         kappa, _, Lam = (float(c) for c in T.momentum_constants(sp.Float(beta1), sp.Float(beta2)))
-        assert np.all(U[0] <= kappa * Lam * X2 * (1 + 1e-12))  # RMSProp: U_gamma = X_gamma2 exactly
+        assert np.all(run_sums["U_gamma"] <= kappa * Lam * X2 * (1 + 1e-12))  # RMSProp: U_gamma = X_gamma2 exactly
     lemma = lemma_sums(optimizer, C, beta2, delta)
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     for name, run_sums, bound_value in (("X_gamma", X1, lemma[0]), ("X_gamma2", X2, lemma[1])):
@@ -155,8 +162,8 @@ def test_the_theorem_with_the_runs_own_sums_still_bounds_the_run(optimizer, C, b
     """The theorem before its last lemma, with E X_gamma and E X_gamma2 (means over the seeds) put in: what compare's
     a-posteriori bound computes from a run's recorded sums. Sound, and tighter than the a-priori bound."""
     beta2 = 0.99
-    measured, *run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True)
-    value = bound(optimizer, C, beta1, beta2, delta, sums=tuple(sp.Float(x.mean()) for x in run_sums))
+    measured, run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True)
+    value = bound(optimizer, C, beta1, beta2, delta, sums={name: sp.Float(x.mean()) for name, x in run_sums.items()})
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem {optimizer} with the run's sums (simulated{regime})", measured, value)
     assert measured <= value < bound(optimizer, C, beta1, beta2, delta)
@@ -257,10 +264,12 @@ def test_torchs_adam_and_rmsprop_stay_below_their_theorem(optimizer, C, beta1, d
     """torch.optim's updates (Adam bias-corrected, eps outside the square root) against the torch form of the
     theorem: a priori, with the runs' own sums, and each seed's sums below their lemma (path by path)."""
     beta2 = 0.99
-    measured, *run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True, form="torch")
-    X1, X2 = run_sums[:2]
+    measured, run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True, form="torch")
+    X1, X2 = run_sums["X_gamma"], run_sums["X_gamma2"]
+    assert np.all(run_sums["R_top"] <= M_INF + delta)
     a_priori = bound(optimizer, C, beta1, beta2, delta, form="torch")
-    own = bound(optimizer, C, beta1, beta2, delta, sums=tuple(sp.Float(x.mean()) for x in run_sums), form="torch")
+    own = bound(optimizer, C, beta1, beta2, delta, sums={name: sp.Float(x.mean()) for name, x in run_sums.items()},
+                form="torch")
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem torch {optimizer} (simulated, exact constants{regime})", measured, a_priori)
     tightness.record(f"theorem torch {optimizer} with the run's sums (simulated{regime})", measured, own)

@@ -155,7 +155,7 @@ def test_an_adaptive_run_puts_its_own_sums_in_the_a_posteriori_bound(optimizer, 
     assert next(c for c in a.conditions if c.name == "the analysed update").holds
     at_measured = {**derived.values, "M_inf": a.measured["M_inf"], "n": n.astype(float)}
     for name, curve in sums.items():
-        lemma = np.asarray(derived.sums[name].evaluate(at_measured))
+        lemma = np.broadcast_to(np.asarray(derived.sums[name].evaluate(at_measured)), curve.shape)
         assert np.all(curve <= lemma) and np.all(np.diff(curve) >= 0)
         label = optimizer if form == "theory" else f"torch {optimizer}"
         tightness.record(f"lemma bound on a VAE run's {label} {name}", float(curve[-1]), float(lemma[-1]))
