@@ -131,8 +131,8 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     X2 = np.cumsum(C**2 * w**2 * x)
     index = np.asarray(n, dtype=int)
     form = "theory" if o.name == "adagrad" else update_form(spec, run.config["train"].get("form"))
-    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index],
-           "R_top": preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)[index]}
+    top = preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)
+    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index], "R_top": top[index]}
     if o.name != "adagrad":
         lengths = C * (k + 1) ** -0.5 * np.sqrt(per_step("step_norm_sq")) / per_step("lr")  # ||gamma_{k+1} u_k||
         out["U_gamma"] = steps_curvature_sum(x, C * w, pd.Series(lengths).ffill().to_numpy(), o, X2)[index]
