@@ -80,16 +80,27 @@ class FlatOptimizer:
         return out
 
     def _accumulate(self, ghat: torch.Tensor, k: int) -> None:
-        """Add step k's w_k X_k,i to each coordinate's sum and |H_k,i| to its running largest, before the state moves
-        (X_k,i = ghat_i^2 / `denominator`); `coordinate_sum` is then the per-coordinate form of C_gamma^{-1} X_gamma
-        at horizon k: each coordinate's bound M_i = max_{l<=k} |H_l,i| in place of the one M_inf for all."""
+        """Add step k's w_k X_k,i to each coordinate's sum and its root second moment to the running largest, before
+        the state moves (X_k,i = ghat_i^2 / `denominator`); `coordinate_sum` is then the per-coordinate form of
+        C_gamma^{-1} X_gamma at horizon k: each coordinate's M_i = max_{l<=k} sqrt(vhat_l,i) in place of the one M_inf
+        for all. Lemma 2 uses M_i only as a bound on the coordinate's conditional second moments, which vhat, the
+        bias-corrected average of its squares, estimates (docs/derivations.md, "Per-coordinate bounds")."""
         st = self.state
         if "weighted_X" not in st:  # a checkpoint from before these sums: the run records none from here on
             st.update(weighted_X=torch.zeros_like(ghat), coordinate_max=torch.zeros_like(ghat),
                       sums_incomplete=torch.ones(()))
         st["weighted_X"].add_(self.theorem_weight(k) * ghat.square() / self.denominator(ghat))
-        torch.maximum(st["coordinate_max"], ghat.abs(), out=st["coordinate_max"])
+        torch.maximum(st["coordinate_max"], self.second_moment(ghat, k).sqrt(), out=st["coordinate_max"])
         self.coordinate_sum = None if "sums_incomplete" in st else (st["coordinate_max"] * st["weighted_X"]).sum()
+
+    def second_moment(self, ghat: torch.Tensor, k: int) -> torch.Tensor:
+        """vhat_k, each coordinate's bias-corrected average of the squared gradients after step k (0-based) takes
+        ghat: v_k / (1 - beta2^{k+1}) for Adam and RMSProp in either form, the running mean of squares for AdaGrad
+        (the state is read, not changed)."""
+        o, v, H2 = self.spec, self.state["v"], ghat.square()
+        if o.name == "adagrad":
+            return (v + H2) / (k + 1)
+        return (o.beta2 * v + (1 - o.beta2) * H2) / (1 - o.beta2 ** (k + 1))
 
     def denominator(self, ghat: torch.Tensor) -> torch.Tensor | None:
         """The adaptive theorems' X_k,i = H_k,i^2 / denominator_i for the step about to take ghat (batched over leading

@@ -36,7 +36,8 @@ QUANTITIES = [
                             "RMSProp): the X_k of the adaptive theorems, "
                             "whose weighted sums over k the a-posteriori bound puts in for the lemmas' bounds",
         "adaptive_coordinate_sum": "adaptive optimisers: sum_i M_i(k) sum_{j<=k} w_j X_j,i, "
-                                   "M_i(k) = max_{l<=k} |ghat_l,i| and w_j the theorem's weight over C_gamma "
+                                   "M_i(k) = max_{l<=k} sqrt(vhat_l,i) (the coordinate's bias-corrected mean "
+                                   "square, AdaGrad's running mean) and w_j the theorem's weight over C_gamma "
                                    "((j+1)^{-1/2}, torch's Adam: its effective step; AdaGrad: 1): the per-coordinate "
                                    "form of M_inf X_gamma / C_gamma (docs/derivations.md, \"Per-coordinate bounds\"); "
                                    "none after resuming from a checkpoint that lacks its sums",

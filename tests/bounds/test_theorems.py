@@ -63,14 +63,15 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
         if optimizer != "sgd":
             X1, X2 = X1 + weight * Xi.sum(1), X2 + weight**2 * Xi.sum(1)
             per_coordinate += weight * Xi
-            largest = np.maximum(largest, np.abs(H))
+            vhat = second / (k + 1) if optimizer == "adagrad" else v / (1 - beta2 ** (k + 1))
+            largest = np.maximum(largest, np.sqrt(vhat))  # each coordinate's largest root second moment
             top = np.maximum(top, divisor.max(1))  # R_top: the preconditioner's largest inverse entry so far
             trail["X"].append(Xi.sum(1))
             trail["weight"].append(weight)
             trail["length"].append(gamma * np.linalg.norm(step, axis=1))
         theta = theta - gamma * step
     average = float(total.mean() / (N_STEPS + 1))
-    XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its own largest |H_k,i|
+    XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its M_i
     if not sums:
         return average
     run_sums = {"X_gamma": X1, "X_gamma2": X2, "X_gamma_M": XM, "R_top": top}
