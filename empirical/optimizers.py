@@ -8,7 +8,7 @@ All maximise L: they receive the estimator ghat of grad L and minimise V = -L wi
   sum of squares, RMSProp with alpha = beta2.
 The state is a dict of tensors, so a checkpoint restores it exactly. Adaptive steps also keep the certificate's
 trail (`preconditioner_trail`): `columns` holds the last step's; and, for the adaptive theorems' per-coordinate
-form, each coordinate's running sum of w_k X_k,i and its largest |H_k,i| (`coordinate_sum`).
+form, each coordinate's running sum of w_k X_k,i and its largest root second moment (`coordinate_sum`).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class FlatOptimizer:
             self.state.update(trail=new_trail(like), weighted_X=torch.zeros_like(like),
                               coordinate_max=torch.zeros_like(like))
         self.columns: torch.Tensor | None = None  # the trail's columns of the last step (adaptive steps)
-        # sum_i max_{l<=k} |H_l,i| sum_{j<=k} w_j X_j,i after the last step (None: SGD, or resumed without the sums)
+        # sum_i max_{l<=k} sqrt(vhat_l,i) sum_{j<=k} w_j X_j,i after the last step (None: SGD, or resumed without them)
         self.coordinate_sum: torch.Tensor | None = None
 
     def theorem_weight(self, k: int) -> float:
@@ -57,12 +57,13 @@ class FlatOptimizer:
         """The ascent direction for L (to be scaled by the step size lr), updating the optimiser's state and, for an
         adaptive step, recording the certificate's trail of it in `columns`."""
         o, st = self.spec, self.state
+        if o.name != "sgd":
+            self._accumulate(ghat, st["k"])  # step k (0-based), read before the state moves
         st["k"] += 1
         k = st["k"]
         if o.name == "sgd":
             return ghat
         H = -ghat
-        self._accumulate(ghat, k - 1)
         adagrad = o.name == "adagrad"
         # Dbar_k, predictable: the previous step's preconditioner (none before the first step)
         bar = 1 / self.divisor(st["v"], k - 1) if k > 1 else torch.zeros_like(ghat)

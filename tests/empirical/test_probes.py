@@ -183,3 +183,25 @@ def test_the_variance_probe_draws_batches_without_replacement_as_training_does()
     single = gradient_noise(spec, flat, X, 1, 1, 16, gen, "pathwise", "none")
     whole_var = whole["grad_var_theta"] + whole["grad_var_phi"]
     assert whole_var < 1e-9 * (single["grad_var_theta"] + single["grad_var_phi"])
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("form", ["theory", "torch"])
+def test_the_per_coordinate_sums_weigh_the_steps_own_X(name, form):
+    """The optimiser's per-coordinate sums (docs/derivations.md, "Per-coordinate bounds") add up, over the
+    coordinates, to the theorem's weighted sum of the X_k that step_statistics records (sum_i ghat_i^2 /
+    denominator_i read before each step), and each coordinate's M_i is its largest bias-corrected root mean square."""
+    o = OptimizerSpec(name, 1.0, 0.9 if name == "adam" else 0.0, 0.99, 1e-3)
+    opt = FlatOptimizer(o, form, torch.zeros(3, dtype=DT))
+    gen = torch.Generator().manual_seed(2)
+    total, squares, largest = 0.0, torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT)
+    for k in range(6):
+        ghat = torch.randn(3, generator=gen, dtype=DT)
+        total += opt.theorem_weight(k) * float((ghat.square() / opt.denominator(ghat)).sum())
+        squares = squares + ghat.square() if name == "adagrad" else o.beta2 * squares + (1 - o.beta2) * ghat.square()
+        mean_square = squares / (k + 1) if name == "adagrad" else squares / (1 - o.beta2 ** (k + 1))
+        largest = torch.maximum(largest, mean_square.sqrt())
+        opt.direction(ghat)
+    assert float(opt.state["weighted_X"].sum()) == pytest.approx(total, rel=1e-12)
+    assert torch.allclose(opt.state["coordinate_max"], largest, rtol=1e-12)
+    assert float(opt.coordinate_sum) == pytest.approx(float((largest * opt.state["weighted_X"]).sum()), rel=1e-12)
