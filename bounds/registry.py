@@ -94,7 +94,8 @@ CONSTANTS: tuple[Setting, ...] = (
     Setting("X_gamma2", None, "adaptive methods: the same sum with the weights gamma_{k+1}^2 (AdaGrad: "
             "C_gamma^2 sum_k ||U_k||^2)", NONNEGATIVE),
     Setting("X_gamma_M", None, "adaptive methods: X_gamma with each coordinate's part weighted by its own bound "
-            "M_i >= |H_k,i|, sum_i M_i sum_k gamma_{k+1} X_k,i (at most M_inf X_gamma)", NONNEGATIVE),
+            "M_i on the root of its conditional second moments, sum_i M_i sum_k gamma_{k+1} X_k,i (at most "
+            "M_inf X_gamma)", NONNEGATIVE),
     Setting("R_top", None, "adaptive methods: the preconditioner's largest inverse entry over the steps, "
             "sqrt(delta + v_k,i) (torch: sqrt(vhat_k,i) + delta), at most sqrt(delta + M_inf^2) (torch: M_inf + delta)",
             NONNEGATIVE),
