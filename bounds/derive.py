@@ -154,6 +154,7 @@ PROJECTED_NAME = "(1/(n+1)) sum_k E||G_t(theta_k)||^2"
 
 # The optimisers whose torch.optim update has its own theorem (docs/derivations.md, "Torch's Adam and RMSProp").
 TORCH_ANALYSED = ("adam", "rmsprop")
+UPDATE_FORMS = ("theory", "torch")
 
 
 def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False, sums: bool = False,
@@ -165,10 +166,11 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
-    (the a-posteriori bound). sums: adaptive methods keep their lemma sums as the symbols X_gamma, X_gamma2, X_gamma_M
-    (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the analysed updates) or "torch"
-    (torch.optim's Adam and RMSProp; AdaGrad and SGD have one form here).
+    (the a-posteriori bound). sums: adaptive methods keep their sums as the symbols X_gamma, X_gamma2, X_gamma_M,
+    R_top and (Adam, RMSProp) U_gamma (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the
+    analysed updates) or "torch" (torch.optim's Adam and RMSProp; AdaGrad and SGD have one form here).
     """
+    choice("form", form, UPDATE_FORMS)
     estimator = _estimator(spec, estimator)
     opt = spec.optimizer.name
     assumptions = ["step sizes gamma_k = C_gamma k^{-1/2}, output iterate R uniform on {0..n}",
@@ -199,23 +201,23 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
             ref = f"{REF}#adagrad"
         else:  # RMSProp is Adam with beta1 = 0 (and beta = beta2)
             beta1 = S.beta1 if opt == "adam" else 0
-            torch_form = form == "torch"
-            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept,
-                                     form="torch" if torch_form else "theory")
-            if torch_form:
+            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept, form=form)
+            if form == "torch":
                 corrected = "bias-corrected, " if opt == "adam" else ""
                 assumptions.append(f"{opt} in torch.optim's form: {corrected}preconditioner 1/(sqrt(v_k) + delta)")
             else:
                 assumptions.append(f"{opt} in the analysed form: no bias correction, preconditioner "
                                    "(delta + v_k)^{-1/2}")
-            ref = f"{REF}#torchs-adam-and-rmsprop" if torch_form else f"{REF}#adam-and-rmsprop"
+            ref = f"{REF}#torchs-adam-and-rmsprop" if form == "torch" else f"{REF}#adam-and-rmsprop"
     return Bound("E||grad L(theta_R)||^2", terms, "derived", ref, assumptions, conditions,
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
 
 
 def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
-    """The a-priori bounds on an adaptive theorem's sums X_gamma, X_gamma2 (Lemma 3 for Adam and RMSProp, Lemma 1
-    for AdaGrad) and X_gamma_M (M_inf X_gamma's bound), by name; none for SGD. form: as `theorem`'s."""
+    """The a-priori bounds on an adaptive theorem's sums by name: X_gamma, X_gamma2 (Lemma 3 for Adam and RMSProp,
+    Lemma 1 for AdaGrad), X_gamma_M (M_inf X_gamma), R_top (the preconditioner's bound) and, for Adam and RMSProp,
+    U_gamma (kappa Lam X_gamma2); none for SGD. form: as `theorem`'s."""
+    choice("form", form, UPDATE_FORMS)
     opt, dim = spec.optimizer.name, spec.n_parameters
     if opt == "sgd":
         return {}
@@ -299,7 +301,7 @@ class Derived:
     constants, the numbers of the spec's settings and the derived constants."""
     spec: VAESpec
     convergence: Bound
-    theorem: Bound     # adaptive methods: with their lemma sums kept as X_gamma, X_gamma2, X_gamma_M
+    theorem: Bound     # adaptive methods: with their sums kept as symbols (`theorem`'s sums=True)
     values: dict[str, Any]
     constants: dict[str, float]
     sums: dict[str, Bound]  # the lemmas' bounds on those sums (none for SGD)

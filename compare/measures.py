@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from bounds.derive import update_form
-from bounds.theorems import momentum_constants, preconditioner_top
+from bounds.theorems import momentum_constants, preconditioner_top, step_weight
 from empirical.quantities import column_max, constants
 from empirical.runs import Run
 
@@ -119,9 +119,8 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     x = pd.Series(per_step("adaptive_step_sq")).ffill().fillna(0.0).to_numpy()
     o, k = spec.optimizer, np.arange(len(x), dtype=float)
     C = o.C_gamma
-    w = np.ones_like(k) if o.name == "adagrad" else (k + 1) ** -0.5
-    if o.name == "adam" and update_form(spec, run.config["train"].get("form")) == "torch":
-        w = w * np.sqrt(1 - o.beta2 ** (k + 1)) / (1 - o.beta1 ** (k + 1))  # the effective step gamma'_{k+1} / C
+    form = "theory" if o.name == "adagrad" else update_form(spec, run.config["train"].get("form"))
+    w = step_weight(k, o.name, o.beta1, o.beta2, form)  # torch's Adam: its effective step gamma'_{k+1} / C
     X1 = np.cumsum(C * w * x)
     coordinate = C * per_step("adaptive_coordinate_sum")
     increments = np.diff(coordinate, prepend=0.0)
@@ -130,7 +129,6 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     XM = np.cumsum(np.where(recorded, increments, fallback))
     X2 = np.cumsum(C**2 * w**2 * x)
     index = np.asarray(n, dtype=int)
-    form = "theory" if o.name == "adagrad" else update_form(spec, run.config["train"].get("form"))
     top = preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)
     out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index], "R_top": top[index]}
     if o.name != "adagrad":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from bounds.spec import OptimizerSpec
+from bounds.theorems import step_weight
 from .preconditioner_trail import new_trail, trail_step
 
 
@@ -31,16 +32,10 @@ class FlatOptimizer:
         self.coordinate_sum: torch.Tensor | None = None
 
     def theorem_weight(self, k: int) -> float:
-        """w_k, the weight of step k's (0-based) X_k in the adaptive theorem's X_gamma over C_gamma: 1 (AdaGrad),
-        (k+1)^{-1/2} (Adam and RMSProp), times sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}) for torch's bias-corrected
-        Adam (its effective step; docs/derivations.md, "Torch's Adam and RMSProp")."""
+        """w_k, the weight of step k's (0-based) X_k in the adaptive theorem's X_gamma over C_gamma
+        (`bounds.theorems.step_weight`)."""
         o = self.spec
-        if o.name == "adagrad":
-            return 1.0
-        w = (k + 1) ** -0.5
-        if o.name == "adam" and self.form == "torch":
-            w *= (1 - o.beta2 ** (k + 1)) ** 0.5 / (1 - o.beta1 ** (k + 1))
-        return w
+        return float(step_weight(k, o.name, o.beta1, o.beta2, self.form))
 
     def divisor(self, v: torch.Tensor, k: int) -> torch.Tensor:
         """What the (bias-corrected) momentum is divided by at second-moment state v (step k >= 1): 1 / D_k."""
@@ -90,18 +85,28 @@ class FlatOptimizer:
         if "weighted_X" not in st:  # a checkpoint from before these sums: the run records none from here on
             st.update(weighted_X=torch.zeros_like(ghat), coordinate_max=torch.zeros_like(ghat),
                       sums_incomplete=torch.ones(()))
-        st["weighted_X"].add_(self.theorem_weight(k) * ghat.square() / self.denominator(ghat))
-        torch.maximum(st["coordinate_max"], self.second_moment(ghat, k).sqrt(), out=st["coordinate_max"])
+        moment = self._moment_after(ghat)
+        st["weighted_X"].add_(self.theorem_weight(k) * ghat.square() / self._denominator_of(moment))
+        bias = k + 1 if self.spec.name == "adagrad" else 1 - self.spec.beta2 ** (k + 1)
+        torch.maximum(st["coordinate_max"], (moment / bias).sqrt(), out=st["coordinate_max"])
         self.coordinate_sum = None if "sums_incomplete" in st else (st["coordinate_max"] * st["weighted_X"]).sum()
 
-    def second_moment(self, ghat: torch.Tensor, k: int) -> torch.Tensor:
-        """vhat_k, each coordinate's bias-corrected average of the squared gradients after step k (0-based) takes
-        ghat: v_k / (1 - beta2^{k+1}) for Adam and RMSProp in either form, the running mean of squares for AdaGrad
-        (the state is read, not changed)."""
-        o, v, H2 = self.spec, self.state["v"], ghat.square()
+    def _moment_after(self, ghat: torch.Tensor) -> torch.Tensor:
+        """The second-moment state once the step taking ghat has updated it (read, not changed): v + ghat^2
+        (AdaGrad's sum of squares) or beta2 v + (1 - beta2) ghat^2. Its bias-corrected mean is v / (k+1), resp.
+        v / (1 - beta2^{k+1}) at step k (0-based)."""
+        o, v = self.spec, self.state["v"]
+        return v + ghat.square() if o.name == "adagrad" else o.beta2 * v + (1 - o.beta2) * ghat.square()
+
+    def _denominator_of(self, v: torch.Tensor) -> torch.Tensor:
+        """`denominator` at the updated second moment v."""
+        o, k = self.spec, self.state["k"]
         if o.name == "adagrad":
-            return (v + H2) / (k + 1)
-        return (o.beta2 * v + (1 - o.beta2) * H2) / (1 - o.beta2 ** (k + 1))
+            return (k + 1) * o.delta + v
+        if self.form == "torch":
+            eps = o.delta * (1 - o.beta2 ** (k + 1)) ** 0.5 if o.name == "adam" else o.delta
+            return (v.sqrt() + eps).square()
+        return o.delta + v
 
     def denominator(self, ghat: torch.Tensor) -> torch.Tensor | None:
         """The adaptive theorems' X_k,i = H_k,i^2 / denominator_i for the step about to take ghat (batched over leading
@@ -109,17 +114,7 @@ class FlatOptimizer:
         (k+1) delta + sum_{j<=k} H_j^2 (AdaGrad, so that C_gamma X_k,i is the analysed update's U_k,i^2 / C_gamma);
         None for SGD. torch's Adam and RMSProp have their own theorem, written in (sqrt(v_k) + eps_k)^2 with
         eps_k = delta sqrt(1 - beta2^{k+1}) (Adam) or delta (RMSProp); torch's AdaGrad records the analysed sum."""
-        o, st = self.spec, self.state
-        if o.name == "sgd":
-            return None
-        H2 = ghat.square()
-        if o.name == "adagrad":
-            return (st["k"] + 1) * o.delta + st["v"] + H2
-        v = o.beta2 * st["v"] + (1 - o.beta2) * H2
-        if self.form == "torch":
-            eps = o.delta * (1 - o.beta2 ** (st["k"] + 1)) ** 0.5 if o.name == "adam" else o.delta
-            return (v.sqrt() + eps).square()
-        return o.delta + v
+        return None if self.spec.name == "sgd" else self._denominator_of(self._moment_after(ghat))
 
     def state_dict(self) -> dict[str, torch.Tensor | int]:
         return {k: v.clone() if torch.is_tensor(v) else v for k, v in self.state.items()}

@@ -14,6 +14,7 @@ from bounds.presets import paper_image_spec
 from bounds.registry import BY_NAME
 from bounds.spec import ObjectiveSpec, OptimizerSpec, VAESpec, default_spec
 from bounds.support import NotDerivedError
+from bounds.validate import SpecError
 
 SPEC = VAESpec(objective=ObjectiveSpec("beta", 1.0, 1))
 BOUND = D.convergence(SPEC)
@@ -116,3 +117,11 @@ def test_derived_object_carries_the_theorem_that_covers_the_run():
     assert conv.theorem.reference.endswith("#adam-and-rmsprop") and conv.constants["L"] > 0
     with pytest.raises(NotDerivedError, match="only projected SGD"):
         D.derive_for_run(VAESpec(optimizer=OptimizerSpec("adam")), projected=True)
+
+
+def test_an_unknown_update_form_is_refused_by_name():
+    from bounds.spec import OptimizerSpec
+    spec = VAESpec(optimizer=OptimizerSpec("adam"))
+    for call in (lambda: D.theorem(spec, form="pytorch"), lambda: D.lemma_sums(spec, "pytorch")):
+        with pytest.raises(SpecError, match="form='pytorch'"):
+            call()

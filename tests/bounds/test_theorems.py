@@ -293,3 +293,16 @@ def test_the_steps_curvature_sums_recursion_is_its_double_sum():
     for n in (0, 1, 17, 59):
         trail = {"X": X[:n + 1, None], "weight": w[:n + 1], "length": d[:n + 1, None]}
         assert curve[n] == pytest.approx(float(steps_curvature(trail, 0.9, 0.99)[0]), rel=1e-12)
+
+
+def test_the_preconditioners_recorded_top_is_its_running_largest_inverse_entry():
+    """compare's R_top curve (`preconditioner_top_curve`) against the definition written out: at horizon n, the
+    largest 1 / precond_min over the rows 1..n+1 (row k holds step k - 1's preconditioner), the last step's taken
+    to be the largest before it; with nothing recorded, the theorem's bound at the measured M_inf."""
+    from compare.measures import preconditioner_top_curve
+    least = np.array([0.0, 0.5, 0.25, 1.0, 0.2, 0.4])
+    curve = preconditioner_top_curve(least, 3.0, 1e-8, "torch")
+    for n in range(len(least)):
+        rows = range(1, min(n + 1, len(least) - 1) + 1)
+        assert curve[n] == max(1 / least[r] for r in rows)
+    assert np.all(preconditioner_top_curve(np.zeros(4), 3.0, 1e-8, "torch") == 3.0 + 1e-8)

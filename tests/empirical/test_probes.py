@@ -197,7 +197,9 @@ def test_the_per_coordinate_sums_weigh_the_steps_own_X(name, form):
     total, squares, largest = 0.0, torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT)
     for k in range(6):
         ghat = torch.randn(3, generator=gen, dtype=DT)
-        total += opt.theorem_weight(k) * float((ghat.square() / opt.denominator(ghat)).sum())
+        weight = 1.0 if name == "adagrad" else (k + 1) ** -0.5 * (
+            (1 - o.beta2 ** (k + 1)) ** 0.5 / (1 - o.beta1 ** (k + 1)) if name == "adam" and form == "torch" else 1.0)
+        total += weight * float((ghat.square() / opt.denominator(ghat)).sum())
         squares = squares + ghat.square() if name == "adagrad" else o.beta2 * squares + (1 - o.beta2) * ghat.square()
         mean_square = squares / (k + 1) if name == "adagrad" else squares / (1 - o.beta2 ** (k + 1))
         largest = torch.maximum(largest, mean_square.sqrt())
