@@ -86,19 +86,6 @@ def _complete(sums: Sums | None, lemma: tuple[sp.Expr, sp.Expr], defaults: dict[
     return {**{name: sp.sympify(expr).xreplace(base) for name, expr in defaults.items()}, **given}
 
 
-def step_weight(k, optimizer: str, beta1: float, beta2: float, form: str = "theory"):
-    """w_k, the weight of step k's (0-based; a number or an array) X_k in an adaptive theorem's X_gamma, over
-    C_gamma: 1 for AdaGrad, (k+1)^{-1/2} for Adam and RMSProp, times sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}) for
-    torch's bias-corrected Adam, its effective step (docs/derivations.md, "Torch's Adam and RMSProp"). The one
-    definition the trainer's per-coordinate sums and compare's recorded sums both use."""
-    if optimizer == "adagrad":
-        return 1.0 + 0 * k
-    w = (k + 1) ** -0.5
-    if optimizer == "adam" and form == "torch":
-        w = w * (1 - beta2 ** (k + 1)) ** 0.5 / (1 - beta1 ** (k + 1))
-    return w
-
-
 def preconditioner_top(M_inf: sp.Expr, delta: sp.Expr, form: str = "theory") -> sp.Expr:
     """The bound on the preconditioner's largest inverse entry that the adaptive theorems' main part pays (its least
     entry is 1 over it): sqrt(delta + M_inf^2) as analysed, M_inf + delta in torch's form (docs/derivations.md,

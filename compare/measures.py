@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from bounds.derive import update_form
-from bounds.theorems import momentum_constants, preconditioner_top, step_weight
+from bounds.theorems import momentum_constants, preconditioner_top
+from empirical.optimizers import step_weight
 from empirical.quantities import column_max, constants
 from empirical.runs import Run
 

@@ -15,8 +15,20 @@ from __future__ import annotations
 import torch
 
 from bounds.spec import OptimizerSpec
-from bounds.theorems import step_weight
 from .preconditioner_trail import new_trail, trail_step
+
+
+def step_weight(k, optimizer: str, beta1: float, beta2: float, form: str = "theory"):
+    """w_k, the weight of step k's (0-based; a number or an array) X_k in an adaptive theorem's X_gamma, over
+    C_gamma: 1 for AdaGrad, (k+1)^{-1/2} for Adam and RMSProp, times sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}) for
+    torch's bias-corrected Adam, its effective step (docs/derivations.md, "Torch's Adam and RMSProp"). The one
+    definition the trainer's per-coordinate sums and compare's recorded sums both use."""
+    if optimizer == "adagrad":
+        return 1.0 + 0 * k
+    w = (k + 1) ** -0.5
+    if optimizer == "adam" and form == "torch":
+        w = w * (1 - beta2 ** (k + 1)) ** 0.5 / (1 - beta1 ** (k + 1))
+    return w
 
 
 class FlatOptimizer:
@@ -33,7 +45,7 @@ class FlatOptimizer:
 
     def theorem_weight(self, k: int) -> float:
         """w_k, the weight of step k's (0-based) X_k in the adaptive theorem's X_gamma over C_gamma
-        (`bounds.theorems.step_weight`)."""
+        (`step_weight`)."""
         o = self.spec
         return float(step_weight(k, o.name, o.beta1, o.beta2, self.form))
 
