@@ -167,7 +167,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
     (the a-posteriori bound). sums: adaptive methods keep their sums as the symbols X_gamma, X_gamma2, X_gamma_M,
-    R_top and (Adam, RMSProp) U_gamma (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the
+    R_eff and (Adam, RMSProp) U_gamma (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the
     analysed updates) or "torch" (torch.optim's Adam and RMSProp; AdaGrad and SGD have one form here).
     """
     choice("form", form, UPDATE_FORMS)
@@ -194,7 +194,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                            "(assumed; the default M is the pointwise gradient bound at ||eps|| = sqrt(d_z) + "
                            f"{CONCENTRATION_T}, and M_inf = M)")
         dim = spec.n_parameters
-        names = ("X_gamma", "X_gamma2", "X_gamma_M", "R_top") + (() if opt == "adagrad" else ("U_gamma",))
+        names = ("X_gamma", "X_gamma2", "X_gamma_M", "R_eff") + (() if opt == "adagrad" else ("U_gamma",))
         kept = {name: getattr(S, name) for name in names} if sums else None
         if opt == "adagrad":
             terms = adagrad(L_SYMBOL, S.M_inf, dim, sums=kept)
@@ -215,7 +215,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
 
 def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
     """The a-priori bounds on an adaptive theorem's sums by name: X_gamma, X_gamma2 (Lemma 3 for Adam and RMSProp,
-    Lemma 1 for AdaGrad), X_gamma_M (M_inf X_gamma), R_top (the preconditioner's bound) and, for Adam and RMSProp,
+    Lemma 1 for AdaGrad), X_gamma_M (M_inf X_gamma), R_eff (the preconditioner's bound) and, for Adam and RMSProp,
     U_gamma (kappa Lam X_gamma2); none for SGD. form: as `theorem`'s."""
     choice("form", form, UPDATE_FORMS)
     opt, dim = spec.optimizer.name, spec.n_parameters
@@ -225,7 +225,7 @@ def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
             adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form))
     ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
     bounds = {"X_gamma": pair[0], "X_gamma2": pair[1], "X_gamma_M": S.M_inf * pair[0],  # every M_i <= M_inf
-              "R_top": preconditioner_top(S.M_inf, S.delta, "theory" if opt == "adagrad" else form)}
+              "R_eff": preconditioner_top(S.M_inf, S.delta, "theory" if opt == "adagrad" else form)}
     if opt != "adagrad":  # U_gamma <= kappa Lam X_gamma2, path by path
         kappa, _, Lam = momentum_constants(S.beta1 if opt == "adam" else 0, S.beta2)
         bounds["U_gamma"] = kappa * Lam * pair[1]

@@ -76,7 +76,7 @@ Sums = tuple[sp.Expr, sp.Expr] | dict[str, sp.Expr]
 
 def _complete(sums: Sums | None, lemma: tuple[sp.Expr, sp.Expr], defaults: dict[str, sp.Expr]) -> dict[str, sp.Expr]:
     """The adaptive theorem's sums by name. `sums`: (X_gamma, X_gamma2), or a mapping that may also give X_gamma_M,
-    U_gamma and R_top (docs/derivations.md, "Per-coordinate bounds and the steps' own curvature"); None: the lemmas'
+    U_gamma and R_eff (docs/derivations.md, "Per-coordinate bounds and the steps' own curvature"); None: the lemmas'
     bounds `lemma`. A name left out takes its default from `defaults`, each a function of X_gamma and X_gamma2 there
     written with the placeholders S.X_gamma, S.X_gamma2."""
     if sums is None:
@@ -89,7 +89,8 @@ def _complete(sums: Sums | None, lemma: tuple[sp.Expr, sp.Expr], defaults: dict[
 def preconditioner_top(M_inf: sp.Expr, delta: sp.Expr, form: str = "theory") -> sp.Expr:
     """The bound on the preconditioner's largest inverse entry that the adaptive theorems' main part pays (its least
     entry is 1 over it): sqrt(delta + M_inf^2) as analysed, M_inf + delta in torch's form (docs/derivations.md,
-    "Torch's Adam and RMSProp", 3.); a run measures it as R_top."""
+    "Torch's Adam and RMSProp", 3.); a run measures it as R_eff, the preconditioner's inverse as its gradients meet
+    it (at most its largest inverse entry, R_top)."""
     return M_inf + delta if form == "torch" else sp.sqrt(delta + M_inf**2)
 
 
@@ -149,8 +150,8 @@ def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delt
     step's own size, so delta enters only through a logarithm (docs/derivations.md, "AdaGrad").
     """
     x = _complete(sums, adagrad_sums(M_inf, dim, delta=delta, C=C, n=n),
-                  {"X_gamma_M": M_inf * S.X_gamma, "R_top": sp.sqrt(delta + M_inf**2)})
-    scale = 2 * x["R_top"] / (C * sp.sqrt(n + 1))
+                  {"X_gamma_M": M_inf * S.X_gamma, "R_eff": sp.sqrt(delta + M_inf**2)})
+    scale = 2 * x["R_eff"] / (C * sp.sqrt(n + 1))
     return {"initial gap": scale * gap,
             "preconditioner dependence": scale * 2 * x["X_gamma_M"],
             "noise": scale * L * x["X_gamma2"] / 2}
@@ -179,9 +180,9 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 = sum_k gamma_{k+1}^2 sum_i X_k,i, X_k,i = H_k,i^2/(delta + v_k,i):
     `sums` puts other expressions in their place (a run's recorded sums, as the registry's symbols): (X_gamma,
     X_gamma2), or a mapping that may also give X_gamma_M, the per-coordinate sum that takes M_inf X_gamma's place,
-    U_gamma, the steps' curvature sum that takes kappa Lam X_gamma2's, and R_top, the preconditioner's largest inverse
-    entry that takes sqrt(delta + M_inf^2)'s in s (docs/derivations.md, "Per-coordinate bounds and the steps' own
-    curvature").
+    U_gamma, the steps' curvature sum that takes kappa Lam X_gamma2's, and R_eff, the preconditioner's inverse as the
+    gradients meet it, which takes sqrt(delta + M_inf^2)'s in s (docs/derivations.md, "Per-coordinate bounds and the
+    steps' own curvature", "The preconditioned gradient").
 
     form "torch": torch.optim's Adam (bias-corrected, beta1 > 0) or RMSProp (beta1 = 0), eps = delta outside the
     square root. Its step is the analysed one with the effective step gamma'_{k+1} = gamma_{k+1} sqrt(1 - beta2^{k+1})
@@ -193,8 +194,8 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     kappa, Q, Lam = momentum_constants(beta1, beta2)
     x = _complete(sums, adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1, form=form),
                   {"X_gamma_M": M_inf * S.X_gamma, "U_gamma": kappa * Lam * S.X_gamma2,
-                   "R_top": preconditioner_top(M_inf, delta, form)})
-    scale = 2 * x["R_top"] / (C * sp.sqrt(n + 1))
+                   "R_eff": preconditioner_top(M_inf, delta, form)})
+    scale = 2 * x["R_eff"] / (C * sp.sqrt(n + 1))
     terms = {"initial gap": scale * gap,
              "preconditioner dependence": scale * sp.sqrt(1 - beta2) * Q * x["X_gamma_M"],
              "noise": scale * L / 2 * x["U_gamma"]}

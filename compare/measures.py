@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from bounds.derive import update_form
 from bounds.theorems import momentum_constants, preconditioner_top
@@ -88,7 +89,7 @@ THEOREM_CONSTANTS = ("L", "sigma2", "M", "M_inf", "L_star")
 
 
 # The adaptive theorems' sums before their last lemma (bounds.registry): measured as curves over n, not constants.
-ADAPTIVE_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma", "R_top")
+ADAPTIVE_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma", "R_eff")
 
 
 def constant_descriptions() -> dict[str, str]:
@@ -100,10 +101,11 @@ def constant_descriptions() -> dict[str, str]:
 
 
 def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The run's X_gamma, X_gamma2 and X_gamma_M at each n (cumulative over k <= n of the recorded adaptive_step_sq,
-    with the theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and RMSProp, C_gamma and C_gamma^2 for
-    AdaGrad, docs/derivations.md "The adaptive bounds a posteriori"; torch's Adam: its effective step, "Torch's Adam
-    and RMSProp"); None where the run did not record them. X_gamma_M is C_gamma times the recorded
+    """The run's X_gamma, X_gamma2, X_gamma_M, R_eff and (Adam, RMSProp) U_gamma at each n (cumulative over k <= n
+    of the recorded adaptive_step_sq, with the theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and
+    RMSProp, C_gamma and C_gamma^2 for AdaGrad, docs/derivations.md "The adaptive bounds a posteriori"; torch's Adam:
+    its effective step, "Torch's Adam and RMSProp"); None where the run did not record them. R_eff: see
+    `effective_inverse_curve`. X_gamma_M is C_gamma times the recorded
     adaptive_coordinate_sum ("Per-coordinate bounds"); where a row lacks it (the last row, which has no update; a run
     recorded before it) its step adds the run's largest |ghat_k,i| times its X_gamma increment, the bound every M_i
     is under. The last row's X is the step before's."""
@@ -131,7 +133,9 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     X2 = np.cumsum(C**2 * w**2 * x)
     index = np.asarray(n, dtype=int)
     top = preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)
-    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index], "R_top": top[index]}
+    effective = effective_inverse_curve(per_step("grad_norm_sq_unbiased"), per_step("grad_precond_sq_unbiased"),
+                                        top, o.beta1 if o.name == "adam" else 0.0)
+    out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index], "R_eff": effective[index]}
     if o.name != "adagrad":
         lengths = C * (k + 1) ** -0.5 * np.sqrt(per_step("step_norm_sq")) / per_step("lr")  # ||gamma_{k+1} u_k||
         out["U_gamma"] = steps_curvature_sum(x, C * w, pd.Series(lengths).ffill().to_numpy(), o, X2)[index]
@@ -150,6 +154,27 @@ def preconditioner_top_curve(least: np.ndarray, M_inf: float, delta: float, form
         return np.full(len(least), float(preconditioner_top(M_inf, delta, form)))
     running = np.fmax.accumulate(after_step)
     return pd.Series(running).ffill().bfill().to_numpy()
+
+
+def effective_inverse_curve(G: np.ndarray, Q: np.ndarray, top: np.ndarray, beta1: float) -> np.ndarray:
+    """R_eff at every n: sum_{j<=n} c_j G_j / sum_{j<=n} c_j Q_j with c_j = 1 - beta1^{n-j+1} (1 without momentum),
+    G_j = grad_norm_sq_unbiased and Q_j = grad_precond_sq_unbiased, the step's unbiased estimates of ||g_j||^2 and
+    g_j^T Dbar_j g_j: the preconditioner's inverse as the gradient meets it in the theorem's main part
+    (docs/derivations.md, "The preconditioned gradient"). A row without Q (the first step, which has no Dbar; a run
+    recorded before it) counts G_j / top_j, what the main part pays there at the step's largest inverse entry. At
+    most top (R_top's curve), and top where the sums are not positive."""
+    G = np.nan_to_num(np.asarray(G, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Q = np.where(np.isfinite(Q), Q, G / top)
+    Q = np.nan_to_num(Q)
+
+    def weighted(x: np.ndarray) -> np.ndarray:  # sum_j (1 - beta1^{n-j+1}) x_j = sum_j x_j - beta1 sum_j beta1^{n-j} x_j
+        return np.cumsum(x) - beta1 * lfilter([1.0], [1.0, -beta1], x) if beta1 else np.cumsum(x)
+
+    num, den = weighted(G), weighted(Q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((num > 0) & (den > 0), num / den, np.inf)
+    return np.fmin(ratio, top)
 
 
 def steps_curvature_sum(x: np.ndarray, gamma: np.ndarray, lengths: np.ndarray, o, X2: np.ndarray) -> np.ndarray:

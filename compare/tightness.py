@@ -270,7 +270,7 @@ def assess(run: Run, label: str = "") -> Assessment:
 
 def _sums_at(derived: D.Derived, values: dict[str, Any], n: Any) -> dict[str, Any]:
     """The lemmas' bounds on an adaptive theorem's sums at n (none for SGD)."""
-    shape = np.shape(n)  # a bound that does not depend on n (R_top's) still gives one value per n
+    shape = np.shape(n)  # a bound that does not depend on n (R_eff's) still gives one value per n
     return {name: np.broadcast_to(np.asarray(b.evaluate({**values, "n": n}), dtype=float), shape).copy()
             for name, b in derived.sums.items()}
 

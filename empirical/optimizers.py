@@ -60,6 +60,17 @@ class FlatOptimizer:
             v = v / (1 - o.beta2**k)
         return torch.sqrt(v) + o.delta
 
+    def predictable(self, like: torch.Tensor) -> torch.Tensor | None:
+        """Dbar_k, the preconditioner of the step about to be taken as known before its gradient is drawn: the
+        previous step's (zeros before the first step; None for SGD). The adaptive theorems' main part is
+        sum_i g_i^2 times it, which a run estimates by <g, Dbar_k g'> (docs/derivations.md, "The preconditioned
+        gradient")."""
+        return None if self.spec.name == "sgd" else self._predictable(self.state["k"], like)
+
+    def _predictable(self, taken: int, like: torch.Tensor) -> torch.Tensor:
+        """Dbar after `taken` steps: 1 / divisor(v, taken), zeros before any."""
+        return 1 / self.divisor(self.state["v"], taken) if taken >= 1 else torch.zeros_like(like)
+
     def direction(self, ghat: torch.Tensor, lr: float = 1.0) -> torch.Tensor:
         """The ascent direction for L (to be scaled by the step size lr), updating the optimiser's state and, for an
         adaptive step, recording the certificate's trail of it in `columns`."""
@@ -72,8 +83,7 @@ class FlatOptimizer:
             return ghat
         H = -ghat
         adagrad = o.name == "adagrad"
-        # Dbar_k, predictable: the previous step's preconditioner (none before the first step)
-        bar = 1 / self.divisor(st["v"], k - 1) if k > 1 else torch.zeros_like(ghat)
+        bar = self._predictable(k - 1, ghat)
         if adagrad:
             st["v"] += H * H
         else:

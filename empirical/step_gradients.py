@@ -24,13 +24,15 @@ class Pair:
     second: torch.Tensor
     w: float | None = None
 
-    def inner(self) -> torch.Tensor:
-        """<g, g'> (per run)."""
+    def inner(self, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """<g, g'> (per run); with weights D (a diagonal given before the pair was drawn), <g, D g'>, unbiased for
+        grad L^T D grad L."""
+        first = self.first if weights is None else self.first * weights
         if self.w is None:
-            return _dot(self.first, self.second)
+            return _dot(first, self.second)
         # <first, second - first>, not <first, second> - <first, first>: that difference cancels where the halves
         # are nearly orthogonal (noise-dominated), and differs from the ensemble's direct halves beyond rounding
-        return _dot(self.first, self.second - self.first) / (self.w * (1 - self.w))
+        return _dot(first, self.second - self.first) / (self.w * (1 - self.w))
 
     def first_sq(self) -> torch.Tensor:
         """||g||^2 (per run)."""
@@ -137,11 +139,12 @@ def sup_norm(t: torch.Tensor, dim: int | None = None) -> torch.Tensor:
 def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, values: torch.Tensor, flats: torch.Tensor,
                     pair: Pair | None, logvars: slice | None = None,
                     denominators: torch.Tensor | None = None, layers: "LayerGroups | None" = None,
-                    carriers: list[CarriedSpectralBounds] | None = None) -> torch.Tensor:
+                    carriers: list[CarriedSpectralBounds] | None = None,
+                    preconditioners: torch.Tensor | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
     ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (each layer's ||W||_F and ||b||, then its
-    certified bound on ||W||_2), (<g, g'>, ||g||^2),
-    (sum_i ghat_i^2 / denominator_i)], from
+    certified bound on ||W||_2), (<g, g'>, ||g||^2), (sum_i ghat_i^2 / denominator_i), (<g, Dbar g'> with a pair and
+    the predictable preconditioners Dbar [E, P])], from
     gradients G [E, P], objective values [E], iterates [E, P], the pair of conditionally independent unbiased
     gradients ([E, P] each, or None), the linear VAE's log-variances and an adaptive optimiser's denominators [E, P]
     (`FlatOptimizer.denominator`), and each run's carried spectral bounds (`LayerGroups.norms`). One tensor, so that
@@ -159,6 +162,8 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
         tail += [pair.inner(), pair.first_sq()]
     if denominators is not None:
         tail.append((G2 / denominators).sum(1))
+    if pair is not None and preconditioners is not None:
+        tail.append(pair.inner(preconditioners))
     parts = [torch.stack(columns, dim=1)]
     if layers is not None:  # each layer's norms, one block (no per-column views to stack)
         parts.append(layers.norms(flats, carriers).to(G.dtype))

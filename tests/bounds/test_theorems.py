@@ -30,9 +30,11 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
     m, v, second, per_coordinate, largest = (np.zeros_like(theta) for _ in range(5))
     total, X1, X2, top = np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS), np.zeros(SEEDS)
     trail = {"X": [], "weight": [], "length": []}  # per step, for U_gamma
+    squares, preconditioned, bar = [], [], None  # E||g_k||^2, E g_k^T Dbar_k g_k (means over seeds), Dbar_k
     for k in range(N_STEPS + 1):
         g = A * np.sin(theta)
         total += (g**2).sum(1)
+        squares.append(float((g**2).sum(1).mean()))
         xi = rng.standard_normal(theta.shape)
         H = g + RHO * xi / np.linalg.norm(xi, axis=1, keepdims=True)
         gamma = C / np.sqrt(k + 1)
@@ -66,6 +68,10 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
             vhat = second / (k + 1) if optimizer == "adagrad" else v / (1 - beta2 ** (k + 1))
             largest = np.maximum(largest, np.sqrt(vhat))  # each coordinate's largest root second moment
             top = np.maximum(top, divisor.max(1))  # R_top: the preconditioner's largest inverse entry so far
+            # the main part's sum_i g_i^2 Dbar_i at the previous step's preconditioner (the first step: at its own
+            # largest inverse entry, as compare counts a row without one)
+            preconditioned.append(float(((g**2 * bar).sum(1) if bar is not None else (g**2).sum(1) / top).mean()))
+            bar = 1 / divisor
             trail["X"].append(Xi.sum(1))
             trail["weight"].append(weight)
             trail["length"].append(gamma * np.linalg.norm(step, axis=1))
@@ -74,10 +80,17 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
     XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its M_i
     if not sums:
         return average
-    run_sums = {"X_gamma": X1, "X_gamma2": X2, "X_gamma_M": XM, "R_top": top}
+    c = 1 - (beta1 if optimizer == "adam" else 0.0) ** (N_STEPS + 1 - np.arange(N_STEPS + 1))  # the main part's weights
+    effective = float((c * squares).sum() / (c * preconditioned).sum())  # R_eff: a ratio of expectations
+    run_sums = {"X_gamma": X1, "X_gamma2": X2, "X_gamma_M": XM, "R_eff": np.full(SEEDS, effective), "R_top": top}
     if optimizer != "adagrad":
         run_sums["U_gamma"] = steps_curvature(trail, beta1, beta2)
     return average, run_sums
+
+
+def _sums(run_sums: dict) -> dict:
+    """The theorem's sums (means over the seeds) by name; R_top, the bound R_eff is under, is not one of them."""
+    return {name: sp.Float(x.mean()) for name, x in run_sums.items() if name != "R_top"}
 
 
 def steps_curvature(trail: dict, beta1: float, beta2: float) -> np.ndarray:
@@ -147,6 +160,7 @@ def test_every_runs_adaptive_sums_stay_below_their_lemma(optimizer, C, beta1, de
     X1, X2 = run_sums["X_gamma"], run_sums["X_gamma2"]
     assert np.all(run_sums["X_gamma_M"] <= M_INF * X1 * (1 + 1e-12))  # every coordinate's bound is at most M_inf
     assert np.all(run_sums["R_top"] <= np.sqrt(delta + M_INF**2))
+    assert np.all(run_sums["R_eff"] <= run_sums["R_top"])
     if "U_gamma" in run_sums:  # the steps' curvature sum against the bound the lemma pays for it, path by path
         kappa, _, Lam = (float(c) for c in T.momentum_constants(sp.Float(beta1), sp.Float(beta2)))
         assert np.all(run_sums["U_gamma"] <= kappa * Lam * X2 * (1 + 1e-12))  # RMSProp: U_gamma = X_gamma2 exactly
@@ -164,7 +178,7 @@ def test_the_theorem_with_the_runs_own_sums_still_bounds_the_run(optimizer, C, b
     a-posteriori bound computes from a run's recorded sums. Sound, and tighter than the a-priori bound."""
     beta2 = 0.99
     measured, run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True)
-    value = bound(optimizer, C, beta1, beta2, delta, sums={name: sp.Float(x.mean()) for name, x in run_sums.items()})
+    value = bound(optimizer, C, beta1, beta2, delta, sums=_sums(run_sums))
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem {optimizer} with the run's sums (simulated{regime})", measured, value)
     assert measured <= value < bound(optimizer, C, beta1, beta2, delta)
@@ -268,8 +282,9 @@ def test_torchs_adam_and_rmsprop_stay_below_their_theorem(optimizer, C, beta1, d
     measured, run_sums = simulate(optimizer, C, beta1, beta2, delta, sums=True, form="torch")
     X1, X2 = run_sums["X_gamma"], run_sums["X_gamma2"]
     assert np.all(run_sums["R_top"] <= M_INF + delta)
+    assert np.all(run_sums["R_eff"] <= run_sums["R_top"])
     a_priori = bound(optimizer, C, beta1, beta2, delta, form="torch")
-    own = bound(optimizer, C, beta1, beta2, delta, sums={name: sp.Float(x.mean()) for name, x in run_sums.items()},
+    own = bound(optimizer, C, beta1, beta2, delta, sums=_sums(run_sums),
                 form="torch")
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem torch {optimizer} (simulated, exact constants{regime})", measured, a_priori)
@@ -306,3 +321,24 @@ def test_the_preconditioners_recorded_top_is_its_running_largest_inverse_entry()
         rows = range(1, min(n + 1, len(least) - 1) + 1)
         assert curve[n] == max(1 / least[r] for r in rows)
     assert np.all(preconditioner_top_curve(np.zeros(4), 3.0, 1e-8, "torch") == 3.0 + 1e-8)
+
+
+def test_the_effective_inverse_curve_is_its_definition():
+    """compare's R_eff curve (`effective_inverse_curve`) against the definition written out: at horizon n,
+    sum_{j<=n} c_j G_j / sum_{j<=n} c_j Q_j with c_j = 1 - beta1^{n-j+1}, a row without Q counted as G_j / top_j,
+    capped at top_n."""
+    from compare.measures import effective_inverse_curve
+    rng = np.random.default_rng(6)
+    G = rng.uniform(0.5, 2.0, 40)
+    Q = G * rng.uniform(2.0, 8.0, 40)
+    Q[[0, 17]] = np.nan
+    top = np.maximum.accumulate(rng.uniform(0.2, 0.4, 40))
+    for beta1 in (0.0, 0.9):
+        curve = effective_inverse_curve(G, Q, top, beta1)
+        for n in (0, 1, 17, 39):
+            j = np.arange(n + 1)
+            c = 1 - beta1 ** (n - j + 1)
+            q = np.where(np.isnan(Q[j]), G[j] / top[j], Q[j])
+            assert curve[n] == pytest.approx(min((c * G[j]).sum() / (c * q).sum(), top[n]), rel=1e-12)
+    assert np.all(effective_inverse_curve(G, np.full(40, np.nan), top, 0.0) <= top)
+    assert np.all(effective_inverse_curve(-G, Q, top, 0.0) == top)  # sums that are not positive: top

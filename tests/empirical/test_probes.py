@@ -207,3 +207,23 @@ def test_the_per_coordinate_sums_weigh_the_steps_own_X(name, form):
     assert float(opt.state["weighted_X"].sum()) == pytest.approx(total, rel=1e-12)
     assert torch.allclose(opt.state["coordinate_max"], largest, rtol=1e-12)
     assert float(opt.coordinate_sum) == pytest.approx(float((largest * opt.state["weighted_X"]).sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("form", ["theory", "torch"])
+def test_the_predictable_preconditioner_is_the_previous_steps(name, form):
+    """FlatOptimizer.predictable: zeros before the first step, then the diagonal the previous step divided its
+    (bias-corrected) momentum by, read off that step's direction."""
+    o = OptimizerSpec(name, 1.0, 0.9 if name == "adam" else 0.0, 0.99, 1e-3)
+    opt = FlatOptimizer(o, form, torch.zeros(3, dtype=DT))
+    gen = torch.Generator().manual_seed(5)
+    assert torch.equal(opt.predictable(torch.zeros(3, dtype=DT)), torch.zeros(3, dtype=DT))
+    momentum = torch.zeros(3, dtype=DT)
+    beta1 = o.beta1 if name == "adam" else 0.0
+    for k in range(1, 6):
+        ghat = torch.randn(3, generator=gen, dtype=DT)
+        momentum = beta1 * momentum + (1 - beta1) * ghat
+        corrected = momentum / (1 - beta1**k) if name == "adam" and form == "torch" else momentum
+        used = opt.direction(ghat) / corrected
+        assert torch.allclose(opt.predictable(ghat), used, rtol=1e-12)
+    assert FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3)).predictable(torch.zeros(3)) is None

@@ -15,7 +15,7 @@ from empirical import probes as P
 from empirical.estimators import estimate
 from empirical.functional import initial_parameters, linear_elbo
 from empirical.split_batch import Split, Tap, tapped_gradient
-from empirical.step_gradients import gradient_pair
+from empirical.step_gradients import Pair, gradient_pair
 from empirical.trainer import Trainer
 from tests.problems import SMALL_RUN_CONFIG, small_mlp_spec
 
@@ -202,3 +202,33 @@ def test_pair_batch_is_the_smallest_batch_the_trainer_pairs(batches, norm_estima
     assert pair_batch(config.to_dict(), B) == min(sizes)  # what the run record holds
     assert pair_batch({"batches": batches}, B) == B  # recorded before the split estimator: whole batches
 
+
+
+@pytest.mark.parametrize("halves", [False, True])
+def test_the_preconditioned_inner_product_is_the_pairs_weighted_by_the_diagonal(halves):
+    """Pair.inner(D) = <g, D g'> of the pair's two gradients, in the plain and the halves' form."""
+    gen = torch.Generator().manual_seed(4)
+    a, b, D = (torch.randn(7, generator=gen, dtype=torch.float64) for _ in range(3))
+    pair = Pair(0.25 * a, 0.25 * a + 0.75 * b, 0.25) if halves else Pair(a, b)
+    g, g2 = pair.vectors()
+    assert float(pair.inner(D)) == pytest.approx(float(g @ (D * g2)), rel=1e-12)
+    assert float(pair.inner(torch.ones(7, dtype=torch.float64))) == pytest.approx(float(pair.inner()), rel=1e-12)
+
+
+def test_adaptive_runs_record_the_preconditioned_estimate_resume_identically_and_alone_as_in_an_ensemble(tmp_path):
+    """<g, Dbar g'> (docs/derivations.md, "The preconditioned gradient") at every row but the first, the same
+    after resuming from a checkpoint and in an ensemble as alone."""
+    from bounds.spec import OptimizerSpec
+    from empirical.ensemble import train_ensemble
+    spec = dataclasses.replace(small_mlp_spec(n=30), optimizer=OptimizerSpec("adam", 1e-3, 0.9, 0.999))
+    data = synthetic_linear_gaussian(6, 2, 200, data_bound=spec.model.data_bound, seed=1)
+    config = TrainConfig(batches="independent", checkpoint_every=10, form="torch", **SMALL_RUN_CONFIG)
+    full = train(spec, config, data).trace
+    column = full["grad_precond_sq_unbiased"]
+    assert column.isna().tolist() == [True] + [False] * (len(full) - 1)
+    train(spec, config, data, out=tmp_path / "run", stop_after=13)
+    resumed = train(spec, config, data, out=tmp_path / "run").trace
+    np.testing.assert_array_equal(resumed["grad_precond_sq_unbiased"].to_numpy(), column.to_numpy())
+    together = train_ensemble([spec, dataclasses.replace(spec, seed=1)], config, [data, data])[0].trace
+    np.testing.assert_allclose(together["grad_precond_sq_unbiased"].to_numpy()[1:], column.to_numpy()[1:],
+                               rtol=1e-4, atol=1e-6)
