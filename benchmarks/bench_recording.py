@@ -13,7 +13,8 @@
 3. The per-layer norms of a step with and without the carried spectral bounds (empirical/spectral_bounds.py), over
    the iterates of real training steps.
 4. An Adam direction with the certificate's preconditioner trail (empirical/preconditioner_trail.py: five capped
-   momenta and their norms) against torch's Adam update alone, on the same parameter count.
+   momenta and their norms) against torch's Adam update alone, on the same parameter count; and the adaptive
+   theorems' main-part estimate <g, P g'> (`FlatOptimizer.main_part_preconditioner`, `Pair.inner`) a step.
 Run: make bench   (or: python benchmarks/bench_recording.py [--steps N] [--rounds R])
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from empirical import TrainConfig, digits
 from empirical import probes as P
 from empirical.estimators import estimate
 from empirical.optimizers import FlatOptimizer
-from empirical.step_gradients import LayerGroups
+from empirical.step_gradients import LayerGroups, Pair
 from empirical.trainer import Trainer
 
 
@@ -82,8 +83,10 @@ def spectral_cost(trainer: Trainer, steps: int) -> tuple[float, float, int]:
     return times[0], times[1], anchors
 
 
-def adam_direction_cost(size: int, steps: int) -> tuple[float, float]:
-    """(seconds an Adam direction takes with the trail, the bias-corrected Adam update alone) on `size` parameters."""
+def adam_direction_cost(size: int, steps: int) -> tuple[float, float, float]:
+    """(seconds an Adam direction takes with the trail, the bias-corrected Adam update alone, what the main part's
+    stand-in preconditioner and <g, P g'> of a split pair add to the step's recorded denominator) on `size`
+    parameters."""
     spec, gen = OptimizerSpec("adam", C_gamma=1e-3), torch.Generator().manual_seed(0)
     grads = [torch.randn(size, generator=gen) for _ in range(steps)]
     opt = FlatOptimizer(spec, "torch", grads[0])
@@ -92,13 +95,22 @@ def adam_direction_cost(size: int, steps: int) -> tuple[float, float]:
         opt.direction(g, 1e-3)
         opt.columns.tolist()  # the trail's values reach the row
     with_trail = (time.perf_counter() - t0) / steps
+    t0 = time.perf_counter()
+    for g in grads:
+        opt.denominator(g)  # what a step recorded before the stand-in
+    denominator = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for g in grads:
+        _, stand_in = opt.recorded_views(g)  # the same denominator and the stand-in, from one second moment
+        Pair(0.5 * g, g, 0.5).inner(stand_in)
+    stand_in = (time.perf_counter() - t0 - denominator) / steps
     m, v = torch.zeros(size), torch.zeros(size)
     t0 = time.perf_counter()
     for k, g in enumerate(grads, start=1):
         m.mul_(spec.beta1).add_((1 - spec.beta1) * g)
         v.mul_(spec.beta2).add_((1 - spec.beta2) * g * g)
         (m / (1 - spec.beta1**k)) / (torch.sqrt(v / (1 - spec.beta2**k)) + spec.delta)
-    return with_trail, (time.perf_counter() - t0) / steps
+    return with_trail, (time.perf_counter() - t0) / steps, stand_in
 
 
 def main() -> None:
@@ -148,9 +160,10 @@ def main() -> None:
           f"carried spectral bounds ({(spectral - frobenius) / step_s:.1%} of a plain step; {anchors} layer anchors "
           f"renewed in {args.steps} steps)")
 
-    trail, adam = adam_direction_cost(spec.n_parameters, args.steps)
+    trail, adam, stand_in = adam_direction_cost(spec.n_parameters, args.steps)
     print(f"Adam direction: {trail * 1e3:.3f} ms with the certificate's trail, {adam * 1e3:.3f} ms alone "
-          f"(the trail adds {(trail - adam) / step_s:.1%} of a plain step)")
+          f"(the trail adds {(trail - adam) / step_s:.1%} of a plain step); the main part's <g, P g'> adds "
+          f"{stand_in * 1e3:.3f} ms ({stand_in / step_s:.1%})")
 
     cfg, flat, X = trainer.config, trainer.flat, trainer.X
     gen = torch.Generator().manual_seed(1)

@@ -157,24 +157,31 @@ def preconditioner_top_curve(least: np.ndarray, M_inf: float, delta: float, form
 
 
 def effective_inverse_curve(G: np.ndarray, Q: np.ndarray, top: np.ndarray, beta1: float) -> np.ndarray:
-    """R_eff at every n: sum_{j<=n} c_j G_j / sum_{j<=n} c_j Q_j with c_j = 1 - beta1^{n-j+1} (1 without momentum),
-    G_j = grad_norm_sq_unbiased and Q_j = grad_precond_sq_unbiased, the step's unbiased estimates of ||g_j||^2 and
-    g_j^T Dbar_j g_j: the preconditioner's inverse as the gradient meets it in the theorem's main part
-    (docs/derivations.md, "The preconditioned gradient"). A row without Q (the first step, which has no Dbar; a run
-    recorded before it) counts G_j / top_j, what the main part pays there at the step's largest inverse entry. At
-    most top (R_top's curve), and top where the sums are not positive."""
+    """R_eff at every n: the ratio R = sum_{j<=n} c_j G_j / sum_{j<=n} c_j Q_j with c_j = 1 - beta1^{n-j+1} (1 without
+    momentum), G_j = grad_norm_sq_unbiased and Q_j = grad_precond_sq_unbiased, the step's estimates of ||g_j||^2
+    and g_j^T P_j g_j (P_j the main part's stand-in preconditioner, `FlatOptimizer.main_part_preconditioner`): the
+    preconditioner's inverse as the gradient meets it in the theorem's main part (docs/derivations.md, "The
+    preconditioned gradient"), taken at its upper value R + 3 se (the ratio estimator's standard error,
+    sqrt(sum_j c_j^2 (G_j - R Q_j)^2) / sum_j c_j Q_j: a noisy run's ratio is not read as small). A row without Q (a
+    run recorded before the column) counts G_j / top_j, what the main part pays there at the step's largest inverse
+    entry. At most top (R_top's curve), and top where the sums are not positive."""
     G = np.nan_to_num(np.asarray(G, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
-        Q = np.where(np.isfinite(Q), Q, G / top)
-    Q = np.nan_to_num(Q)
+        Q = np.nan_to_num(np.where(np.isfinite(Q), Q, G / top))
 
-    def weighted(x: np.ndarray) -> np.ndarray:  # sum_j (1 - beta1^{n-j+1}) x_j = sum_j x_j - beta1 sum_j beta1^{n-j} x_j
-        return np.cumsum(x) - beta1 * lfilter([1.0], [1.0, -beta1], x) if beta1 else np.cumsum(x)
+    def weighted(x: np.ndarray, power: int = 1) -> np.ndarray:
+        """sum_{j<=n} c_j^power x_j at every n, c_j = 1 - beta1^{n-j+1}, expanded into discounted sums."""
+        if not beta1:
+            return np.cumsum(x)
+        ema = lambda r: r * lfilter([1.0], [1.0, -r], x)  # sum_j r^{n-j+1} x_j
+        return np.cumsum(x) - ema(beta1) if power == 1 else np.cumsum(x) - 2 * ema(beta1) + ema(beta1**2)
 
     num, den = weighted(G), weighted(Q)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where((num > 0) & (den > 0), num / den, np.inf)
-    return np.fmin(ratio, top)
+        ratio = num / den
+        spread = weighted(G * G, 2) - 2 * ratio * weighted(G * Q, 2) + ratio**2 * weighted(Q * Q, 2)
+        upper = ratio + 3 * np.sqrt(np.maximum(spread, 0.0)) / den
+    return np.fmin(np.where((num > 0) & (den > 0), upper, np.inf), top)
 
 
 def steps_curvature_sum(x: np.ndarray, gamma: np.ndarray, lengths: np.ndarray, o, X2: np.ndarray) -> np.ndarray:

@@ -153,14 +153,14 @@ def _step_together(members: list[Trainer], rows: dict[int, dict[str, Any]], ids:
             results.append(Result(*next(outputs)))
     G, values, _ = results[0]
     pair = gradient_pair(results)
-    denominators = [m.opt.denominator(G[e]) for e, m in enumerate(members)]
+    views = [m.opt.recorded_views(G[e]) for e, m in enumerate(members)]
+    denominators = [denominator for denominator, _ in views]
     stacked = None
     if any(d is not None for d in denominators):  # an SGD member's column (0) is not recorded
         stacked = torch.stack([torch.full_like(G[e], math.inf) if d is None else d for e, d in enumerate(denominators)])
     bars = None
-    if stacked is not None:  # the predictable preconditioners (an SGD member's: zeros, not recorded)
-        bars = [m.opt.predictable(G[e]) for e, m in enumerate(members)]
-        bars = torch.stack([torch.zeros_like(G[e]) if b is None else b for e, b in enumerate(bars)])
+    if stacked is not None:  # the main part's stand-in preconditioners (an SGD member's: zeros, not recorded)
+        bars = torch.stack([torch.zeros_like(G[e]) if b is None else b for e, (_, b) in enumerate(views)])
     carriers = None if members[0].layers.spectral is None else [m.layers.spectral for m in members]
     table = step_statistics(members[0].box, G, values, flats, pair,  # one host sync for every member
                             members[0].spec.layout.logvars, stacked, members[0].layers, carriers, bars).tolist()

@@ -42,6 +42,7 @@ class FlatOptimizer:
         self.columns: torch.Tensor | None = None  # the trail's columns of the last step (adaptive steps)
         # sum_i max_{l<=k} sqrt(vhat_l,i) sum_{j<=k} w_j X_j,i after the last step (None: SGD, or resumed without them)
         self.coordinate_sum: torch.Tensor | None = None
+        self._divisor: torch.Tensor | None = None  # what the last step divided by (`_previous_divisor`)
 
     def theorem_weight(self, k: int) -> float:
         """w_k, the weight of step k's (0-based) X_k in the adaptive theorem's X_gamma over C_gamma
@@ -60,16 +61,33 @@ class FlatOptimizer:
             v = v / (1 - o.beta2**k)
         return torch.sqrt(v) + o.delta
 
-    def predictable(self, like: torch.Tensor) -> torch.Tensor | None:
-        """Dbar_k, the preconditioner of the step about to be taken as known before its gradient is drawn: the
-        previous step's (zeros before the first step; None for SGD). The adaptive theorems' main part is
-        sum_i g_i^2 times it, which a run estimates by <g, Dbar_k g'> (docs/derivations.md, "The preconditioned
-        gradient")."""
-        return None if self.spec.name == "sgd" else self._predictable(self.state["k"], like)
+    def main_part_preconditioner(self, ghat: torch.Tensor) -> torch.Tensor | None:
+        """The stand-in for the preconditioner of the adaptive theorems' main part at the step about to take ghat
+        (read, not changed; None for SGD): the smaller of Dbar_k, the previous step's (known before ghat was drawn),
+        and the step's own, which holds ghat's square. The proof's preconditioner holds the step's expected square,
+        which Dbar alone misses: a coordinate whose past squares are 0 (a dead unit waking) would count 1/delta
+        there. A run estimates g^T P g by <g, P g'> (docs/derivations.md, "The preconditioned gradient")."""
+        return self.recorded_views(ghat)[1]
 
-    def _predictable(self, taken: int, like: torch.Tensor) -> torch.Tensor:
-        """Dbar after `taken` steps: 1 / divisor(v, taken), zeros before any."""
-        return 1 / self.divisor(self.state["v"], taken) if taken >= 1 else torch.zeros_like(like)
+    def recorded_views(self, ghat: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(`denominator`, `main_part_preconditioner`) of the step about to take ghat, from one updated second
+        moment."""
+        if self.spec.name == "sgd":
+            return None, None
+        k, moment = self.state["k"], self._moment_after(ghat)
+        own = self.divisor(moment, k + 1)
+        previous = self._previous_divisor()
+        return self._denominator_of(moment), 1 / (own if previous is None else torch.maximum(own, previous))
+
+    def _previous_divisor(self) -> torch.Tensor | None:
+        """1 / Dbar_k, what the last step divided by (None before the first step): kept from that step, or
+        recomputed from the state after resuming."""
+        k = self.state["k"]
+        if k == 0:
+            return None
+        if self._divisor is None:
+            self._divisor = self.divisor(self.state["v"], k)
+        return self._divisor
 
     def direction(self, ghat: torch.Tensor, lr: float = 1.0) -> torch.Tensor:
         """The ascent direction for L (to be scaled by the step size lr), updating the optimiser's state and, for an
@@ -77,13 +95,14 @@ class FlatOptimizer:
         o, st = self.spec, self.state
         if o.name != "sgd":
             self._accumulate(ghat, st["k"])  # step k (0-based), read before the state moves
+            previous = self._previous_divisor()
         st["k"] += 1
         k = st["k"]
         if o.name == "sgd":
             return ghat
         H = -ghat
         adagrad = o.name == "adagrad"
-        bar = self._predictable(k - 1, ghat)
+        bar = torch.zeros_like(ghat) if previous is None else 1 / previous  # Dbar_k (none before the first step)
         if adagrad:
             st["v"] += H * H
         else:
@@ -91,7 +110,8 @@ class FlatOptimizer:
         beta1 = o.beta1 if o.name == "adam" else 0.0
         st["m"].mul_(beta1).add_((1 - beta1) * ghat)
         corrected = o.name == "adam" and self.form == "torch"
-        out = (st["m"] / (1 - beta1**k) if corrected else st["m"]) / self.divisor(st["v"], k)
+        self._divisor = self.divisor(st["v"], k)
+        out = (st["m"] / (1 - beta1**k) if corrected else st["m"]) / self._divisor
         if "trail" not in st:  # a checkpoint from before the trail: its earlier steps go unrecorded (no certificate)
             st["trail"] = new_trail(ghat)
         self.columns = trail_step(st["trail"], ghat, bar, out, beta1, 1 / (1 - beta1**k) if corrected else 1.0, lr)
@@ -144,6 +164,7 @@ class FlatOptimizer:
     def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
         device = self.state["m"].device
         self.state = {k: v.clone().to(device) if torch.is_tensor(v) else v for k, v in state.items()}
+        self._divisor = None  # recomputed from the restored state
 
 
 def step_size(C_gamma: float, schedule: str, step: int, epoch: int) -> float:

@@ -25,14 +25,18 @@ class Pair:
     w: float | None = None
 
     def inner(self, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """<g, g'> (per run); with weights D (a diagonal given before the pair was drawn), <g, D g'>, unbiased for
-        grad L^T D grad L."""
+        """<g, g'> (per run); with weights D, <g, D g'>: unbiased for grad L^T D grad L where D was fixed before the
+        pair was drawn."""
         first = self.first if weights is None else self.first * weights
         if self.w is None:
             return _dot(first, self.second)
         # <first, second - first>, not <first, second> - <first, first>: that difference cancels where the halves
         # are nearly orthogonal (noise-dominated), and differs from the ensemble's direct halves beyond rounding
         return _dot(first, self.second - self.first) / (self.w * (1 - self.w))
+
+    def mean(self) -> torch.Tensor:
+        """The gradient of the pair's whole batch: w g + (1 - w) g' for halves (`second`), else (g + g') / 2."""
+        return self.second if self.w is not None else (self.first + self.second) / 2
 
     def first_sq(self) -> torch.Tensor:
         """||g||^2 (per run)."""
@@ -143,8 +147,8 @@ def step_statistics(box: dict[str, slice | torch.Tensor], G: torch.Tensor, value
                     preconditioners: torch.Tensor | None = None) -> torch.Tensor:
     """The per-step columns of E runs at once, rows [objective, ||ghat||^2, its theta part, ||ghat||_inf,
     ||theta||_inf, ||phi||_inf, (lowest and highest log-variance), (each layer's ||W||_F and ||b||, then its
-    certified bound on ||W||_2), (<g, g'>, ||g||^2), (sum_i ghat_i^2 / denominator_i), (<g, Dbar g'> with a pair and
-    the predictable preconditioners Dbar [E, P])], from
+    certified bound on ||W||_2), (<g, g'>, ||g||^2), (sum_i ghat_i^2 / denominator_i), (<g, P g'> with a pair and
+    the adaptive theorems' main-part preconditioners P [E, P], `FlatOptimizer.main_part_preconditioner`)], from
     gradients G [E, P], objective values [E], iterates [E, P], the pair of conditionally independent unbiased
     gradients ([E, P] each, or None), the linear VAE's log-variances and an adaptive optimiser's denominators [E, P]
     (`FlatOptimizer.denominator`), and each run's carried spectral bounds (`LayerGroups.norms`). One tensor, so that

@@ -202,7 +202,7 @@ class Trainer:
     def step_stats(self, ghat: torch.Tensor, value: torch.Tensor, pair: Pair | None) -> torch.Tensor:
         """Everything recorded at a step, as one tensor (one host sync): see `step_statistics`."""
         pair = None if pair is None else Pair(pair.first[None], pair.second[None], pair.w)
-        denominator, bar = self.opt.denominator(ghat), self.opt.predictable(ghat)
+        denominator, bar = self.opt.recorded_views(ghat)
         return step_statistics(self.box, ghat[None], value[None], self.flat[None], pair, self.spec.layout.logvars,
                                None if denominator is None else denominator[None], self.layers,
                                preconditioners=None if bar is None else bar[None])[0]
@@ -224,7 +224,7 @@ class Trainer:
             row["grad_norm_sq_unbiased"], row["pair_first_norm_sq"] = extra.pop(0), extra.pop(0)
         if extra and spec.optimizer.name != "sgd":
             row["adaptive_step_sq"] = extra.pop(0)
-            if extra and self.step > 0:  # <g, Dbar g'>: none before the first step, which has no Dbar
+            if extra:  # <g, P g'> with the main part's stand-in preconditioner P (where a pair is drawn)
                 row["grad_precond_sq_unbiased"] = extra.pop(0)
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
@@ -264,8 +264,8 @@ class Trainer:
         pair = gradient_pair([self.compute(request) for request in self.requests(final=True)])
         if self.config.unbiased_norm:
             row["grad_norm_sq_unbiased"] = float(pair.inner())
-            bar = self.opt.predictable(self.flat)
-            if bar is not None and self.step > 0:
+            bar = self.opt.main_part_preconditioner(pair.mean())
+            if bar is not None:
                 row["grad_precond_sq_unbiased"] = float(pair.inner(bar))
         if self.config.project:
             row["grad_mapping_sq"] = mapping_sq(self, pair)

@@ -211,19 +211,22 @@ def test_the_per_coordinate_sums_weigh_the_steps_own_X(name, form):
 
 @pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad"])
 @pytest.mark.parametrize("form", ["theory", "torch"])
-def test_the_predictable_preconditioner_is_the_previous_steps(name, form):
-    """FlatOptimizer.predictable: zeros before the first step, then the diagonal the previous step divided its
-    (bias-corrected) momentum by, read off that step's direction."""
+def test_the_main_parts_preconditioner_is_the_smaller_of_the_previous_steps_and_its_own(name, form):
+    """FlatOptimizer.main_part_preconditioner (read before the step): the diagonal the step then divides its
+    (bias-corrected) momentum by, read off its direction, and from the second step on the smaller of it and the
+    previous step's."""
     o = OptimizerSpec(name, 1.0, 0.9 if name == "adam" else 0.0, 0.99, 1e-3)
     opt = FlatOptimizer(o, form, torch.zeros(3, dtype=DT))
     gen = torch.Generator().manual_seed(5)
-    assert torch.equal(opt.predictable(torch.zeros(3, dtype=DT)), torch.zeros(3, dtype=DT))
-    momentum = torch.zeros(3, dtype=DT)
+    momentum, previous = torch.zeros(3, dtype=DT), None
     beta1 = o.beta1 if name == "adam" else 0.0
-    for k in range(1, 6):
-        ghat = torch.randn(3, generator=gen, dtype=DT)
+    for k in range(1, 7):
+        ghat = torch.randn(3, generator=gen, dtype=DT) * (0.1 if k == 4 else 1.0)  # a small step: its own is larger
         momentum = beta1 * momentum + (1 - beta1) * ghat
         corrected = momentum / (1 - beta1**k) if name == "adam" and form == "torch" else momentum
+        stand_in = opt.main_part_preconditioner(ghat)
         used = opt.direction(ghat) / corrected
-        assert torch.allclose(opt.predictable(ghat), used, rtol=1e-12)
-    assert FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3)).predictable(torch.zeros(3)) is None
+        expected = used if previous is None else torch.minimum(used, previous)
+        assert torch.allclose(stand_in, expected, rtol=1e-12)
+        previous = used
+    assert FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3)).main_part_preconditioner(torch.ones(3)) is None
