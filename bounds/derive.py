@@ -201,7 +201,8 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
             ref = f"{REF}#adagrad"
         else:  # RMSProp is Adam with beta1 = 0 (and beta = beta2)
             beta1 = S.beta1 if opt == "adam" else 0
-            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept, form=form)
+            terms, conditions = adam(L_SYMBOL, S.M_inf, S.M, dim, beta1=beta1, sums=kept, form=form,
+                                     corrected=opt == "adam")
             if form == "torch":
                 corrected = "bias-corrected, " if opt == "adam" else ""
                 assumptions.append(f"{opt} in torch.optim's form: {corrected}preconditioner 1/(sqrt(v_k) + delta)")
@@ -222,7 +223,7 @@ def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
     if opt == "sgd":
         return {}
     pair = (adagrad_sums(S.M_inf, dim) if opt == "adagrad" else
-            adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form))
+            adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form, corrected=opt == "adam"))
     ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
     bounds = {"X_gamma": pair[0], "X_gamma2": pair[1], "X_gamma_M": S.M_inf * pair[0],  # every M_i <= M_inf
               "R_eff": preconditioner_top(S.M_inf, S.delta, "theory" if opt == "adagrad" else form)}

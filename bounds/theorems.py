@@ -114,7 +114,7 @@ def adagrad_sums(M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delta, C: s
 
 def adam_sums(M_inf: sp.Expr, dim: sp.Expr, *, beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta,
               C: sp.Expr = S.C_gamma, n: sp.Expr = S.n, beta1: sp.Expr = S.beta1,
-              form: str = "theory") -> tuple[sp.Expr, sp.Expr]:
+              form: str = "theory", corrected: bool | None = None) -> tuple[sp.Expr, sp.Expr]:
     """Lemma 3's bounds on Adam's (and RMSProp's) X_gamma = sum_k gamma_{k+1} sum_i X_k,i and X_gamma2 (weights
     gamma_{k+1}^2), gamma_k = C k^{-1/2}: d*/(1 - beta2) C (l + c P_{n+1}) and d*/(1 - beta2) C^2 (l + c H_{n+1}).
 
@@ -123,11 +123,15 @@ def adam_sums(M_inf: sp.Expr, dim: sp.Expr, *, beta2: sp.Expr = S.beta2, delta: 
     sqrt(1 - beta2^{k+1}) >= sqrt(1 - beta2)) and delta^2 for RMSProp (beta1 = 0: no bias correction). Adam's
     weights are its effective steps gamma'_{k+1} = gamma_{k+1} sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}),
     nonincreasing, the first C sqrt(1 - beta2) / (1 - beta1), each at most gamma_{k+1} / (1 - beta1); Abel's
-    summation pays the first weight times l and the sum of all of them times c."""
+    summation pays the first weight times l and the sum of all of them times c. corrected: whether the torch form
+    is Adam's, bias-corrected (None: Adam where beta1 != 0, RMSProp where beta1 = 0; torch's Adam at beta1 = 0 still
+    corrects its second moment, so a caller that means it passes True)."""
     ell, c = _log_sum(M_inf, delta), sp.log(1 / beta2)
     per_coordinate = dim / (1 - beta2)
     P, H = power_sum_bound(sp.Rational(1, 2), n + 1), harmonic_bound(n + 1)
-    if form == "torch" and beta1 != 0:  # Adam, bias-corrected
+    if corrected is None:
+        corrected = beta1 != 0
+    if form == "torch" and corrected:  # Adam, bias-corrected
         first, most = C * sp.sqrt(1 - beta2) / (1 - beta1), C / (1 - beta1)
         ell = _log_sum(M_inf, delta**2 * (1 - beta2))
         return (per_coordinate * (first * ell + c * most * P), per_coordinate * (first**2 * ell + c * most**2 * H))
@@ -160,7 +164,7 @@ def adagrad(L: sp.Expr, M_inf: sp.Expr, dim: sp.Expr, *, delta: sp.Expr = S.delt
 def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr = S.beta1,
          beta2: sp.Expr = S.beta2, delta: sp.Expr = S.delta, gap: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
          n: sp.Expr = S.n, sums: Sums | None = None,
-         form: str = "theory") -> tuple[Terms, dict[str, sp.Basic]]:
+         form: str = "theory", corrected: bool | None = None) -> tuple[Terms, dict[str, sp.Basic]]:
     """Adam as analysed (RMSProp at beta1 = 0), without bias correction, on V = -L, L-smooth:
 
         m_k = beta1 m_{k-1} + (1 - beta1) H_k,   v_k = beta2 v_{k-1} + (1 - beta2) H_k^2   (m_{-1} = v_{-1} = 0),
@@ -189,10 +193,11 @@ def adam(L: sp.Expr, M_inf: sp.Expr, M: sp.Expr, dim: sp.Expr, *, beta1: sp.Expr
     / (1 - beta1^{k+1}) (nonincreasing; gamma' = gamma for RMSProp) and eps_k = delta sqrt(1 - beta2^{k+1}) outside
     the square root of the uncorrected v_k, so the same proof holds with X_k,i = H_k,i^2 / (sqrt(v_k,i) + eps_k)^2,
     the sums weighted by gamma' and sqrt(delta + M_inf^2) replaced by M_inf + delta in s (docs/derivations.md,
-    "Torch's Adam and RMSProp").
+    "Torch's Adam and RMSProp"). corrected: as `adam_sums`'s (None: Adam's correction where beta1 != 0).
     """
     kappa, Q, Lam = momentum_constants(beta1, beta2)
-    x = _complete(sums, adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1, form=form),
+    x = _complete(sums, adam_sums(M_inf, dim, beta2=beta2, delta=delta, C=C, n=n, beta1=beta1, form=form,
+                                  corrected=corrected),
                   {"X_gamma_M": M_inf * S.X_gamma, "U_gamma": kappa * Lam * S.X_gamma2,
                    "R_eff": preconditioner_top(M_inf, delta, form)})
     scale = 2 * x["R_eff"] / (C * sp.sqrt(n + 1))

@@ -346,3 +346,16 @@ def test_the_effective_inverse_curve_is_its_definition():
             assert curve[n] == pytest.approx(min(ratio + 3 * se, top[n]), rel=1e-10)
     assert np.all(effective_inverse_curve(G, np.full(40, np.nan), top, 0.0) <= top)
     assert np.all(effective_inverse_curve(-G, Q, top, 0.0) == top)  # sums that are not positive: top
+
+
+def test_torchs_adam_without_momentum_keeps_its_bias_correction():
+    """torch's Adam at beta1 = 0 still corrects its second moment (effective steps gamma sqrt(1 - beta2^{k+1}), eps_k =
+    eps sqrt(1 - beta2^{k+1})), so its lemma is Adam's, not RMSProp's: `corrected=True` says so for a numeric
+    beta1 = 0, and every simulated seed's sums stay below that lemma."""
+    C, beta2, delta = 0.05, 0.99, 1e-8
+    _, run_sums = simulate("adam", C, 0.0, beta2, delta, sums=True, form="torch")
+    values = _values(C, 0.0, beta2, delta)
+    adam = [float(x.xreplace(values)) for x in T.adam_sums(S.M_inf, D, beta1=0, form="torch", corrected=True)]
+    rmsprop = [float(x.xreplace(values)) for x in T.adam_sums(S.M_inf, D, beta1=0, form="torch")]
+    assert adam[0] != pytest.approx(rmsprop[0], rel=0.1)  # the flag picks the lemma
+    assert run_sums["X_gamma"].max() <= adam[0] and run_sums["X_gamma2"].max() <= adam[1]
