@@ -96,10 +96,10 @@ CONSTANTS: tuple[Setting, ...] = (
     Setting("X_gamma_M", None, "adaptive methods: X_gamma with each coordinate's part weighted by its own bound "
             "M_i on the root of its conditional second moments, sum_i M_i sum_k gamma_{k+1} X_k,i (at most "
             "M_inf X_gamma)", NONNEGATIVE),
-    Setting("R_eff", None, "adaptive methods: the preconditioner's inverse as the gradient meets it, "
-            "sum_k ||g_k||^2 / sum_k g_k^T D_k g_k (momentum-weighted), at most its largest inverse entry over the "
-            "steps, sqrt(delta + v_k,i) (torch: sqrt(vhat_k,i) + delta), so at most sqrt(delta + M_inf^2) (torch: "
-            "M_inf + delta)", NONNEGATIVE),
+    Setting("R_eff", None, "adaptive methods: the preconditioner's inverse and the steps' weights as the gradient "
+            "meets them in the main part, gamma_{n+1} sum_j c_j ||g_j||^2 / sum_j w_j g_j^T P_j g_j, at most the "
+            "preconditioner's largest inverse entry over the steps, sqrt(delta + v_k,i) (torch: sqrt(vhat_k,i) + "
+            "delta), so at most sqrt(delta + M_inf^2) (torch: M_inf + delta)", NONNEGATIVE),
     Setting("U_gamma", None, "Adam and RMSProp: the steps' curvature sum, sum_k ||gamma_{k+1} u_k||^2 plus twice the "
             "momentum's transport, at most kappa Lam X_gamma2", NONNEGATIVE),
     # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.

@@ -157,31 +157,49 @@ def preconditioner_top_curve(least: np.ndarray, M_inf: float, delta: float, form
 
 
 def effective_inverse_curve(G: np.ndarray, Q: np.ndarray, top: np.ndarray, beta1: float) -> np.ndarray:
-    """R_eff at every n: the ratio R = sum_{j<=n} c_j G_j / sum_{j<=n} c_j Q_j with c_j = 1 - beta1^{n-j+1} (1 without
-    momentum), G_j = grad_norm_sq_unbiased and Q_j = grad_precond_sq_unbiased, the step's estimates of ||g_j||^2
-    and g_j^T P_j g_j (P_j the main part's stand-in preconditioner, `FlatOptimizer.main_part_preconditioner`): the
-    preconditioner's inverse as the gradient meets it in the theorem's main part (docs/derivations.md, "The
-    preconditioned gradient"), taken at its upper value R + 3 se (the ratio estimator's standard error,
-    sqrt(sum_j c_j^2 (G_j - R Q_j)^2) / sum_j c_j Q_j: a noisy run's ratio is not read as small). A row without Q (a
-    run recorded before the column) counts G_j / top_j, what the main part pays there at the step's largest inverse
-    entry. At most top (R_top's curve), and top where the sums are not positive."""
+    """R_eff at every n: R = gamma_{n+1} sum_{j<=n} c_j G_j / sum_{j<=n} w_j Q_j, with G_j = grad_norm_sq_unbiased and
+    Q_j = grad_precond_sq_unbiased, the step's estimates of ||g_j||^2 and g_j^T P_j g_j (P_j the main part's stand-in
+    preconditioner, `FlatOptimizer.main_part_preconditioner`), c_j = 1 - beta1^{n-j+1} (1 without momentum) and
+    w_j = sum_{k=j}^n gamma_{k+1} (1 - beta1) beta1^{k-j} (gamma_{j+1} without momentum) the weight the theorem's main
+    part gives step j, gamma_{k+1} = (k+1)^{-1/2} (C_gamma cancels): the preconditioner's inverse, and the steps'
+    weights, as the gradient meets them in the main part (docs/derivations.md, "The preconditioned gradient"). Taken at
+    its upper value R + 3 se (the ratio estimator's standard error, sqrt(sum_j (c_j G_j - R b_j Q_j)^2) / sum_j b_j Q_j,
+    b_j = w_j / gamma_{n+1}: a noisy run's ratio is not read as small). A row without Q (a run recorded before the
+    column) counts G_j / top_j, what the main part pays there at the step's largest inverse entry. At most top
+    (R_top's curve: every w_j >= gamma_{n+1} c_j), and top where the sums are not positive."""
     G = np.nan_to_num(np.asarray(G, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         Q = np.nan_to_num(np.where(np.isfinite(Q), Q, G / top))
+    length = len(G)
+    A = _main_part_tails(length + 1, beta1)  # w_j = A_j - beta1^{n+1-j} A_{n+1}
+    a, last, scale = A[:length], A[1:], np.sqrt(np.arange(1, length + 1))  # scale = 1 / gamma_{n+1}
 
-    def weighted(x: np.ndarray, power: int = 1) -> np.ndarray:
-        """sum_{j<=n} c_j^power x_j at every n, c_j = 1 - beta1^{n-j+1}, expanded into discounted sums."""
-        if not beta1:
-            return np.cumsum(x)
-        ema = lambda r: r * lfilter([1.0], [1.0, -r], x)  # sum_j r^{n-j+1} x_j
-        return np.cumsum(x) - ema(beta1) if power == 1 else np.cumsum(x) - 2 * ema(beta1) + ema(beta1**2)
+    def discounted(x: np.ndarray, r: float) -> np.ndarray:  # sum_{j<=n} r^{n+1-j} x_j at every n
+        return r * lfilter([1.0], [1.0, -r], x) if r else np.zeros_like(x)
 
-    num, den = weighted(G), weighted(Q)
+    b2 = beta1 * beta1
+    num = np.cumsum(G) - discounted(G, beta1)
+    den = scale * (np.cumsum(a * Q) - last * discounted(Q, beta1))
+    z, y, x = G * Q, Q * Q, G * G
+    cross = scale * (np.cumsum(a * z) - last * discounted(z, beta1) - discounted(a * z, beta1) + last * discounted(z, b2))
+    own = scale**2 * (np.cumsum(a * a * y) - 2 * last * discounted(a * y, beta1) + last**2 * discounted(y, b2))
+    squares = np.cumsum(x) - 2 * discounted(x, beta1) + discounted(x, b2)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = num / den
-        spread = weighted(G * G, 2) - 2 * ratio * weighted(G * Q, 2) + ratio**2 * weighted(Q * Q, 2)
+        spread = squares - 2 * ratio * cross + ratio**2 * own
         upper = ratio + 3 * np.sqrt(np.maximum(spread, 0.0)) / den
     return np.fmin(np.where((num > 0) & (den > 0), upper, np.inf), top)
+
+
+def _main_part_tails(size: int, beta1: float) -> np.ndarray:
+    """A_j = (1 - beta1) sum_{k>=j} beta1^{k-j} (k+1)^{-1/2} for j < size ((j+1)^{-1/2} without momentum), by a
+    backward recursion from far enough beyond that the truncation is below 1e-20."""
+    steps = np.arange(size, dtype=float)
+    if not beta1:
+        return (steps + 1) ** -0.5
+    extra = int(np.ceil(np.log(1e-20) / np.log(beta1))) + 1
+    weights = (np.arange(size + extra, dtype=float) + 1) ** -0.5
+    return lfilter([1 - beta1], [1.0, -beta1], weights[::-1])[::-1][:size]
 
 
 def steps_curvature_sum(x: np.ndarray, gamma: np.ndarray, lengths: np.ndarray, o, X2: np.ndarray) -> np.ndarray:

@@ -81,12 +81,22 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
     XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its M_i
     if not sums:
         return average
-    c = 1 - (beta1 if optimizer == "adam" else 0.0) ** (N_STEPS + 1 - np.arange(N_STEPS + 1))  # the main part's weights
-    effective = float((c * squares).sum() / (c * preconditioned).sum())  # R_eff: a ratio of expectations
+    effective = effective_inverse(np.array(squares), np.array(preconditioned), beta1 if optimizer == "adam" else 0.0)
     run_sums = {"X_gamma": X1, "X_gamma2": X2, "X_gamma_M": XM, "R_eff": np.full(SEEDS, effective), "R_top": top}
     if optimizer != "adagrad":
         run_sums["U_gamma"] = steps_curvature(trail, beta1, beta2)
     return average, run_sums
+
+
+def effective_inverse(squares: np.ndarray, preconditioned: np.ndarray, beta1: float) -> float:
+    """R_eff, a ratio of expectations: gamma_{n+1} sum_j c_j E||g_j||^2 / sum_j w_j E[g_j^T P_j g_j] with
+    c_j = 1 - beta1^{n-j+1} and the main part's weights w_j = sum_{k=j}^n gamma_{k+1} (1 - beta1) beta1^{k-j}
+    (docs/derivations.md, "The preconditioned gradient"; C_gamma cancels)."""
+    n, gamma = len(squares) - 1, (np.arange(len(squares)) + 1.0) ** -0.5
+    c = 1 - beta1 ** (n + 1 - np.arange(n + 1))
+    w = np.array([(gamma[j:] * (1 - beta1) * beta1 ** np.arange(n + 1 - j)).sum() if beta1 else gamma[j]
+                  for j in range(n + 1)])
+    return float(gamma[n] * (c * squares).sum() / (w * preconditioned).sum())
 
 
 def _sums(run_sums: dict) -> dict:
@@ -326,24 +336,29 @@ def test_the_preconditioners_recorded_top_is_its_running_largest_inverse_entry()
 
 def test_the_effective_inverse_curve_is_its_definition():
     """compare's R_eff curve (`effective_inverse_curve`) against the definition written out: at horizon n,
-    sum_{j<=n} c_j G_j / sum_{j<=n} c_j Q_j with c_j = 1 - beta1^{n-j+1} plus three of its standard errors, a row
-    without Q counted as G_j / top_j, capped at top_n."""
+    R = gamma_{n+1} sum_{j<=n} c_j G_j / sum_{j<=n} w_j Q_j with c_j = 1 - beta1^{n-j+1} and the main part's weights
+    w_j = sum_{k=j}^n gamma_{k+1} (1 - beta1) beta1^{k-j}, plus three of its standard errors, a row without Q counted
+    as G_j / top_j, capped at top_n."""
     from compare.measures import effective_inverse_curve
     rng = np.random.default_rng(6)
     G = rng.uniform(0.5, 2.0, 40)
     Q = G * rng.uniform(5.0, 8.0, 40)
     Q[[0, 17]] = np.nan
-    top = np.maximum.accumulate(rng.uniform(0.2, 0.4, 40))
+    top = np.maximum.accumulate(rng.uniform(0.3, 0.6, 40))
+    gamma = (np.arange(40) + 1.0) ** -0.5
     for beta1 in (0.0, 0.9):
         curve = effective_inverse_curve(G, Q, top, beta1)
         assert np.any(curve < top)  # the cap does not decide every n
         for n in (0, 1, 17, 39):
             j = np.arange(n + 1)
             c = 1 - beta1 ** (n - j + 1)
+            w = np.array([sum(gamma[k] * (1 - beta1) * beta1 ** (k - i) for k in range(i, n + 1)) if beta1
+                          else gamma[i] for i in j])
             q = np.where(np.isnan(Q[j]), G[j] / top[j], Q[j])
-            ratio = (c * G[j]).sum() / (c * q).sum()
-            se = np.sqrt((c**2 * (G[j] - ratio * q) ** 2).sum()) / (c * q).sum()
-            assert curve[n] == pytest.approx(min(ratio + 3 * se, top[n]), rel=1e-10)
+            b = w / gamma[n]
+            ratio = (c * G[j]).sum() / (b * q).sum()
+            se = np.sqrt(((c * G[j] - ratio * b * q) ** 2).sum()) / (b * q).sum()
+            assert curve[n] == pytest.approx(min(ratio + 3 * se, top[n]), rel=1e-9)
     assert np.all(effective_inverse_curve(G, np.full(40, np.nan), top, 0.0) <= top)
     assert np.all(effective_inverse_curve(-G, Q, top, 0.0) == top)  # sums that are not positive: top
 
