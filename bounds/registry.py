@@ -99,7 +99,8 @@ CONSTANTS: tuple[Setting, ...] = (
     Setting("R_eff", None, "adaptive methods: the preconditioner's inverse and the steps' weights as the gradient "
             "meets them in the main part, gamma_{n+1} sum_j c_j ||g_j||^2 / sum_j w_j g_j^T P_j g_j, at most the "
             "preconditioner's largest inverse entry over the steps, sqrt(delta + v_k,i) (torch: sqrt(vhat_k,i) + "
-            "delta), so at most sqrt(delta + M_inf^2) (torch: M_inf + delta)", NONNEGATIVE),
+            "delta), so at most sqrt(delta + M_inf^2) (torch: M_inf + delta) (docs/derivations.md, \"The "
+            "preconditioned gradient\")", NONNEGATIVE),
     Setting("U_gamma", None, "Adam and RMSProp: the steps' curvature sum, sum_k ||gamma_{k+1} u_k||^2 plus twice the "
             "momentum's transport, at most kappa Lam X_gamma2", NONNEGATIVE),
     # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.

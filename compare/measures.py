@@ -133,7 +133,7 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     X2 = np.cumsum(C**2 * w**2 * x)
     index = np.asarray(n, dtype=int)
     top = preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)
-    effective = effective_inverse_curve(per_step("grad_norm_sq_unbiased"), per_step("grad_precond_sq_unbiased"),
+    effective = effective_inverse_curve(per_step("grad_norm_sq_unbiased"), per_step("grad_precond_sq_estimate"),
                                         top, o.beta1 if o.name == "adam" else 0.0)
     out = {"X_gamma": X1[index], "X_gamma2": X2[index], "X_gamma_M": XM[index], "R_eff": effective[index]}
     if o.name != "adagrad":
@@ -158,7 +158,7 @@ def preconditioner_top_curve(least: np.ndarray, M_inf: float, delta: float, form
 
 def effective_inverse_curve(G: np.ndarray, Q: np.ndarray, top: np.ndarray, beta1: float) -> np.ndarray:
     """R_eff at every n: R = gamma_{n+1} sum_{j<=n} c_j G_j / sum_{j<=n} w_j Q_j, with G_j = grad_norm_sq_unbiased and
-    Q_j = grad_precond_sq_unbiased, the step's estimates of ||g_j||^2 and g_j^T P_j g_j (P_j the main part's stand-in
+    Q_j = grad_precond_sq_estimate, the step's estimates of ||g_j||^2 and g_j^T P_j g_j (P_j the main part's stand-in
     preconditioner, `FlatOptimizer.main_part_preconditioner`), c_j = 1 - beta1^{n-j+1} (1 without momentum) and
     w_j = sum_{k=j}^n gamma_{k+1} (1 - beta1) beta1^{k-j} (gamma_{j+1} without momentum) the weight the theorem's main
     part gives step j, gamma_{k+1} = (k+1)^{-1/2} (C_gamma cancels): the preconditioner's inverse, and the steps'
@@ -181,7 +181,8 @@ def effective_inverse_curve(G: np.ndarray, Q: np.ndarray, top: np.ndarray, beta1
     num = np.cumsum(G) - discounted(G, beta1)
     den = scale * (np.cumsum(a * Q) - last * discounted(Q, beta1))
     z, y, x = G * Q, Q * Q, G * G
-    cross = scale * (np.cumsum(a * z) - last * discounted(z, beta1) - discounted(a * z, beta1) + last * discounted(z, b2))
+    cross = scale * (np.cumsum(a * z) - last * discounted(z, beta1) - discounted(a * z, beta1)
+                     + last * discounted(z, b2))
     own = scale**2 * (np.cumsum(a * a * y) - 2 * last * discounted(a * y, beta1) + last**2 * discounted(y, b2))
     squares = np.cumsum(x) - 2 * discounted(x, beta1) + discounted(x, b2)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -225,7 +225,7 @@ class Trainer:
         if extra and spec.optimizer.name != "sgd":
             row["adaptive_step_sq"] = extra.pop(0)
             if extra:  # <g, P g'> with the main part's stand-in preconditioner P (where a pair is drawn)
-                row["grad_precond_sq_unbiased"] = extra.pop(0)
+                row["grad_precond_sq_estimate"] = extra.pop(0)
         if not (math.isfinite(stats[0]) and math.isfinite(stats[1])):
             return False
         with torch.no_grad():
@@ -266,7 +266,7 @@ class Trainer:
             row["grad_norm_sq_unbiased"] = float(pair.inner())
             bar = self.opt.main_part_preconditioner(pair.mean())
             if bar is not None:
-                row["grad_precond_sq_unbiased"] = float(pair.inner(bar))
+                row["grad_precond_sq_estimate"] = float(pair.inner(bar))
         if self.config.project:
             row["grad_mapping_sq"] = mapping_sq(self, pair)
 

@@ -46,7 +46,7 @@ QUANTITIES = [
         "grad_norm_sq_unbiased": "<g_k, g'_k> of two conditionally independent unbiased mini-batch gradients at "
                                  "theta_k: an unbiased estimate of ||grad L(theta_k)||^2 (may be negative); its running "
                                  "mean estimates the theorem's (1/(n+1)) sum_k E||grad L(theta_k)||^2",
-        "grad_precond_sq_unbiased": "adaptive optimisers: <g_k, P_k g'_k> of the same two gradients, P_k the "
+        "grad_precond_sq_estimate": "adaptive optimisers: <g_k, P_k g'_k> of the same two gradients, P_k the "
                                     "smaller of the previous step's preconditioner and the step's own: an estimate "
                                     "of the theorems' main part grad L^T P_k grad L, biased low where the step's own "
                                     "square sets P_k (docs/derivations.md, \"The preconditioned gradient\")",

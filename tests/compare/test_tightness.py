@@ -163,7 +163,7 @@ def test_an_adaptive_run_puts_its_own_sums_in_the_a_posteriori_bound(optimizer, 
     # the per-coordinate sum is recorded, and each coordinate's own largest |ghat_k,i| is below the run's M_inf
     assert run.trace["adaptive_coordinate_sum"].notna().sum() >= len(run.trace) - 1
     # <g, P g'> at every row, and R_eff below the largest inverse entry's curve
-    assert run.trace["grad_precond_sq_unbiased"].notna().all()
+    assert run.trace["grad_precond_sq_estimate"].notna().all()
     from compare.measures import preconditioner_top_curve
     top = preconditioner_top_curve(run.trace["precond_min"].to_numpy(float), a.measured["M_inf"], spec.optimizer.delta,
                                    form)[n]

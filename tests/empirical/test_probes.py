@@ -229,4 +229,5 @@ def test_the_main_parts_preconditioner_is_the_smaller_of_the_previous_steps_and_
         expected = used if previous is None else torch.minimum(used, previous)
         assert torch.allclose(stand_in, expected, rtol=1e-12)
         previous = used
-    assert FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3)).main_part_preconditioner(torch.ones(3)) is None
+    sgd = FlatOptimizer(OptimizerSpec("sgd", 1.0), form, torch.zeros(3))
+    assert sgd.main_part_preconditioner(torch.ones(3)) is None

@@ -224,11 +224,11 @@ def test_adaptive_runs_record_the_preconditioned_estimate_resume_identically_and
     data = synthetic_linear_gaussian(6, 2, 200, data_bound=spec.model.data_bound, seed=1)
     config = TrainConfig(batches="independent", checkpoint_every=10, form="torch", **SMALL_RUN_CONFIG)
     full = train(spec, config, data).trace
-    column = full["grad_precond_sq_unbiased"]
+    column = full["grad_precond_sq_estimate"]
     assert column.notna().all()
     train(spec, config, data, out=tmp_path / "run", stop_after=13)
     resumed = train(spec, config, data, out=tmp_path / "run").trace
-    np.testing.assert_array_equal(resumed["grad_precond_sq_unbiased"].to_numpy(), column.to_numpy())
+    np.testing.assert_array_equal(resumed["grad_precond_sq_estimate"].to_numpy(), column.to_numpy())
     together = train_ensemble([spec, dataclasses.replace(spec, seed=1)], config, [data, data])[0].trace
-    np.testing.assert_allclose(together["grad_precond_sq_unbiased"].to_numpy(), column.to_numpy(), rtol=1e-4,
+    np.testing.assert_allclose(together["grad_precond_sq_estimate"].to_numpy(), column.to_numpy(), rtol=1e-4,
                                atol=1e-6)
