@@ -166,8 +166,9 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
     projected: the theorem for SGD projected onto the compact set every step, on the gradient mapping G_t at
     t = C_gamma (`theorems.projected_sgd`); only SGD has one (`NotDerivedError` otherwise).
     `convergence` is this form with the derived L and sigma2 put in; `compare` also puts in measured constants
-    (the a-posteriori bound). sums: adaptive methods keep their sums as the symbols X_gamma, X_gamma2, X_gamma_M,
-    R_eff and (Adam, RMSProp) U_gamma (their bounds: `lemma_sums`), for a run's recorded sums. form: "theory" (the
+    (the a-posteriori bound). sums: SGD keeps its steps' weights as the symbol W_steps, adaptive methods their sums
+    as X_gamma, X_gamma2, X_gamma_M, R_eff and (Adam, RMSProp) U_gamma (their bounds: `lemma_sums`), for a run's
+    recorded sums. form: "theory" (the
     analysed updates) or "torch" (torch.optim's Adam and RMSProp; AdaGrad and SGD have one form here).
     """
     choice("form", form, UPDATE_FORMS)
@@ -187,7 +188,7 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                      description=f"projected sgd with the {estimator} estimator on the {spec.objective.kind} "
                                  "objective, measured by the gradient mapping at t = C_gamma")
     if opt == "sgd":
-        terms, conditions = sgd(L_SYMBOL, SIGMA2_SYMBOL)
+        terms, conditions = sgd(L_SYMBOL, SIGMA2_SYMBOL, weights=S.W_steps if sums else sp.Integer(1))
         ref = f"{REF}#sgd"
     else:
         assumptions.append("||H_k|| <= M, ||grad L|| <= M and |H_k,i| <= M_inf on every coordinate, almost surely "
@@ -214,14 +215,17 @@ def theorem(spec: VAESpec, estimator: str | None = None, projected: bool = False
                  description=f"{opt} with the {estimator} estimator on the {spec.objective.kind} objective")
 
 
-def lemma_sums(spec: VAESpec, form: str = "theory") -> dict[str, Bound]:
-    """The a-priori bounds on an adaptive theorem's sums by name: X_gamma, X_gamma2 (Lemma 3 for Adam and RMSProp,
-    Lemma 1 for AdaGrad), X_gamma_M (M_inf X_gamma), R_eff (the preconditioner's bound) and, for Adam and RMSProp,
-    U_gamma (kappa Lam X_gamma2); none for SGD. form: as `theorem`'s."""
+def lemma_sums(spec: VAESpec, form: str = "theory", projected: bool = False) -> dict[str, Bound]:
+    """The a-priori bounds on a theorem's sums by name: SGD's W_steps (1); an adaptive theorem's X_gamma, X_gamma2
+    (Lemma 3 for Adam and RMSProp, Lemma 1 for AdaGrad), X_gamma_M (M_inf X_gamma), R_eff (the preconditioner's
+    bound) and, for Adam and RMSProp, U_gamma (kappa Lam X_gamma2); none for projected SGD. form: as `theorem`'s."""
     choice("form", form, UPDATE_FORMS)
     opt, dim = spec.optimizer.name, spec.n_parameters
-    if opt == "sgd":
+    if projected:
         return {}
+    if opt == "sgd":  # every gamma_{k+1} >= gamma_{n+1}
+        return {"W_steps": Bound("W_steps", {"lemma bound": sp.Integer(1)}, "derived", f"{REF}#sgd",
+                                 ["step sizes gamma_k = C_gamma k^{-1/2}, nonincreasing"])}
     pair = (adagrad_sums(S.M_inf, dim) if opt == "adagrad" else
             adam_sums(S.M_inf, dim, beta1=S.beta1 if opt == "adam" else 0, form=form, corrected=opt == "adam"))
     ref = f"{REF}#the-adaptive-bounds-a-posteriori-the-runs-own-sums"
@@ -302,10 +306,10 @@ class Derived:
     constants, the numbers of the spec's settings and the derived constants."""
     spec: VAESpec
     convergence: Bound
-    theorem: Bound     # adaptive methods: with their sums kept as symbols (`theorem`'s sums=True)
+    theorem: Bound     # with its sums kept as symbols (`theorem`'s sums=True: SGD's W_steps, the adaptive ones')
     values: dict[str, Any]
     constants: dict[str, float]
-    sums: dict[str, Bound]  # the lemmas' bounds on those sums (none for SGD)
+    sums: dict[str, Bound]  # the lemmas' bounds on those sums (none for projected SGD)
 
     def constants_at(self, a: float) -> dict[str, float]:
         """The derived constants with the entry-wise bound a replaced."""
@@ -326,4 +330,4 @@ def derive_for_run(spec: VAESpec, projected: bool = False, form: str = "theory")
     values = spec_values(spec, allow_outside_theory=True)
     return Derived(spec=spec, convergence=convergence(spec, allow_outside_theory=True, projected=projected, form=form),
                    theorem=theorem(spec, projected=projected, sums=True, form=form), values=values,
-                   constants=theory_constants(spec, values), sums=lemma_sums(spec, form))
+                   constants=theory_constants(spec, values), sums=lemma_sums(spec, form, projected))

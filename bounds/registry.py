@@ -101,6 +101,8 @@ CONSTANTS: tuple[Setting, ...] = (
             "preconditioner's largest inverse entry over the steps, sqrt(delta + v_k,i) (torch: sqrt(vhat_k,i) + "
             "delta), so at most sqrt(delta + M_inf^2) (torch: M_inf + delta) (docs/derivations.md, \"The "
             "preconditioned gradient\")", NONNEGATIVE),
+    Setting("W_steps", None, "SGD: the steps' weights as the gradient meets them, gamma_{n+1} sum_k ||g_k||^2 / "
+            "sum_k gamma_{k+1} ||g_k||^2, at most 1 (docs/derivations.md, \"SGD\")", NONNEGATIVE),
     Setting("U_gamma", None, "Adam and RMSProp: the steps' curvature sum, sum_k ||gamma_{k+1} u_k||^2 plus twice the "
             "momentum's transport, at most kappa Lam X_gamma2", NONNEGATIVE),
     # Black-box VI's target (bounds/objectives/bbvi.py): assumptions on log p(x, z), not settings of a VAE.

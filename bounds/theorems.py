@@ -27,14 +27,17 @@ def power_sum_bound(p: sp.Expr, m: sp.Expr) -> sp.Expr:
 
 
 def sgd(L: sp.Expr, sigma2: sp.Expr, *, L_star: sp.Expr = S.L_star, C: sp.Expr = S.C_gamma,
-        n: sp.Expr = S.n) -> tuple[Terms, dict[str, sp.Basic]]:
+        n: sp.Expr = S.n, weights: sp.Expr = sp.Integer(1)) -> tuple[Terms, dict[str, sp.Basic]]:
     """SGD ascent with an unbiased estimator of variance <= sigma2 on an L-smooth objective, C_gamma L <= 1:
 
-        E||grad L(theta_R)||^2 <= 2 L* / (C sqrt(n+1)) + L C sigma2 (1 + log(n+1)) / sqrt(n+1).
+        E||grad L(theta_R)||^2 <= W [2 L* / (C sqrt(n+1)) + L C sigma2 (1 + log(n+1)) / sqrt(n+1)],
+
+    W = 1, or `weights`: W_steps = gamma_{n+1} sum_k E||g_k||^2 / sum_k gamma_{k+1} E||g_k||^2 <= 1, the steps'
+    weights as the run's gradients meet them, which the proof's last step bounds by 1 (docs/derivations.md, "SGD").
     """
     root = sp.sqrt(n + 1)
-    terms = {"initial gap": 2 * L_star / (C * root),
-             "noise": L * C * sigma2 * harmonic_bound(n + 1) / root}
+    terms = {"initial gap": weights * 2 * L_star / (C * root),
+             "noise": weights * L * C * sigma2 * harmonic_bound(n + 1) / root}
     return terms, {"C_gamma * L <= 1": sp.Le(C * L, 1)}
 
 

@@ -88,8 +88,9 @@ def running_average(trace: pd.DataFrame, column: str = "grad_norm_sq_unbiased") 
 THEOREM_CONSTANTS = ("L", "sigma2", "M", "M_inf", "L_star")
 
 
-# The adaptive theorems' sums before their last lemma (bounds.registry): measured as curves over n, not constants.
-ADAPTIVE_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma", "R_eff")
+# The theorems' sums before their last step (bounds.registry): the adaptive theorems' and SGD's W_steps, measured as
+# curves over n, not constants.
+RUN_SUMS = ("X_gamma", "X_gamma2", "X_gamma_M", "U_gamma", "R_eff", "W_steps")
 
 
 def constant_descriptions() -> dict[str, str]:
@@ -97,11 +98,12 @@ def constant_descriptions() -> dict[str, str]:
     the adaptive sums."""
     from bounds.registry import BY_NAME
     return {**{name: c.description for name, c in constants().items()},
-            **{name: f"{BY_NAME[name].description}, recorded at every step" for name in ADAPTIVE_SUMS}}
+            **{name: f"{BY_NAME[name].description}, recorded at every step" for name in RUN_SUMS}}
 
 
-def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The run's X_gamma, X_gamma2, X_gamma_M, R_eff and (Adam, RMSProp) U_gamma at each n (cumulative over k <= n
+def run_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The run's sums of its theorem at each n: SGD's W_steps (`sgd_step_weights`); an adaptive run's X_gamma,
+    X_gamma2, X_gamma_M, R_eff and (Adam, RMSProp) U_gamma (cumulative over k <= n
     of the recorded adaptive_step_sq, with the theorem's weights: C_gamma (k+1)^{-1/2} and its square for Adam and
     RMSProp, C_gamma and C_gamma^2 for AdaGrad, docs/derivations.md "The adaptive bounds a posteriori"; torch's Adam:
     its effective step, "Torch's Adam and RMSProp"); None where the run did not record them. R_eff: see
@@ -110,15 +112,12 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     recorded before it) its step adds the run's largest |ghat_k,i| times its X_gamma increment, the bound every M_i
     is under. The last row's X is the step before's."""
     t, spec = run.trace, run.spec
+    index = np.asarray(n, dtype=int)
+    per_step = lambda column: _per_step(t, column)
+    if spec.optimizer.name == "sgd":
+        return sgd_step_weights(per_step("grad_norm_sq_unbiased"), index)
     if "adaptive_step_sq" not in t or not t["adaptive_step_sq"].notna().any():
         return None
-    steps = t["step"].to_numpy()
-    length = int(steps.max()) + 1
-
-    def per_step(column: str) -> np.ndarray:
-        values = pd.Series(t[column].to_numpy(dtype=float), index=steps) if column in t else pd.Series(dtype=float)
-        return values.reindex(np.arange(length)).to_numpy()
-
     x = pd.Series(per_step("adaptive_step_sq")).ffill().fillna(0.0).to_numpy()
     o, k = spec.optimizer, np.arange(len(x), dtype=float)
     C = o.C_gamma
@@ -131,7 +130,6 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
     recorded = np.isfinite(increments) & np.isfinite(np.concatenate([[0.0], coordinate[:-1]]))
     XM = np.cumsum(np.where(recorded, increments, fallback))
     X2 = np.cumsum(C**2 * w**2 * x)
-    index = np.asarray(n, dtype=int)
     top = preconditioner_top_curve(per_step("precond_min"), column_max(t, "grad_abs_max"), o.delta, form)
     effective = effective_inverse_curve(per_step("grad_norm_sq_unbiased"), per_step("grad_precond_sq_estimate"),
                                         top, o.beta1 if o.name == "adam" else 0.0)
@@ -140,6 +138,23 @@ def adaptive_sums(run: Run, n: np.ndarray) -> dict[str, np.ndarray] | None:
         lengths = C * (k + 1) ** -0.5 * np.sqrt(per_step("step_norm_sq")) / per_step("lr")  # ||gamma_{k+1} u_k||
         out["U_gamma"] = steps_curvature_sum(x, C * w, pd.Series(lengths).ffill().to_numpy(), o, X2)[index]
     return out
+
+
+def _per_step(t: pd.DataFrame, column: str) -> np.ndarray:
+    """The column at steps 0..last (NaN where a row lacks it, or everywhere where the trace has no such column)."""
+    steps = t["step"].to_numpy()
+    values = pd.Series(t[column].to_numpy(dtype=float), index=steps) if column in t else pd.Series(dtype=float)
+    return values.reindex(np.arange(int(steps.max()) + 1)).to_numpy()
+
+
+def sgd_step_weights(G: np.ndarray, index: np.ndarray) -> dict[str, np.ndarray] | None:
+    """SGD's W_steps at the steps `index`: gamma_{n+1} sum_{k<=n} G_k / sum_{k<=n} gamma_{k+1} G_k, G_k the step's
+    unbiased ||grad L(theta_k)||^2 estimate, taken at its upper value and capped at 1 as R_eff is (it is R_eff's
+    ratio with the preconditioner the identity and no momentum, `effective_inverse_curve`); None where the run did not
+    record G (docs/derivations.md, "SGD")."""
+    if not np.isfinite(G).any():
+        return None
+    return {"W_steps": effective_inverse_curve(G, G, np.ones(len(G)), 0.0)[index]}
 
 
 def preconditioner_top_curve(least: np.ndarray, M_inf: float, delta: float, form: str) -> np.ndarray:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from bounds import symbols as S
 from bounds.bound import Bound
-from .measures import ADAPTIVE_SUMS, THEOREM_CONSTANTS, constant_descriptions
+from .measures import RUN_SUMS, THEOREM_CONSTANTS, constant_descriptions
 
 THEORY_SLACK = "theorem form"
 
@@ -32,7 +32,7 @@ THEORY_SLACK = "theorem form"
 def _present(form: Bound, theory: Mapping[str, float], measured: Mapping[str, float],
              theory_at_run_a: Mapping[str, float] | None) -> list[str]:
     names = {s.name for s in form.symbols}
-    factors = [c for c in THEOREM_CONSTANTS + ADAPTIVE_SUMS if c in names and math.isfinite(measured.get(c, math.nan))
+    factors = [c for c in THEOREM_CONSTANTS + RUN_SUMS if c in names and math.isfinite(measured.get(c, math.nan))
                and math.isfinite(theory.get(c, math.nan))]
     if theory_at_run_a is not None and math.isfinite(measured.get("a", math.nan)):
         factors.insert(0, "a")
@@ -44,7 +44,7 @@ def _settings(subset: tuple[str, ...], theory, measured, theory_at_run_a, values
     """The constants with those in `subset` replaced by their measurements (a changes the derived L, sigma2, M);
     a tied step constant follows the L in use (module docstring)."""
     base = theory_at_run_a if "a" in subset else theory
-    out = {c: (measured[c] if c in subset else base[c]) for c in THEOREM_CONSTANTS + ADAPTIVE_SUMS if c in theory}
+    out = {c: (measured[c] if c in subset else base[c]) for c in THEOREM_CONSTANTS + RUN_SUMS if c in theory}
     if tied_step and values is not None:
         out["C_gamma"] = values["C_gamma"] * theory["L"] / out["L"]
     return out
@@ -57,7 +57,9 @@ def step_tied_to_L(form: Bound, values: dict[str, float], theory: dict[str, floa
     """Whether the run's step constant met the theorem's cap C_gamma L <= c for the derived L: then C_gamma was
     chosen from that L, and a looser L also cost a smaller step (the convention in the module docstring)."""
     caps = [c for c in form.conditions if c.startswith("C_gamma * L")]
-    checked = form.check_conditions({**values, **{k: theory[k] for k in THEOREM_CONSTANTS if k in theory}})
+    # a run's sums are curves over n, which no condition reads: one value of each stands for it
+    settings = {k: v if np.ndim(v) == 0 else np.asarray(v).reshape(-1)[-1] for k, v in values.items()}
+    checked = form.check_conditions({**settings, **{k: theory[k] for k in THEOREM_CONSTANTS if k in theory}})
     return bool(caps) and all(checked.get(c, False) for c in caps)
 
 

@@ -29,7 +29,7 @@ from empirical.estimators import has_exact_objective
 from empirical.step_gradients import pair_batch
 from .objective_gap import run_objective_gap
 from .certificate import Certificate, certify
-from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, adaptive_sums, measured_constants,
+from .measures import (GRADIENT_MAPPING, THEOREM_CONSTANTS, RunningAverage, run_sums, measured_constants,
                        probe_notes, running_average, uses_projected_theorem)
 from .rates import SlopeFit, fit_run_slope
 from .slack import a_posteriori, best_L, decompose, step_tied_to_L
@@ -237,16 +237,17 @@ def assess(run: Run, label: str = "") -> Assessment:
                      f"{math.sqrt(variance):.3g} around its root")
     final_n, final_value, _ = average.final()
     derived_L = theory["L"]
-    L_used = best_L(form, values, theory, final_n)
+    lemma, recorded = _sum_curves(run, derived, values, theory, n)
+    at_final = {name: float(curve[-1]) for name, curve in lemma.items()}  # the theorem's sums at their lemmas
+    L_used = best_L(form, {**values, **at_final}, theory, final_n)
     if L_used != derived_L:  # the theorem at the best L' >= L under its step cap (compare.slack.best_L)
         theory = {**theory, "L": L_used}
         consts = {c: theory[c] for c in THEOREM_CONSTANTS if c in theory}
-        bound_curve = np.asarray(form.evaluate({**values, **consts, "n": n}), dtype=float)
+        bound_curve = np.asarray(form.evaluate({**values, **lemma, **consts, "n": n}), dtype=float)
         notes.append(f"a-priori bound at L' = {L_used:.4g}, above the derived L = {derived_L:.4g}: any L' >= L with "
                      "C_gamma L' under the theorem's cap is valid, and at this step the larger one gives less")
     else:
         bound_curve = np.asarray(bound.evaluate({**values, "n": n}), dtype=float)
-    lemma, recorded = _sum_curves(run, derived, values, theory, n)
     posterior = np.asarray(a_posteriori(form, {**values, **(recorded or lemma)}, theory, measured, n), dtype=float)
     checks = [ConstantCheck("sigma2", theory["sigma2"], measured["sigma2"], True),
               ConstantCheck("L", derived_L, measured["L"], False)]
@@ -258,7 +259,7 @@ def assess(run: Run, label: str = "") -> Assessment:
         at_run_a = derived.constants_at(measured["a"])
         at_run_a["L_star"] = min(at_run_a["L_star"], theory["L_star"])
         at_run_a.update(_sums_at(derived, {**values, **at_run_a}, final_n))
-    sums_final = {name: float(curve[-1]) for name, curve in lemma.items()}
+    sums_final = at_final
     recorded_final = {name: float(curve[-1]) for name, curve in (recorded or {}).items()}
     slack = decompose(form, values, {**theory, **sums_final}, {**measured, **recorded_final}, final_value, final_n,
                       at_run_a, step_tied_to_L(form, {**values, **sums_final}, theory))
@@ -280,7 +281,7 @@ def _sum_curves(run: Run, derived: D.Derived, values: dict[str, Any], theory: di
     if not derived.sums:
         return {}, None
     consts = {k: theory[k] for k in THEOREM_CONSTANTS if k in theory}
-    return _sums_at(derived, {**values, **consts}, n), adaptive_sums(run, n)
+    return _sums_at(derived, {**values, **consts}, n), run_sums(run, n)
 
 
 def _average(run: Run, projected: bool) -> RunningAverage:

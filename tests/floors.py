@@ -193,6 +193,8 @@ RECORDED: dict[str, float] = {
     'theorem torch rmsprop (simulated, exact constants, delta = 1e-08)': 6.46e-05,
     "theorem torch rmsprop with the run's sums (simulated)": 0.208,
     "theorem torch rmsprop with the run's sums (simulated, delta = 1e-08)": 0.236,
+    # SGD's theorem with the run's step weights W_steps in place of 1 (2026-12-06, docs/derivations.md "SGD")
+    "theorem sgd with the run's step weights (simulated)": 0.506,
     "theorem adagrad with the run's sums (simulated)": 0.146,
     "theorem adagrad with the run's sums (simulated, delta = 1e-08)": 0.286,
     "theorem adam with the run's sums (simulated)": 0.0416,

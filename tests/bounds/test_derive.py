@@ -111,8 +111,9 @@ def test_derived_object_carries_the_theorem_that_covers_the_run():
     spec = default_spec()
     plain, projected = D.derive_for_run(spec), D.derive_for_run(spec, projected=True)
     assert plain.theorem.reference.endswith("#sgd") and projected.theorem.reference.endswith("#projected-sgd")
+    assert set(plain.sums) == {"W_steps"} and projected.sums == {}  # SGD's steps' weights, at most 1 a priori
     assert plain.convergence.evaluate(plain.values) == pytest.approx(
-        plain.theorem.evaluate({**plain.values, **plain.constants}))
+        plain.theorem.evaluate({**plain.values, **plain.constants, "W_steps": 1.0}))
     conv = D.derive_for_run(paper_image_spec("cifar100"))  # the paper's conv net has its theorem too
     assert conv.theorem.reference.endswith("#adam-and-rmsprop") and conv.constants["L"] > 0
     with pytest.raises(NotDerivedError, match="only projected SGD"):

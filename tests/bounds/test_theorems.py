@@ -81,6 +81,8 @@ def simulate(optimizer: str, C: float, beta1: float, beta2: float, delta: float,
     XM = (largest * per_coordinate).sum(1)  # X_gamma_M: each coordinate's sum times its M_i
     if not sums:
         return average
+    if optimizer == "sgd":  # W_steps: R_eff's ratio with the preconditioner the identity and no momentum
+        return average, {"W_steps": np.full(SEEDS, effective_inverse(np.array(squares), np.array(squares), 0.0))}
     effective = effective_inverse(np.array(squares), np.array(preconditioned), beta1 if optimizer == "adam" else 0.0)
     run_sums = {"X_gamma": X1, "X_gamma2": X2, "X_gamma_M": XM, "R_eff": np.full(SEEDS, effective), "R_top": top}
     if optimizer != "adagrad":
@@ -193,6 +195,19 @@ def test_the_theorem_with_the_runs_own_sums_still_bounds_the_run(optimizer, C, b
     regime = "" if delta == 0.5 else f", delta = {delta:g}"
     tightness.record(f"theorem {optimizer} with the run's sums (simulated{regime})", measured, value)
     assert measured <= value < bound(optimizer, C, beta1, beta2, delta)
+
+
+@pytest.mark.parametrize("C", [1.0, 0.3])
+def test_sgd_with_the_runs_step_weights_still_bounds_the_run(C, tightness):
+    """SGD's theorem before its last step, with W_steps = gamma_{n+1} sum_k E||g_k||^2 / sum_k gamma_{k+1} E||g_k||^2
+    (a ratio of the seeds' means) in place of the 1 the last step pays: what compare's a-posteriori bound computes from
+    a run's per-step estimates (docs/derivations.md, "SGD"). Sound, and below the theorem."""
+    measured, run_sums = simulate("sgd", C, 0.0, 0.99, 0.5, sums=True)
+    weights = float(run_sums["W_steps"].mean())
+    terms, _ = T.sgd(sp.Float(A), sp.Float(RHO**2), weights=sp.Float(weights))
+    value = float(sum(terms.values()).xreplace({S.n: N_STEPS, S.C_gamma: C, S.L_star: A * D}))
+    tightness.record("theorem sgd with the run's step weights (simulated)", measured, value)
+    assert 0 < weights < 1 and measured <= value < bound("sgd", C, 0.0, 0.99, 0.5)
 
 
 def test_adam_bound_grows_with_beta1_and_needs_beta1_below_beta2():

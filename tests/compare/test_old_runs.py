@@ -102,6 +102,10 @@ def test_old_run_folders_compare_as_they_did(old_runs, capsys):
             assert keys <= set(row)
             for key in keys:
                 row.pop(key)
+    for run in new["runs"]:  # Added: SGD's step weights as the run's gradients meet them (docs/derivations.md, "SGD")
+        rows = run["slack"]
+        weights = rows.pop("W_steps", None) if isinstance(rows, dict) else None
+        assert weights is None or 0 < weights["measured"] <= 1
     for n_row, o_row in zip(new["rates"], old["rates"]):
         now, before = n_row.pop("verdict"), o_row.pop("verdict")
         assert now == before or now.startswith(PRE_ASYMPTOTIC), (now, before)

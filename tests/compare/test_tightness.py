@@ -90,12 +90,16 @@ def test_slack_shares_add_up_to_the_whole_gap(spec):
     total = math.log10(a.bound_curve[-1] / measured)
     assert a.slack["log10 factor"].sum() == pytest.approx(total, rel=1e-9)
     assert a.slack["share of gap %"].sum() == pytest.approx(100, rel=1e-9)
-    # With every constant measured, the a-posteriori bound is the theorem at the measured constants.
+    # With every constant measured, the a-posteriori bound is the theorem at the measured constants, times the
+    # steps' weights as the run's gradients meet them (below 1: each step's gamma is at least the last one's).
+    from compare.measures import run_sums
+    weights = run_sums(a.run, a.average.n)["W_steps"][-1]
+    assert 0 < weights < 1
     form = D.theorem(spec)
     values = D.spec_values(spec)
-    expected = form.evaluate({**values, "L": 5.0, "sigma2": 2.0, "L_star": 1.0, "n": n})
+    expected = weights * form.evaluate({**values, "L": 5.0, "sigma2": 2.0, "L_star": 1.0, "n": n})
     assert a.posterior_curve[-1] == pytest.approx(expected, rel=1e-12)
-    assert set(a.slack["factor"]) == {"a", "L", "sigma2", "L_star", "theorem form"}
+    assert set(a.slack["factor"]) == {"a", "L", "sigma2", "L_star", "W_steps", "theorem form"}
 
 
 def test_an_untied_step_makes_the_last_slack_row_the_a_posteriori_ratio():
@@ -142,14 +146,14 @@ def test_an_adaptive_run_puts_its_own_sums_in_the_a_posteriori_bound(optimizer, 
     """The trainer records X_k at every step; the run's weighted sums stay below their lemma bound at the measured
     M_inf at every n (the lemmas hold path by path), and compare's a-posteriori bound uses them: below the same bound
     with the lemma's sums, and they appear in the slack."""
-    from compare.measures import adaptive_sums
+    from compare.measures import run_sums
     from empirical import synthetic_linear_gaussian, train
     spec = dataclasses.replace(theory_spec(n=60), optimizer=OptimizerSpec(optimizer, C_gamma=1e-3, beta1=0.9))
     data = synthetic_linear_gaussian(6, 2, 200, data_bound=spec.model.data_bound, seed=1)
     run = train(spec, TrainConfig(batches="independent", form=form, probes=3), data)
     a = assess(run)
     n = a.average.n
-    sums = adaptive_sums(run, n)
+    sums = run_sums(run, n)
     derived = D.derive_for_run(spec, form=form)
     assert a.form.reference == derived.theorem.reference  # torch's Adam is held to its own form of the theorem
     assert next(c for c in a.conditions if c.name == "the analysed update").holds
