@@ -22,7 +22,8 @@ from .objectives.linear import linear_hessian_bound, linear_pieces
 from .objectives.logistic import (REF as LOGISTIC_REF, LogisticGradient, assumptions as logistic_assumptions,
                                   logistic_gap, logistic_gradient, logistic_smoothness, logistic_variance)
 from .objectives.pieces import Pieces, vae_pieces
-from .objectives.smoothness import (block_norm, expected_max, iwae_variance, minibatch_variance,
+from .objectives.weighted import weighted_smoothness_terms
+from .objectives.smoothness import (block_norm, iwae_variance, minibatch_variance,
                                     pathwise_expected_hessian, pathwise_pointwise, score_pointwise)
 from .spec import ESTIMATORS, VAESpec
 from .validate import SpecError, choice
@@ -80,10 +81,8 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
     if estimator == "pathwise":
         pw = pathwise_pointwise(p, beta)
         if iwae:  # VR-IWAE's covariance enters with the factor 1 - alpha (IWAE: alpha = 0)
-            covariance = expected_max(pw.gradient_sq, d_z)
-            terms = {"weighted hessians": expected_max(pw.hessian, d_z),
-                     "weight covariance": (1 - S.renyi_alpha) * covariance if spec.objective.kind == "vr_iwae"
-                     else covariance}
+            weight = 1 - S.renyi_alpha if spec.objective.kind == "vr_iwae" else sp.Integer(1)
+            terms = weighted_smoothness_terms(p, pw, weight, beta)
         else:
             terms = {"expected hessian": pathwise_expected_hessian(p, beta)}
         desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"

@@ -23,6 +23,9 @@ class Pointwise:
     gradient: RPoly
     gradient_sq: RPoly
     gradient_blocks: tuple[RPoly, RPoly]  # bounds on the (theta, phi) blocks' norms, each below g(r)
+    # hessian = second_derivatives + gauss_newton: the Gauss-Newton terms' part (negative semi-definite) on its own
+    second_derivatives: RPoly = RPoly([0])
+    gauss_newton: RPoly = RPoly([0])
 
 
 def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
@@ -37,12 +40,14 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
     """
     G = p.decoder_joint
     half_sqrt_d = sp.sqrt(p.d_z) / 2
-    hessian = p.A1 * G.S + p.A2 * G.J2 + beta * (p.Jz * p.Jz + p.R_z * p.Sz + half_sqrt_d * p.S_lv)
+    second_derivatives = p.A1 * G.S + beta * (p.R_z * p.Sz + half_sqrt_d * p.S_lv)
+    gauss_newton = p.A2 * G.J2 + beta * p.Jz * p.Jz
     prior_and_entropy = beta * (p.R_z * p.Jz + half_sqrt_d * p.J_lv)
     gradient = p.A1g * G.J + prior_and_entropy
     encoder = p.A1g * G.lipschitz * p.Jz + prior_and_entropy
-    return Pointwise(hessian, gradient, p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder,
-                     (p.A1g * p.decoder_theta.J, encoder))
+    return Pointwise(second_derivatives + gauss_newton, gradient,
+                     p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder, (p.A1g * p.decoder_theta.J, encoder),
+                     second_derivatives, gauss_newton)
 
 
 def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:

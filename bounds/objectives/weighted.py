@@ -1,0 +1,74 @@
+"""The importance-weighted objectives' smoothness (IWAE, VR-IWAE): the self-normalised weights' covariance of the
+per-draw gradients, and how it combines with the draws' own Hessians.
+
+Per draw of K, the Hessian of (1/(1 - alpha)) log (1/K) sum_l w_l^{1 - alpha} is
+sum_l wt_l hess l_l + (1 - alpha) Cov_wt(grad l_l). Derivation: docs/derivations.md, "IWAE" and "VR-IWAE".
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import symbols as S
+from ..rpoly import RPoly, chi_moment
+from .pieces import Pieces
+from .smoothness import Pointwise, expected_max
+
+
+def weighted_Jz2(p: Pieces, j: int) -> sp.Expr:
+    """A bound on sup_u E[r^j ||dz_u||^2], uniform over unit encoder directions u.
+
+    dz_u = a + b o eps, so E[r^j ||dz_u||^2] = E[r^j] (||a||^2 + (1 + j/d_z) ||b||^2) (E[r^j eps_i] = 0 and
+    E[r^j eps_i^2] = E[r^(j+2)] / d_z = (1 + j/d_z) E[r^j]): at most (1 + j/d_z) E[r^j] Jz2_mean; and at most
+    E[r^j Jz(r)^2] from the pointwise bound. The smaller of the two."""
+    pointwise = (RPoly([0] * j + [1]) * p.Jz * p.Jz).expectation(p.d_z)
+    if p.Jz2_mean is None:
+        return pointwise
+    gram = (1 + sp.Rational(j, p.d_z)) * chi_moment(j, p.d_z) * p.Jz2_mean
+    return sp.Min(pointwise, gram, evaluate=False)
+
+
+def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
+    """A bound on sup_u E_eps (u . (grad l - c))^2, c = the entropy term's gradient beta grad (sum_j v_j / 2), which
+    does not depend on eps (so it drops out of any covariance across draws).
+
+    For u = (u_theta, u_phi) with norms t_theta^2 + t_phi^2 = 1: |u_theta . grad_theta l| <= t_theta A1 J_theta and
+    |u_phi . (grad_phi l - c)| = |<grad_z log p(x|z) - beta z, dz_u>| <= t_phi a(r) ||dz_uhat|| with
+    a = A1 lip_G + beta R_z; by Cauchy-Schwarz over (t_theta, t_phi) the square is at most
+    A1^2 J2_theta + a(r)^2 ||dz_uhat||^2, and the expectation over eps comes before the supremum over uhat:
+    E[a(r)^2 ||dz_uhat||^2] = sum_j alpha_j E[r^j ||dz_uhat||^2] (alpha_j >= 0, the coefficients of a^2),
+    each at most `weighted_Jz2`."""
+    a = p.A1g * p.decoder_joint.lipschitz + beta * p.R_z
+    encoder = sp.Add(*(alpha * weighted_Jz2(p, j) for j, alpha in enumerate((a * a).coeffs) if alpha != 0))
+    return (p.A1g * p.A1g * p.decoder_theta.J2).expectation(p.d_z) + encoder
+
+
+def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp.Expr:
+    """A bound on ||E_eps Cov_wt(grad l_l)|| over K draws: the smaller of two.
+
+    1. Cov_wt(g) <= sum_l wt_l (g_l - c)(g_l - c)^T for any c the same for every draw, whose norm is at most
+       max_l ||g_l - c||^2: E max_l of the centred g_sq (Hartley-David-Gumbel, c the entropy's gradient).
+    2. Cov_wt(g) = sum_{l<m} wt_l wt_m (g_l - g_m)(g_l - g_m)^T and (a - b)(a - b)^T <= 2 (a a^T + b b^T), so
+       Cov_wt(g) <= 2 sum_l wt_l (1 - wt_l) (g_l - c)(g_l - c)^T <= (1/2) sum_l (g_l - c)(g_l - c)^T, whose
+       expectation has norm at most (K/2) sup_u E (u . (g - c))^2 (`centred_gradient_second_moment`): the
+       expectation over eps before the supremum over directions, at the price of K/2 in place of max_l.
+    """
+    d_z = p.d_z
+    lipschitz_part = (p.A1g * p.decoder_joint.lipschitz + beta * p.R_z) * p.Jz
+    centred_sq = p.A1g * p.A1g * p.decoder_theta.J2 + lipschitz_part * lipschitz_part
+    return sp.Min(expected_max(centred_sq, d_z, K), K / 2 * centred_gradient_second_moment(p, beta), evaluate=False)
+
+
+def weighted_smoothness_terms(p: Pieces, pw: Pointwise, covariance_weight: sp.Expr,
+                              beta: sp.Expr = S.beta) -> dict[str, sp.Expr]:
+    """L_P of IWAE (covariance_weight 1) or VR-IWAE (1 - alpha) as named terms.
+
+    Per draw, hess = sum_l wt_l (R_l - N_l) + w Cov_wt(g) with R_l the draws' second-derivative terms
+    (||R_l|| <= `Pointwise.second_derivatives`), N_l their Gauss-Newton terms (positive semi-definite, norm at most
+    `Pointwise.gauss_newton`) and the covariance positive semi-definite. So the top eigenvalue of E hess is at most
+    E||sum wt R|| + w ||E Cov|| and the bottom one at least -E||sum wt R|| - E||sum wt N||: the norm is at most
+    E max_l R(r_l) + max(w ||E Cov||, E max_l N(r_l)), where the first version added all three.
+    """
+    d_z = p.d_z
+    return {"weighted second derivatives": expected_max(pw.second_derivatives, d_z),
+            "weight covariance or gauss-newton": sp.Max(covariance_weight * weight_covariance(p, beta),
+                                                        expected_max(pw.gauss_newton, d_z), evaluate=False)}
