@@ -60,7 +60,7 @@ RECORDED: dict[str, float] = {
     # 3.67e5 against 3.48e7
     "variance sigma^2 at the deep box's worst found point (tanh 5-4-2, a = 1, B = 1)": 0.0106,
     # raised 2026-12-06 by the weight covariance's expectation first: worst ratios 8.77e-3 and 1.45e-2
-    # (floors were 0.0024, 0.0044)
+    # (were 0.0024, 0.0044)
     'adversarial L_P (IWAE K=3, soft-clip)': 0.0087,
     'adversarial L_P (VR-IWAE K=3, alpha=0.5, soft-clip)': 0.0144,
     'adversarial L_P (linear 4-2)': 0.783,
