@@ -204,6 +204,7 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
            f"read: {READING.get(bound.name, 'an upper bound on the quantity named above, at these settings')}"]
     if show_expression:
         out.append(f"expression: {bound.expr}")
+    width = max([28] + [len(name) for name in bound.terms])  # term names in one column
     for i in range(len(table)):
         row = table.iloc[i]
         setting = ", ".join(f"{k}={row[k]:.4g}" for k in per_row)
@@ -211,7 +212,7 @@ def render(bound, frame: pd.DataFrame, grid_names: list[str], fmt: str, show_exp
         dominant = max(terms, key=terms.get)
         out.append(f"\n{setting + ': ' if setting else ''}value = {row['value']:.6g}")
         for name, v in terms.items():
-            out.append(f"  {name:<28s} {v:.6g}{'   <- dominant' if name == dominant else ''}")
+            out.append(f"  {name:<{width}s} {v:.6g}{'   <- dominant' if name == dominant else ''}")
         for name in bound.conditions:
             ok = row[f"condition:{name}"]
             out.append(f"  condition {name}: {'holds' if ok else 'VIOLATED (the bound does not apply)'}")
