@@ -16,16 +16,22 @@ from .pieces import Pieces
 
 @dataclass(frozen=True)
 class Pointwise:
-    """Pointwise bounds at a single eps: Hessian norm h(r), gradient norm g(r) of the per-sample objective, and a
-    bound on the squared gradient norm tighter than g(r)^2 (the blocks' squares add)."""
+    """Pointwise bounds at a single eps: the Hessian's two parts, gradient norm g(r) of the per-sample objective, and
+    a bound on the squared gradient norm tighter than g(r)^2 (the blocks' squares add).
 
-    hessian: RPoly
+    hess l = R - N: R the second-derivative terms (norm <= `second_derivatives`), N the Gauss-Newton terms (positive
+    semi-definite, norm <= `gauss_newton`); their sum bounds the Hessian's norm, h(r)."""
+
+    second_derivatives: RPoly
+    gauss_newton: RPoly
     gradient: RPoly
     gradient_sq: RPoly
     gradient_blocks: tuple[RPoly, RPoly]  # bounds on the (theta, phi) blocks' norms, each below g(r)
-    # hessian = second_derivatives + gauss_newton: the Gauss-Newton terms' part (negative semi-definite) on its own
-    second_derivatives: RPoly = RPoly([0])
-    gauss_newton: RPoly = RPoly([0])
+
+    @property
+    def hessian(self) -> RPoly:
+        """h(r) >= ||hess l||."""
+        return self.second_derivatives + self.gauss_newton
 
 
 def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
@@ -45,9 +51,8 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
     prior_and_entropy = beta * (p.R_z * p.Jz + half_sqrt_d * p.J_lv)
     gradient = p.A1g * G.J + prior_and_entropy
     encoder = p.A1g * G.lipschitz * p.Jz + prior_and_entropy
-    return Pointwise(second_derivatives + gauss_newton, gradient,
-                     p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder, (p.A1g * p.decoder_theta.J, encoder),
-                     second_derivatives, gauss_newton)
+    return Pointwise(second_derivatives, gauss_newton, gradient,
+                     p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder, (p.A1g * p.decoder_theta.J, encoder))
 
 
 def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:

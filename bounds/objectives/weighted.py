@@ -27,6 +27,12 @@ def weighted_Jz2(p: Pieces, j: int) -> sp.Expr:
     return sp.Min(pointwise, gram, evaluate=False)
 
 
+def centred_slope(p: Pieces, beta: sp.Expr = S.beta) -> RPoly:
+    """a(r) >= ||grad_z log p(x|z) - beta z||: the residual weight times the decoder's Lipschitz constant in z, plus
+    the prior's beta R_z. The centred encoder gradient is <this gradient, dz_u>."""
+    return p.A1g * p.decoder_joint.lipschitz + beta * p.R_z
+
+
 def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     """A bound on sup_u E_eps (u . (grad l - c))^2, c = the entropy term's gradient beta grad (sum_j v_j / 2), which
     does not depend on eps (so it drops out of any covariance across draws).
@@ -37,7 +43,7 @@ def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr
     A1^2 J2_theta + a(r)^2 ||dz_uhat||^2, and the expectation over eps comes before the supremum over uhat:
     E[a(r)^2 ||dz_uhat||^2] = sum_j alpha_j E[r^j ||dz_uhat||^2] (alpha_j >= 0, the coefficients of a^2),
     each at most `weighted_Jz2`."""
-    a = p.A1g * p.decoder_joint.lipschitz + beta * p.R_z
+    a = centred_slope(p, beta)
     encoder = sp.Add(*(alpha * weighted_Jz2(p, j) for j, alpha in enumerate((a * a).coeffs) if alpha != 0))
     return (p.A1g * p.A1g * p.decoder_theta.J2).expectation(p.d_z) + encoder
 
@@ -53,8 +59,8 @@ def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp
        expectation over eps before the supremum over directions, at the price of K/2 in place of max_l.
     """
     d_z = p.d_z
-    lipschitz_part = (p.A1g * p.decoder_joint.lipschitz + beta * p.R_z) * p.Jz
-    centred_sq = p.A1g * p.A1g * p.decoder_theta.J2 + lipschitz_part * lipschitz_part
+    encoder = centred_slope(p, beta) * p.Jz
+    centred_sq = p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder
     return sp.Min(expected_max(centred_sq, d_z, K), K / 2 * centred_gradient_second_moment(p, beta), evaluate=False)
 
 

@@ -63,7 +63,7 @@ def per_draw_gradients(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor, eps: 
 
 
 def points(spec: VAESpec, seed: int, count: int):
-    """Random points of the box (corners and interior) with data points, then the IWAE box's worst found point."""
+    """Random points of the box (corners and interior), each with a data point."""
     gen = torch.Generator().manual_seed(seed)
     for trial in range(count):
         yield random_parameters(spec, gen, corners=trial % 2 == 0), data_point(spec, gen)
