@@ -22,7 +22,7 @@ from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
 from .latent import LatentBounds, latent_bounds
-from .residual import gradient_residual, likelihood_curvature_weights, residual_bound
+from .residual import gradient_residual, likelihood_curvature_weights, residual_bound, tanh_z_gradient
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,19 @@ class Pieces:
     # A sigmoid output with the data's range: the likelihood's whole second-derivative term in expectation, each
     # output entry's residual weight bounded on its own (`likelihood_curvature_mean`); None: A1 E||d^2 G_u||.
     likelihood_curvature: sp.Expr | None = None
+    # A bound on ||grad_z log p(x|z)|| tighter than A1g lip_G where the residual and the decoder's slope are bounded
+    # together (`residual.tanh_z_gradient`); None: A1g lip_G.
+    z_gradient_coupled: sp.Expr | None = None
 
     @property
     def A1g(self) -> RPoly:
         return self.A1 if self.A1_gradient is None else self.A1_gradient
+
+    @property
+    def z_gradient(self) -> RPoly:
+        """||grad_z log p(x|z)|| <= this: A1g lip_G, or the coupled bound where it applies, the smaller."""
+        product = self.A1g * self.decoder_joint.lipschitz
+        return product if self.z_gradient_coupled is None else capped(product, self.z_gradient_coupled)
 
     def expected_Jz2(self) -> sp.Expr:
         return (self.Jz * self.Jz).expectation(self.d_z) if self.Jz2_mean is None else self.Jz2_mean
@@ -249,7 +258,8 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
                   z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
-                  likelihood_curvature=likelihood_curvature_mean(spec, net, z, choice, A1, d_z))
+                  likelihood_curvature=likelihood_curvature_mean(spec, net, z, choice, A1, d_z),
+                  z_gradient_coupled=tanh_z_gradient(spec, net.decoder, R_z))
 
 
 def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice, A1: RPoly,

@@ -42,7 +42,8 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
       ||grad l|| <= A1 J_G + beta (R_z Jz + sqrt(d_z)/2 J_lv)
     By blocks: ||grad_theta l|| <= A1 J_theta (the decoder at fixed z) and
     ||grad_phi l|| <= A1 lip_G Jz + beta (R_z Jz + sqrt(d_z)/2 J_lv), whose squares add. In the gradient terms A1 is
-    `Pieces.A1g` (a sigmoid output's per-entry residual weight, where the data's range gives it).
+    `Pieces.A1g` (a sigmoid output's per-entry residual weight, where the data's range gives it), and A1 lip_G is
+    `Pieces.z_gradient` (the residual and a tanh decoder's slope bounded together, where that applies).
     """
     G = p.decoder_joint
     half_sqrt_d = sp.sqrt(p.d_z) / 2
@@ -50,7 +51,7 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
     gauss_newton = p.A2 * G.J2 + beta * p.Jz * p.Jz
     prior_and_entropy = beta * (p.R_z * p.Jz + half_sqrt_d * p.J_lv)
     gradient = p.A1g * G.J + prior_and_entropy
-    encoder = p.A1g * G.lipschitz * p.Jz + prior_and_entropy
+    encoder = p.z_gradient * p.Jz + prior_and_entropy
     return Pointwise(second_derivatives, gauss_newton, gradient,
                      p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder, (p.A1g * p.decoder_theta.J, encoder))
 

@@ -28,9 +28,9 @@ def weighted_Jz2(p: Pieces, j: int) -> sp.Expr:
 
 
 def centred_slope(p: Pieces, beta: sp.Expr = S.beta) -> RPoly:
-    """a(r) >= ||grad_z log p(x|z) - beta z||: the residual weight times the decoder's Lipschitz constant in z, plus
-    the prior's beta R_z. The centred encoder gradient is <this gradient, dz_u>."""
-    return p.A1g * p.decoder_joint.lipschitz + beta * p.R_z
+    """a(r) >= ||grad_z log p(x|z) - beta z||: the likelihood's gradient in z (`Pieces.z_gradient`), plus the prior's
+    beta R_z. The centred encoder gradient is <this gradient, dz_u>."""
+    return p.z_gradient + beta * p.R_z
 
 
 def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:

@@ -1,7 +1,10 @@
 """The Gaussian decoder's residual bound ||x - G(z)|| <= min(R_x + C_G, sqrt(d_x) max(hi, 1 - lo)) for a sigmoid
-decoder and data in [lo, hi]^d (`bounds.objectives.residual.residual_bound`), measured at saturating corners."""
+decoder and data in [lo, hi]^d (`bounds.objectives.residual.residual_bound`), measured at saturating corners; the
+sigmoid output's per-entry weights; and a tanh decoder's gradient in z with the residual and the slope bounded
+together (`residual.tanh_z_gradient`), against an ascent."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -10,9 +13,11 @@ import torch
 
 from bounds import derive as D
 from bounds.objectives.residual import (gradient_residual, residual_bound, sigmoid_curvature_weight,
-                                       sigmoid_residual_weight)
+                                       sigmoid_residual_weight, tanh_z_gradient)
 from bounds.rpoly import RPoly
-from empirical.functional import decode, random_parameters, unflatten
+from bounds.spec import ActivationSpec, ModelSpec, ParameterBound, VAESpec
+from empirical.functional import decode, log_likelihood, random_parameters, unflatten
+from tests.helpers import number
 from tests.problems import tiny_spec
 
 
@@ -72,3 +77,61 @@ def test_the_sigmoids_per_entry_curvature_weight_holds_and_is_tight(data_range, 
     worst = float((s * (1 - s) * (1 - 2 * s) * (x[:, None] - s[None])).abs().max())
     assert worst <= kappa2, (worst, kappa2)
     tightness.record("sigmoid output's per-entry curvature weight", worst, kappa2)
+
+
+def _tanh_decoder(data_dim: int, widths: tuple[int, ...], a: float, data_bound: float) -> VAESpec:
+    return VAESpec(model=ModelSpec(kind="gaussian", data_dim=data_dim, latent_dim=2, encoder_widths=(3,),
+                                   decoder_widths=widths, activation=ActivationSpec("tanh"), decoder_output="identity",
+                                   data_bound=data_bound), weight_bound=ParameterBound(a=a))
+
+
+def _largest_z_gradient(spec: VAESpec, starts: int, steps: int) -> float:
+    """The largest ||grad_z log p(x|z)|| an ascent finds over the box, the data ball and every z: Adam on
+    (atanh(theta / a), x, z), theta = a tanh(.) in the box and x projected onto the ball, from random corners and
+    interior points."""
+    a, R_x = spec.weight_bound.a, spec.model.data_bound
+    gen, best = torch.Generator().manual_seed(8), 0.0
+
+    def z_gradient_norm(theta, x, z):
+        log_p = log_likelihood(spec, x, decode(spec, unflatten(spec, theta), z))
+        return torch.autograd.grad(log_p, z, create_graph=True)[0].norm()
+    for start in range(starts):
+        theta = random_parameters(spec, gen, corners=start % 2 == 0)
+        psi = torch.atanh((theta / a).clamp(-0.999, 0.999)).requires_grad_(True)
+        x = torch.randn(spec.model.data_dim, generator=gen, dtype=torch.float64).requires_grad_(True)
+        z = (2 * torch.randn(spec.model.latent_dim, generator=gen, dtype=torch.float64)).requires_grad_(True)
+        opt = torch.optim.Adam([psi, x, z], lr=0.05)
+        for _ in range(steps):
+            value = z_gradient_norm(a * torch.tanh(psi), x * torch.clamp(R_x / x.norm(), max=1.0), z)
+            best = max(best, value.item())
+            opt.zero_grad()
+            (-value).backward()
+            opt.step()
+    return best
+
+
+@pytest.mark.parametrize("name, spec", [
+    ("tanh 4-3-2, a = 1, R_x = 4", _tanh_decoder(4, (3,), 1.0, 4.0)),
+    ("tanh 5-(4, 3)-2, a = 0.7, R_x = 2", _tanh_decoder(5, (4, 3), 0.7, 2.0)),
+    ("tiny tanh, identity output", tiny_spec(activation=ActivationSpec("tanh"), decoder_output="identity"))])
+def test_the_tanh_decoders_z_gradient_holds_and_is_tight(name, spec, tightness):
+    """||grad_z log p(x|z)|| <= `tanh_z_gradient` at every point of the box, data ball and latent space (an ascent's
+    largest), and the bound is below the product A1 lip_G it replaces."""
+    pieces, values = D._pieces(spec, False), D.spec_values(spec)
+    bound = number(pieces.z_gradient_coupled, values)
+    product = number((pieces.A1g * pieces.decoder_joint.lipschitz).coeffs[0], values)
+    assert bound < product, (bound, product)
+    measured = _largest_z_gradient(spec, starts=8, steps=150)
+    assert measured <= bound, (name, measured, bound)
+    tightness.record("tanh decoder's gradient in z, residual and slope together", measured, bound)
+
+
+def test_the_coupled_z_gradient_applies_only_where_its_derivation_does():
+    """A soft-clip decoder, a sigmoid output and a spectral-norm spec keep the product A1 lip_G."""
+    assert tanh_z_gradient(tiny_spec(), [], RPoly([1])) is None
+    sigmoid_output = tiny_spec(activation=ActivationSpec("tanh"), decoder_output="sigmoid")
+    assert tanh_z_gradient(sigmoid_output, [], RPoly([1])) is None
+    spectral = dataclasses.replace(_tanh_decoder(4, (3,), 1.0, 4.0),
+                                   weight_bound=ParameterBound(kind="spectral", layer_norms=(1.0,) * 4,
+                                                               bias_norms=(1.0,) * 4))
+    assert tanh_z_gradient(spectral, [], RPoly([1])) is None
