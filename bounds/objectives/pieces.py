@@ -22,7 +22,8 @@ from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
 from .latent import LatentBounds, latent_bounds
-from .residual import gradient_residual, likelihood_curvature_weights, residual_bound, tanh_z_gradient
+from .residual import (gradient_residual, likelihood_curvature_weights, residual_bound, tanh_output_weight,
+                       tanh_z_gradient)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class Pieces:
     # decoder's recursion fed the r^j-weighted moments of dz_u and d^2 z_u (`weighted_decoder_S`).
     decoder_S_weighted: tuple[RPoly, ...] = ()
     # A sigmoid output with the data's range: the likelihood's whole second-derivative term in expectation, each
-    # output entry's residual weight bounded on its own (`likelihood_curvature_mean`); None: A1 E||d^2 G_u||.
+    # output entry's residual weight bounded on its own (`likelihood_curvature_mean`); or a tanh layer before an
+    # identity output, its slope and curvature bounded with the residual (`tanh_likelihood_curvature_mean`);
+    # None: A1 E||d^2 G_u||.
     likelihood_curvature: sp.Expr | None = None
     # A bound on ||grad_z log p(x|z)|| tighter than A1g lip_G where the residual and the decoder's slope are bounded
     # together (`residual.tanh_z_gradient`); None: A1g lip_G.
@@ -253,12 +256,17 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         A2 = sp.Rational(1, 4)
         log_lik = d_x * sp.log(2) + sp.sqrt(d_x) * joint.H
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
+    # A sigmoid output's per-entry weights, or a tanh layer's coupled weight before an identity output (at most one
+    # applies).
+    likelihood_curvature = likelihood_curvature_mean(spec, net, z, choice, A1, d_z)
+    if likelihood_curvature is None:
+        likelihood_curvature = tanh_likelihood_curvature_mean(spec, net, z, choice, A1, d_z)
     weighted = () if z.Sz_mean is None else tuple(weighted_decoder_S(net, z, choice, j, d_z)
                                                  for j in range(1, A1.degree + 1))
     return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
                   z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
-                  likelihood_curvature=likelihood_curvature_mean(spec, net, z, choice, A1, d_z),
+                  likelihood_curvature=likelihood_curvature,
                   z_gradient_coupled=tanh_z_gradient(spec, net.decoder, R_z))
 
 
@@ -280,6 +288,31 @@ def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds
                                                                           inner.S))
     a0, act = A1.coeffs[0], output.act
     return least(w2 * Jz2, a0 * act.smoothness * Q) + least(w1, a0 * act.lipschitz) * X
+
+
+def tanh_likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice,
+                                   A1: RPoly, d_z: int) -> sp.Expr | None:
+    """A bound on sup_u |E <r, d^2 G_u>| for an identity output G = W t + b after a tanh layer t = tanh(p), where
+    `residual.tanh_output_weight` applies (None elsewhere, or where A1 depends on eps).
+
+    d^2 G_u = 2 dW (s o dp) + W (tanh''(p) o dp o dp + s o d^2 p), s = 1 - t^2, so with u's parts in (W, b) and below
+    of norms tau and varsigma: |<r, d^2 G_u>| <= 2 tau varsigma ||r|| ||dp|| + varsigma^2 (F ||dp||_4^2 + F ||d^2 p||),
+    F the coupled weight of both ||diag(tanh'') W^T r|| and ||diag(s) W^T r|| (each also at most the product
+    A1 ||W|| L2, A1 ||W|| L1 used before), ||r|| <= A1. The decoder's recursion in expectation over eps carries
+    E||dp||^2, E||dp||_4^2 and E||d^2 p|| up to p, and the supremum over tau^2 + varsigma^2 = 1 is
+    X / 2 + sqrt(Y^2 + X^2 / 4) with Y = A1 sqrt(E||dp||^2) and X the varsigma^2 term. The recursion up to p repeats
+    `weighted_decoder_S`'s at j = 0 without its last two layers."""
+    weight = tanh_output_weight(spec, net.decoder, z.R_z)
+    if weight is None or z.Sz_mean is None or A1.degree > 0:
+        return None
+    *below, hidden, output = net.decoder
+    inner = mlp_bounds(below, z.R_z, sp.sqrt(z.Jz2_mean), z.Sz_mean, choice, J2_0=z.Jz2_mean, expected=True)
+    Jz2, Q, X = (part.expectation(d_z) for part in second_derivative_parts(hidden, inner.H, inner.J, inner.J2,
+                                                                          inner.S))
+    a0, act = A1.coeffs[0], hidden.act
+    second = least(weight, a0 * output.omega * act.smoothness) * Q + least(weight, a0 * output.omega * act.lipschitz) * X
+    slope = a0 * act.lipschitz * sp.sqrt(Jz2)
+    return second / 2 + sp.sqrt(slope**2 + second**2 / 4)
 
 
 def weighted_decoder_S(net: NetworkLayers, z: LatentBounds, choice: ValueChoice, j: int, d_z: int) -> RPoly:

@@ -75,27 +75,35 @@ def gradient_residual(spec: VAESpec, A1: RPoly) -> RPoly:
     return capped(A1, sp.sqrt(m.data_dim) * kappa / (lipschitz * S.c**2))
 
 
-def tanh_z_gradient(spec: VAESpec, decoder: list[Layer], R_z: RPoly) -> sp.Expr | None:
-    """A bound on sup ||grad_z log p(x|z)|| for a Gaussian decoder with an identity output after a tanh hidden layer,
-    under the entry-wise box: the residual and the last hidden layer's slope are bounded together, since the residual
-    is largest where the hidden units saturate and their slope 1 - t^2 vanishes. None where it does not apply.
+def tanh_output_weight(spec: VAESpec, decoder: list[Layer], R_z: RPoly) -> sp.Expr | None:
+    """For a Gaussian decoder with an identity output after a tanh hidden layer, under the entry-wise box: a bound F on
+    ||diag(v) W^T r|| / c^2 over every state of that layer, for v = 1 - t^2 (the slope) and for v = tanh''(p) =
+    -2 t (1 - t^2), with t its output, W (d_x x m) the output weight and r = x - W t - b the residual. The residual is
+    largest where the units saturate, and there both vanish. None where it does not apply.
 
-    grad_z log p = J_pre^T diag(1 - t^2) W^T r / c^2 with t = tanh(pre) the last hidden layer's output, pre its
-    pre-activation (||J_pre|| <= the layers' Lipschitz constant), W (d_x x m) the output weight and
-    r = x - W t - b. ||diag(s) W^T r|| <= sqrt(d_x) a ||s|| ||r|| (each column of W has norm <= sqrt(d_x) a), with
-    s_i = 1 - t_i^2 in [0, 1], so ||s||^2 <= sum_i s_i = m - rho^2, rho = ||t||, and ||r|| <= R_x + ||b|| + ||W|| rho.
-    g(rho) = sqrt(m - rho^2) (C + w rho) rises up to its maximiser rho* = (sqrt(C^2 + 8 w^2 m) - C) / (4 w) (the root
-    of 2 w rho^2 + C rho - w m) and falls after it, and rho <= T, the hidden layer's value bound: the supremum is
-    g(min(rho*, T)) (docs/derivations.md, "Deep Gaussian VAE")."""
+    ||diag(v) W^T r|| <= sqrt(d_x) a ||v|| ||r|| (each column of W has norm <= sqrt(d_x) a). With q_i = t_i^2 in
+    [0, 1], (1 - q)^2 <= 1 - q and 4 q (1 - q)^2 <= 1 - q (as 4 q (1 - q) <= 1), so ||v||^2 <= m - rho^2 for both,
+    rho = ||t||, and ||r|| <= R_x + ||b|| + ||W|| rho. g(rho) = sqrt(m - rho^2) (C + w rho) rises up to its maximiser
+    rho* = (sqrt(C^2 + 8 w^2 m) - C) / (4 w) (the root of 2 w rho^2 + C rho - w m) and falls after it, and rho <= T,
+    the layer's value bound: F = sqrt(d_x) a g(min(rho*, T)) / c^2 (docs/derivations.md, "Deep Gaussian VAE")."""
     m = spec.model
     if (m.kind != "gaussian" or m.decoder_output != "identity" or m.architecture != "mlp" or not m.decoder_widths
             or m.activation.name != "tanh" or spec.weight_bound.kind != "entrywise"):
         return None
-    hidden, output = decoder[:-1], decoder[-1]
-    below = mlp_bounds(hidden, R_z)
-    lip_pre = below.lipschitz / hidden[-1].act.lipschitz
+    hidden_H, output = mlp_bounds(decoder[:-1], R_z).H, decoder[-1]
     width = m.decoder_widths[-1]
     C, w = S.R_x + output.bias, output.omega
     rho_star = (sp.sqrt(C**2 + 8 * w**2 * width) - C) / (4 * w)
-    rho = sp.Min(rho_star, below.H.coeffs[0], evaluate=False) if below.H.degree == 0 else rho_star
-    return lip_pre * sp.sqrt(m.data_dim) * S.a * sp.sqrt(width - rho**2) * (C + w * rho) / S.c**2
+    rho = sp.Min(rho_star, hidden_H.coeffs[0], evaluate=False) if hidden_H.degree == 0 else rho_star
+    return sp.sqrt(m.data_dim) * S.a * sp.sqrt(width - rho**2) * (C + w * rho) / S.c**2
+
+
+def tanh_z_gradient(spec: VAESpec, decoder: list[Layer], R_z: RPoly) -> sp.Expr | None:
+    """A bound on sup ||grad_z log p(x|z)|| where `tanh_output_weight` applies: grad_z log p =
+    J_p^T diag(1 - t^2) W^T r / c^2 with p the last hidden layer's pre-activation, ||J_p|| at most the decoder's
+    Lipschitz constant up to p, so the bound is that constant times F. None where it does not apply."""
+    weight = tanh_output_weight(spec, decoder, R_z)
+    if weight is None:
+        return None
+    hidden = decoder[:-1]
+    return mlp_bounds(hidden, R_z).lipschitz / hidden[-1].act.lipschitz * weight

@@ -79,10 +79,11 @@ def test_the_sigmoids_per_entry_curvature_weight_holds_and_is_tight(data_range, 
     tightness.record("sigmoid output's per-entry curvature weight", worst, kappa2)
 
 
-def _tanh_decoder(data_dim: int, widths: tuple[int, ...], a: float, data_bound: float) -> VAESpec:
-    return VAESpec(model=ModelSpec(kind="gaussian", data_dim=data_dim, latent_dim=2, encoder_widths=(3,),
+def _tanh_decoder(data_dim: int, widths: tuple[int, ...], a: float, data_bound: float, c: float = 1.0,
+                  encoder: tuple[int, ...] = (3,)) -> VAESpec:
+    return VAESpec(model=ModelSpec(kind="gaussian", data_dim=data_dim, latent_dim=2, encoder_widths=encoder,
                                    decoder_widths=widths, activation=ActivationSpec("tanh"), decoder_output="identity",
-                                   data_bound=data_bound), weight_bound=ParameterBound(a=a))
+                                   data_bound=data_bound, decoder_std=c), weight_bound=ParameterBound(a=a))
 
 
 def _largest_z_gradient(spec: VAESpec, starts: int, steps: int) -> float:
@@ -112,7 +113,8 @@ def _largest_z_gradient(spec: VAESpec, starts: int, steps: int) -> float:
 
 @pytest.mark.parametrize("name, spec", [
     ("tanh 4-3-2, a = 1, R_x = 4", _tanh_decoder(4, (3,), 1.0, 4.0)),
-    ("tanh 5-(4, 3)-2, a = 0.7, R_x = 2", _tanh_decoder(5, (4, 3), 0.7, 2.0)),
+    ("tanh 5-(4, 3)-2, a = 0.7, R_x = 2, c = 0.5", _tanh_decoder(5, (4, 3), 0.7, 2.0, c=0.5)),
+    ("tanh 3-6-2, a = 0.3, R_x = 1", _tanh_decoder(3, (6,), 0.3, 1.0)),
     ("tiny tanh, identity output", tiny_spec(activation=ActivationSpec("tanh"), decoder_output="identity"))])
 def test_the_tanh_decoders_z_gradient_holds_and_is_tight(name, spec, tightness):
     """||grad_z log p(x|z)|| <= `tanh_z_gradient` at every point of the box, data ball and latent space (an ascent's
@@ -135,3 +137,44 @@ def test_the_coupled_z_gradient_applies_only_where_its_derivation_does():
                                    weight_bound=ParameterBound(kind="spectral", layer_norms=(1.0,) * 4,
                                                                bias_norms=(1.0,) * 4))
     assert tanh_z_gradient(spectral, [], RPoly([1])) is None
+
+
+def _likelihood_second_derivative_term(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor,
+                                       eps: torch.Tensor) -> torch.Tensor:
+    """E_eps sum_i r_i hess G_i with r = (x - G) / c^2 held fixed: the Hessian of theta' -> E <r, G(theta')>, the
+    likelihood's second-derivative term, whose top |eigenvalue| is sup_u |E <r, d^2 G_u>|."""
+    from torch.func import hessian
+    from empirical.functional import encode
+
+    def G_of(p):
+        layers = unflatten(spec, p)
+        mu, logvar = encode(spec, layers, x)
+        return decode(spec, layers, mu + torch.exp(logvar / 2) * eps)
+    r = ((x - G_of(flat)) / spec.model.decoder_std ** 2).detach()
+    return hessian(lambda p: (r * G_of(p)).sum(-1).mean())(flat)
+
+
+@pytest.mark.parametrize("name, spec, fixture", [
+    ("tanh 5-4-2, a = 1, R_x = 4", _tanh_decoder(5, (4,), 1.0, 4.0, encoder=(4,)),
+     "likelihood_curvature_worst_point_542.json"),
+    ("tanh 5-(4, 3)-2, a = 0.7, R_x = 2, c = 0.5", _tanh_decoder(5, (4, 3), 0.7, 2.0, c=0.5), None),
+    ("tiny tanh, identity output", tiny_spec(activation=ActivationSpec("tanh"), decoder_output="identity"), None)])
+def test_the_tanh_decoders_likelihood_curvature_holds_and_is_tight(name, spec, fixture, tightness):
+    """sup_u |E <r, d^2 G_u>| (the top |eigenvalue| of the likelihood's second-derivative term over 4,096 draws) <=
+    `tanh_likelihood_curvature_mean`, at the worst point an ascent on it found on the deep box (tests/fixtures/) or at
+    corners and random points of the box; and the bound is below the product A1 E||d^2 G_u|| it replaces."""
+    from tests.bounds.test_smoothness import worst_found_point
+    from tests.helpers import top_abs_eig
+    from tests.problems import data_point
+    pieces, values = D._pieces(spec, False), D.spec_values(spec)
+    bound = number(pieces.likelihood_curvature, values)
+    product = number(pieces.A1.coeffs[0] * pieces.decoder_S_mean.expectation(spec.model.latent_dim), values)
+    assert pieces.likelihood_curvature is not None and bound < product, (bound, product)
+    gen = torch.Generator().manual_seed(12)
+    points = ([worst_found_point(spec, fixture)] if fixture else
+              [(random_parameters(spec, gen, corners=k % 2 == 0), data_point(spec, gen)) for k in range(6)])
+    eps = torch.randn(4096, spec.model.latent_dim, generator=gen, dtype=torch.float64)
+    for flat, x in points:
+        measured = top_abs_eig(_likelihood_second_derivative_term(spec, flat, x, eps))
+        assert measured <= bound, (name, measured, bound)
+        tightness.record(f"tanh decoder's likelihood curvature in expectation ({name})", measured, bound)
