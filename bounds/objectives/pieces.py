@@ -300,8 +300,8 @@ def tanh_likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentB
     F the coupled weight of both ||diag(tanh'') W^T r|| and ||diag(s) W^T r|| (each also at most the product
     A1 ||W|| L2, A1 ||W|| L1 used before), ||r|| <= A1. The decoder's recursion in expectation over eps carries
     E||dp||^2, E||dp||_4^2 and E||d^2 p|| up to p, and the supremum over tau^2 + varsigma^2 = 1 is
-    X / 2 + sqrt(Y^2 + X^2 / 4) with Y = A1 sqrt(E||dp||^2) and X the varsigma^2 term. The recursion up to p repeats
-    `weighted_decoder_S`'s at j = 0 without its last two layers."""
+    X / 2 + sqrt(Y^2 + X^2 / 4) with Y = A1 L1 sqrt(E||dp||^2) (||s o dp|| <= L1 ||dp||) and X the varsigma^2 term.
+    The recursion up to p repeats `weighted_decoder_S`'s at j = 0 without its last two layers."""
     weight = tanh_output_weight(spec, net.decoder, z.R_z)
     if weight is None or z.Sz_mean is None or A1.degree > 0:
         return None
@@ -310,7 +310,8 @@ def tanh_likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentB
     Jz2, Q, X = (part.expectation(d_z) for part in second_derivative_parts(hidden, inner.H, inner.J, inner.J2,
                                                                           inner.S))
     a0, act = A1.coeffs[0], hidden.act
-    second = least(weight, a0 * output.omega * act.smoothness) * Q + least(weight, a0 * output.omega * act.lipschitz) * X
+    omega = output.omega
+    second = least(weight, a0 * omega * act.smoothness) * Q + least(weight, a0 * omega * act.lipschitz) * X
     slope = a0 * act.lipschitz * sp.sqrt(Jz2)
     return second / 2 + sp.sqrt(slope**2 + second**2 / 4)
 
