@@ -73,7 +73,8 @@ def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     # Where A1 grows with ||eps|| (an unbounded decoder output), A1 = a_0 + (A1 - a_0): the constant a_0 takes the
     # expectation first, E[a_0 ||d^2 G_u||] = a_0 E||d^2 G_u||, and the rest stays pointwise, E[(A1 - a_0) S_G].
     # Its terms a_j r^j take the expectation first too, under the measure r^j dP (`Pieces.decoder_S_weighted`).
-    # A sigmoid output with the data's range weighs each output entry on its own (`Pieces.likelihood_curvature`).
+    # A sigmoid output with the data's range weighs each output entry on its own, and a tanh layer before an identity
+    # output bounds its slope and curvature with the residual (`Pieces.likelihood_curvature`).
     if p.likelihood_curvature is not None:
         likelihood = p.likelihood_curvature
     elif p.decoder_S_mean is not None:
