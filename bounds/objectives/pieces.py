@@ -258,16 +258,17 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
     statuses = tuple(sorted({layer.act.status for layer in net.encoder + net.decoder + [net.mean_head]}))
     # A sigmoid output's per-entry weights, or a tanh layer's coupled weight before an identity output (at most one
     # applies).
+    output_weight = tanh_output_weight(spec, net.decoder, R_z)
     likelihood_curvature = likelihood_curvature_mean(spec, net, z, choice, A1, d_z)
     if likelihood_curvature is None:
-        likelihood_curvature = tanh_likelihood_curvature_mean(spec, net, z, choice, A1, d_z)
+        likelihood_curvature = tanh_likelihood_curvature_mean(output_weight, net, z, choice, A1, d_z)
     weighted = () if z.Sz_mean is None else tuple(weighted_decoder_S(net, z, choice, j, d_z)
                                                  for j in range(1, A1.degree + 1))
     return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
                   z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
                   likelihood_curvature=likelihood_curvature,
-                  z_gradient_coupled=tanh_z_gradient(spec, net.decoder, R_z))
+                  z_gradient_coupled=tanh_z_gradient(net.decoder, R_z, output_weight))
 
 
 def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice, A1: RPoly,
@@ -290,10 +291,10 @@ def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds
     return least(w2 * Jz2, a0 * act.smoothness * Q) + least(w1, a0 * act.lipschitz) * X
 
 
-def tanh_likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice,
+def tanh_likelihood_curvature_mean(weight: sp.Expr | None, net: NetworkLayers, z: LatentBounds, choice: ValueChoice,
                                    A1: RPoly, d_z: int) -> sp.Expr | None:
-    """A bound on sup_u |E <r, d^2 G_u>| for an identity output G = W t + b after a tanh layer t = tanh(p), where
-    `residual.tanh_output_weight` applies (None elsewhere, or where A1 depends on eps).
+    """A bound on sup_u |E <r, d^2 G_u>| for an identity output G = W t + b after a tanh layer t = tanh(p), from the
+    coupled weight F of `residual.tanh_output_weight` (None where it does not apply, or where A1 depends on eps).
 
     d^2 G_u = 2 dW (s o dp) + W (tanh''(p) o dp o dp + s o d^2 p), s = 1 - t^2, so with u's parts in (W, b) and below
     of norms tau and varsigma: |<r, d^2 G_u>| <= 2 tau varsigma ||r|| ||dp|| + varsigma^2 (F ||dp||_4^2 + F ||d^2 p||),
@@ -302,7 +303,6 @@ def tanh_likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentB
     E||dp||^2, E||dp||_4^2 and E||d^2 p|| up to p, and the supremum over tau^2 + varsigma^2 = 1 is
     X / 2 + sqrt(Y^2 + X^2 / 4) with Y = A1 L1 sqrt(E||dp||^2) (||s o dp|| <= L1 ||dp||) and X the varsigma^2 term.
     The recursion up to p repeats `weighted_decoder_S`'s at j = 0 without its last two layers."""
-    weight = tanh_output_weight(spec, net.decoder, z.R_z)
     if weight is None or z.Sz_mean is None or A1.degree > 0:
         return None
     *below, hidden, output = net.decoder

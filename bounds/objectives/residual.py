@@ -98,11 +98,10 @@ def tanh_output_weight(spec: VAESpec, decoder: list[Layer], R_z: RPoly) -> sp.Ex
     return sp.sqrt(m.data_dim) * S.a * sp.sqrt(width - rho**2) * (C + w * rho) / S.c**2
 
 
-def tanh_z_gradient(spec: VAESpec, decoder: list[Layer], R_z: RPoly) -> sp.Expr | None:
-    """A bound on sup ||grad_z log p(x|z)|| where `tanh_output_weight` applies: grad_z log p =
-    J_p^T diag(1 - t^2) W^T r / c^2 with p the last hidden layer's pre-activation, ||J_p|| at most the decoder's
-    Lipschitz constant up to p, so the bound is that constant times F. None where it does not apply."""
-    weight = tanh_output_weight(spec, decoder, R_z)
+def tanh_z_gradient(decoder: list[Layer], R_z: RPoly, weight: sp.Expr | None) -> sp.Expr | None:
+    """A bound on sup ||grad_z log p(x|z)|| from the coupled weight F of `tanh_output_weight` (None where it does not
+    apply): grad_z log p = J_p^T diag(1 - t^2) W^T r / c^2 with p the last hidden layer's pre-activation, ||J_p|| at
+    most the decoder's Lipschitz constant up to p, so the bound is that constant times F."""
     if weight is None:
         return None
     hidden = decoder[:-1]

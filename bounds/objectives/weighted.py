@@ -39,7 +39,7 @@ def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr
 
     For u = (u_theta, u_phi) with norms t_theta^2 + t_phi^2 = 1: |u_theta . grad_theta l| <= t_theta A1 J_theta and
     |u_phi . (grad_phi l - c)| = |<grad_z log p(x|z) - beta z, dz_u>| <= t_phi a(r) ||dz_uhat|| with
-    a = A1 lip_G + beta R_z; by Cauchy-Schwarz over (t_theta, t_phi) the square is at most
+    a = `centred_slope`; by Cauchy-Schwarz over (t_theta, t_phi) the square is at most
     A1^2 J2_theta + a(r)^2 ||dz_uhat||^2, and the expectation over eps comes before the supremum over uhat:
     E[a(r)^2 ||dz_uhat||^2] = sum_j alpha_j E[r^j ||dz_uhat||^2] (alpha_j >= 0, the coefficients of a^2),
     each at most `weighted_Jz2`."""

@@ -13,7 +13,7 @@ import torch
 
 from bounds import derive as D
 from bounds.objectives.residual import (gradient_residual, residual_bound, sigmoid_curvature_weight,
-                                       sigmoid_residual_weight, tanh_z_gradient)
+                                       sigmoid_residual_weight, tanh_output_weight)
 from bounds.rpoly import RPoly
 from bounds.spec import ActivationSpec, ModelSpec, ParameterBound, VAESpec
 from empirical.functional import decode, log_likelihood, random_parameters, unflatten
@@ -129,14 +129,15 @@ def test_the_tanh_decoders_z_gradient_holds_and_is_tight(name, spec, tightness):
 
 
 def test_the_coupled_z_gradient_applies_only_where_its_derivation_does():
-    """A soft-clip decoder, a sigmoid output and a spectral-norm spec keep the product A1 lip_G."""
-    assert tanh_z_gradient(tiny_spec(), [], RPoly([1])) is None
+    """A soft-clip decoder, a sigmoid output and a spectral-norm spec keep the product A1 lip_G and A1 E||d^2 G_u||:
+    no coupled weight, no coupled gradient in z."""
     sigmoid_output = tiny_spec(activation=ActivationSpec("tanh"), decoder_output="sigmoid")
-    assert tanh_z_gradient(sigmoid_output, [], RPoly([1])) is None
     spectral = dataclasses.replace(_tanh_decoder(4, (3,), 1.0, 4.0),
                                    weight_bound=ParameterBound(kind="spectral", layer_norms=(1.0,) * 4,
                                                                bias_norms=(1.0,) * 4))
-    assert tanh_z_gradient(spectral, [], RPoly([1])) is None
+    for spec in (tiny_spec(), sigmoid_output, spectral):
+        assert tanh_output_weight(spec, [], RPoly([1])) is None
+        assert D._pieces(spec, False).z_gradient_coupled is None
 
 
 def _likelihood_second_derivative_term(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor,
