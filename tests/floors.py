@@ -22,6 +22,9 @@ RECORDED: dict[str, float] = {
     # adversarial ones on those specs, from one quick and one slow run.
     # 2026-12-06: an ascent over the box, the data ball and z reaches 0.85 - 0.91 of `residual.tanh_z_gradient`
     "tanh decoder's gradient in z, residual and slope together": 0.853,
+    # 2026-12-06: the same ascent on the decoder's gradient in theta at fixed z reaches 0.63 - 0.88 of
+    # `residual.tanh_theta_gradient` (three specs, ||eps|| in {0, 1.5})
+    "tanh decoder's gradient in theta, the lower layers' residual and slope together": 0.63,
     # 2026-12-06: `pieces.tanh_likelihood_curvature_mean` at the point an ascent on it found (tests/fixtures/) and at
     # random points of the box (far from its worst, so low)
     "tanh decoder's likelihood curvature in expectation (tanh 5-4-2, a = 1, R_x = 4)": 0.11,

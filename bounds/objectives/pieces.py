@@ -23,7 +23,7 @@ from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
 from .latent import LatentBounds, latent_bounds
 from .residual import (gradient_residual, likelihood_curvature_weights, residual_bound, tanh_output_weight,
-                       tanh_z_gradient)
+                       tanh_theta_gradient, tanh_z_gradient)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class Pieces:
     # A bound on ||grad_z log p(x|z)|| tighter than A1g lip_G where the residual and the decoder's slope are bounded
     # together (`residual.tanh_z_gradient`); None: A1g lip_G.
     z_gradient_coupled: sp.Expr | None = None
+    # Bounds (norm, square) on ||grad_theta log p(x|z)|| at fixed z tighter than A1g J_theta where a tanh decoder's
+    # lower layers take the coupled weight (`residual.tanh_theta_gradient`); None: A1g J_theta and A1g^2 J2_theta.
+    theta_gradient_coupled: tuple[RPoly, RPoly] | None = None
 
     @property
     def A1g(self) -> RPoly:
@@ -74,6 +77,20 @@ class Pieces:
         """||grad_z log p(x|z)|| <= this: A1g lip_G, or the coupled bound where it applies, the smaller."""
         product = self.A1g * self.decoder_joint.lipschitz
         return product if self.z_gradient_coupled is None else capped(product, self.z_gradient_coupled)
+
+    @property
+    def theta_gradient(self) -> RPoly:
+        """||grad_theta log p(x|z)|| at fixed z <= this: A1g J_theta, or the coupled bound where it applies."""
+        if self.theta_gradient_coupled is None:
+            return self.A1g * self.decoder_theta.J
+        return self.theta_gradient_coupled[0]
+
+    @property
+    def theta_gradient_sq(self) -> RPoly:
+        """||grad_theta log p(x|z)||^2 at fixed z <= this: A1g^2 J2_theta, or the coupled bound where it applies."""
+        if self.theta_gradient_coupled is None:
+            return self.A1g * self.A1g * self.decoder_theta.J2
+        return self.theta_gradient_coupled[1]
 
     def expected_Jz2(self) -> sp.Expr:
         return (self.Jz * self.Jz).expectation(self.d_z) if self.Jz2_mean is None else self.Jz2_mean
@@ -268,7 +285,8 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
                   z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
                   likelihood_curvature=likelihood_curvature,
-                  z_gradient_coupled=tanh_z_gradient(net.decoder, R_z, output_weight))
+                  z_gradient_coupled=tanh_z_gradient(net.decoder, R_z, output_weight),
+                  theta_gradient_coupled=tanh_theta_gradient(net.decoder, R_z, A1, output_weight, choice))
 
 
 def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice, A1: RPoly,

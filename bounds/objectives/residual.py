@@ -8,7 +8,7 @@ import sympy as sp
 
 from .. import symbols as S
 from ..activations import constants
-from ..networks import Layer, capped, mlp_bounds
+from ..networks import Layer, ValueChoice, capped, least, mlp_bounds
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
 
@@ -106,3 +106,25 @@ def tanh_z_gradient(decoder: list[Layer], R_z: RPoly, weight: sp.Expr | None) ->
         return None
     hidden = decoder[:-1]
     return mlp_bounds(hidden, R_z).lipschitz / hidden[-1].act.lipschitz * weight
+
+
+def tanh_theta_gradient(decoder: list[Layer], R_z: RPoly, A1: RPoly, weight: sp.Expr | None,
+                        choice: ValueChoice | None = None) -> tuple[RPoly, RPoly] | None:
+    """Bounds (norm, square) on ||grad_theta log p(x|z)|| at fixed z for the decoder of `tanh_output_weight`, the
+    layers below the output taking the coupled weight F in place of A1 ||W|| L1 (None where F does not apply, or where
+    A1 depends on eps).
+
+    The output layer's block is r [t; 1]^T / c^2, of norm at most A1 ||[t; 1]||. The layers below reach the likelihood
+    through the tanh layer's pre-activation p: their block is J_p^T diag(1 - t^2) W^T r / c^2, of norm at most
+    ||J_p|| F' with F' = min(F, A1 ||W|| L1) and ||J_p|| the recursion's bound on p's Jacobian in its own parameters.
+    The blocks' squares add; the norm is the root of their sum where that is a number, else the sum of the two."""
+    if weight is None or A1.degree > 0:
+        return None
+    *rest, output = decoder
+    hidden = mlp_bounds(rest, R_z, value_choice=choice)
+    a0, L1 = A1.coeffs[0], rest[-1].act.lipschitz
+    coupled = least(weight, a0 * output.omega * L1)
+    square = output.augmented_sq(hidden.H) * a0**2 + hidden.J2 * (coupled / L1) ** 2
+    if square.degree == 0:
+        return RPoly([sp.sqrt(square.coeffs[0])]), square
+    return output.augmented_norm(hidden.H) * a0 + hidden.J * (coupled / L1), square

@@ -42,8 +42,9 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
       ||grad l|| <= A1 J_G + beta (R_z Jz + sqrt(d_z)/2 J_lv)
     By blocks: ||grad_theta l|| <= A1 J_theta (the decoder at fixed z) and
     ||grad_phi l|| <= A1 lip_G Jz + beta (R_z Jz + sqrt(d_z)/2 J_lv), whose squares add. In the gradient terms A1 is
-    `Pieces.A1g` (a sigmoid output's per-entry residual weight, where the data's range gives it), and A1 lip_G is
-    `Pieces.z_gradient` (the residual and a tanh decoder's slope bounded together, where that applies).
+    `Pieces.A1g` (a sigmoid output's per-entry residual weight, where the data's range gives it), A1 lip_G is
+    `Pieces.z_gradient` and A1 J_theta `Pieces.theta_gradient` (the residual and a tanh decoder's slope bounded
+    together, where that applies).
     """
     G = p.decoder_joint
     half_sqrt_d = sp.sqrt(p.d_z) / 2
@@ -53,7 +54,7 @@ def pathwise_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> Pointwise:
     gradient = p.A1g * G.J + prior_and_entropy
     encoder = p.z_gradient * p.Jz + prior_and_entropy
     return Pointwise(second_derivatives, gauss_newton, gradient,
-                     p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder, (p.A1g * p.decoder_theta.J, encoder))
+                     p.theta_gradient_sq + encoder * encoder, (p.theta_gradient, encoder))
 
 
 def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
@@ -119,7 +120,7 @@ def score_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> ScoreBlocks:
     hess_logq = p.J_E * p.J_E * hess_u + p.S_E * score_u
     f_abs = p.log_lik + beta * (p.R_z * p.R_z * sp.Rational(1, 2) + r * r * sp.Rational(1, 2)
                                 + sp.Rational(p.d_z, 2) * p.logvar_absmax)
-    grad_theta = p.A1g * Gt.J
+    grad_theta = p.theta_gradient
     grad_phi = (f_abs + beta) * s_norm
     return ScoreBlocks(
         theta_theta=p.A1 * Gt.S + p.A2 * Gt.J2,
@@ -127,7 +128,7 @@ def score_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> ScoreBlocks:
         phi_phi=f_abs * (hess_logq + s_norm * s_norm) + beta * s_norm * s_norm,
         # The trained estimator's encoder block is (f - beta) s: grad_phi of f at fixed z adds -beta s.
         gradient=grad_theta + grad_phi,
-        gradient_sq=p.A1g * p.A1g * Gt.J2 + grad_phi * grad_phi,
+        gradient_sq=p.theta_gradient_sq + grad_phi * grad_phi,
         gradient_blocks=(grad_theta, grad_phi),
     )
 

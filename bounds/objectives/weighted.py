@@ -45,7 +45,7 @@ def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr
     each at most `weighted_Jz2`."""
     a = centred_slope(p, beta)
     encoder = sp.Add(*(alpha * weighted_Jz2(p, j) for j, alpha in enumerate((a * a).coeffs) if alpha != 0))
-    return (p.A1g * p.A1g * p.decoder_theta.J2).expectation(p.d_z) + encoder
+    return p.theta_gradient_sq.expectation(p.d_z) + encoder
 
 
 def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp.Expr:
@@ -60,7 +60,7 @@ def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp
     """
     d_z = p.d_z
     encoder = centred_slope(p, beta) * p.Jz
-    centred_sq = p.A1g * p.A1g * p.decoder_theta.J2 + encoder * encoder
+    centred_sq = p.theta_gradient_sq + encoder * encoder
     return sp.Min(expected_max(centred_sq, d_z, K), K / 2 * centred_gradient_second_moment(p, beta), evaluate=False)
 
 

@@ -17,7 +17,7 @@ from bounds.objectives.residual import (gradient_residual, residual_bound, sigmo
 from bounds.rpoly import RPoly
 from bounds.spec import ActivationSpec, ModelSpec, ParameterBound, VAESpec
 from empirical.functional import decode, log_likelihood, random_parameters, unflatten
-from tests.helpers import number
+from tests.helpers import number, poly_at
 from tests.problems import tiny_spec
 
 
@@ -129,15 +129,16 @@ def test_the_tanh_decoders_z_gradient_holds_and_is_tight(name, spec, tightness):
 
 
 def test_the_coupled_z_gradient_applies_only_where_its_derivation_does():
-    """A soft-clip decoder, a sigmoid output and a spectral-norm spec keep the product A1 lip_G and A1 E||d^2 G_u||:
-    no coupled weight, no coupled gradient in z."""
+    """A soft-clip decoder, a sigmoid output and a spectral-norm spec keep the products A1 lip_G, A1 J_theta and
+    A1 E||d^2 G_u||: no coupled weight, no coupled gradient in z or theta."""
     sigmoid_output = tiny_spec(activation=ActivationSpec("tanh"), decoder_output="sigmoid")
     spectral = dataclasses.replace(_tanh_decoder(4, (3,), 1.0, 4.0),
                                    weight_bound=ParameterBound(kind="spectral", layer_norms=(1.0,) * 4,
                                                                bias_norms=(1.0,) * 4))
     for spec in (tiny_spec(), sigmoid_output, spectral):
         assert tanh_output_weight(spec, [], RPoly([1])) is None
-        assert D._pieces(spec, False).z_gradient_coupled is None
+        pieces = D._pieces(spec, False)
+        assert pieces.z_gradient_coupled is None and pieces.theta_gradient_coupled is None
 
 
 def _likelihood_second_derivative_term(spec: VAESpec, flat: torch.Tensor, x: torch.Tensor,
@@ -179,3 +180,48 @@ def test_the_tanh_decoders_likelihood_curvature_holds_and_is_tight(name, spec, f
         measured = top_abs_eig(_likelihood_second_derivative_term(spec, flat, x, eps))
         assert measured <= bound, (name, measured, bound)
         tightness.record(f"tanh decoder's likelihood curvature in expectation ({name})", measured, bound)
+
+
+def _largest_theta_gradient(spec: VAESpec, radius: float, starts: int, steps: int) -> float:
+    """The largest ||grad_theta log p(x|z)|| (the decoder's parameters, z held fixed) an ascent finds over the box,
+    the data ball and ||z|| <= radius: Adam on (atanh(theta / a), x, z), x and z projected onto their balls."""
+    a, R_x = spec.weight_bound.a, spec.model.data_bound
+    gen, best = torch.Generator().manual_seed(9), 0.0
+
+    def theta_gradient_norm(theta, x, z):
+        log_p = log_likelihood(spec, x, decode(spec, unflatten(spec, theta), z))
+        return torch.autograd.grad(log_p, theta, create_graph=True)[0].norm()
+    for start in range(starts):
+        theta = random_parameters(spec, gen, corners=start % 2 == 0)
+        psi = torch.atanh((theta / a).clamp(-0.999, 0.999)).requires_grad_(True)
+        x = torch.randn(spec.model.data_dim, generator=gen, dtype=torch.float64).requires_grad_(True)
+        z = torch.randn(spec.model.latent_dim, generator=gen, dtype=torch.float64).requires_grad_(True)
+        opt = torch.optim.Adam([psi, x, z], lr=0.05)
+        for _ in range(steps):
+            value = theta_gradient_norm(a * torch.tanh(psi), x * torch.clamp(R_x / x.norm(), max=1.0),
+                                        z * torch.clamp(radius / z.norm(), max=1.0))
+            best = max(best, value.item())
+            opt.zero_grad()
+            (-value).backward()
+            opt.step()
+    return best
+
+
+@pytest.mark.parametrize("name, spec", [
+    ("tanh 4-3-2, a = 1, R_x = 4", _tanh_decoder(4, (3,), 1.0, 4.0)),
+    ("tanh 5-(4, 3)-2, a = 0.7, R_x = 2, c = 0.5", _tanh_decoder(5, (4, 3), 0.7, 2.0, c=0.5)),
+    ("tanh 3-6-2, a = 0.3, R_x = 1", _tanh_decoder(3, (6,), 0.3, 1.0))])
+@pytest.mark.parametrize("r", [0.0, 1.5])
+def test_the_tanh_decoders_theta_gradient_holds_and_is_tight(name, spec, r, tightness):
+    """||grad_theta log p(x|z)|| at fixed z <= `tanh_theta_gradient` (norm, and the root of its square) at ||eps|| = r,
+    for every z with ||z|| <= R_z(r), at every point of the box and data ball (an ascent's largest); both bounds are
+    below the products A1 J_theta and A1^2 J2_theta they replace."""
+    pieces, values = D._pieces(spec, False), D.spec_values(spec)
+    norm, square = (poly_at(poly, values)(r) for poly in pieces.theta_gradient_coupled)
+    old_norm = poly_at(pieces.A1g * pieces.decoder_theta.J, values)(r)
+    old_square = poly_at(pieces.A1g * pieces.A1g * pieces.decoder_theta.J2, values)(r)
+    assert norm < old_norm and square < old_square, (norm, old_norm, square, old_square)
+    measured = _largest_theta_gradient(spec, poly_at(pieces.R_z, values)(r), starts=8, steps=150)
+    assert measured <= min(norm, square ** 0.5), (name, r, measured, norm, square ** 0.5)
+    tightness.record("tanh decoder's gradient in theta, the lower layers' residual and slope together", measured,
+                     square ** 0.5)
