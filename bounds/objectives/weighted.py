@@ -53,15 +53,20 @@ def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp
 
     1. Cov_wt(g) <= sum_l wt_l (g_l - c)(g_l - c)^T for any c the same for every draw, whose norm is at most
        max_l ||g_l - c||^2: E max_l of the centred g_sq (Hartley-David-Gumbel, c the entropy's gradient).
-    2. Cov_wt(g) = sum_{l<m} wt_l wt_m (g_l - g_m)(g_l - g_m)^T and (a - b)(a - b)^T <= 2 (a a^T + b b^T), so
-       Cov_wt(g) <= 2 sum_l wt_l (1 - wt_l) (g_l - c)(g_l - c)^T <= (1/2) sum_l (g_l - c)(g_l - c)^T, whose
-       expectation has norm at most (K/2) sup_u E (u . (g - c))^2 (`centred_gradient_second_moment`): the
-       expectation over eps before the supremum over directions, at the price of K/2 in place of max_l.
+    2. For a direction u and y_l = u . g_l, u^T Cov_wt(g) u is the variance of y under the weights, at most
+       (max y - min y)^2 / 4 (Popoviciu) whatever the weights. The range is at most sqrt(2/K) times the root of
+       sum_{l<m} (y_l - y_m)^2 = K sum_l (y_l - ybar)^2 (ybar the draws' plain mean: the other draws' pairs with the
+       two ends add at least K - 2 halves of the range's square). So Cov_wt(g) <= (1/2) sum_l (g_l - gbar)(g_l - gbar)^T
+       in the Loewner order (an equality at K = 2 with equal weights), whose expectation is (K - 1)/2 times the
+       covariance of one draw's gradient, at most its second moment about c: the norm is at most
+       ((K - 1)/2) sup_u E (u . (g - c))^2 (`centred_gradient_second_moment`), the expectation over eps before the
+       supremum over directions. (The first version centred every draw at c and paid K/2.)
     """
     d_z = p.d_z
     encoder = centred_slope(p, beta) * p.Jz
     centred_sq = p.theta_gradient_sq + encoder * encoder
-    return sp.Min(expected_max(centred_sq, d_z, K), K / 2 * centred_gradient_second_moment(p, beta), evaluate=False)
+    return sp.Min(expected_max(centred_sq, d_z, K), (K - 1) / 2 * centred_gradient_second_moment(p, beta),
+                  evaluate=False)
 
 
 def weighted_smoothness_terms(p: Pieces, pw: Pointwise, covariance_weight: sp.Expr,
