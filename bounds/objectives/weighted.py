@@ -9,6 +9,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .. import symbols as S
+from ..networks import least
 from ..rpoly import RPoly, chi_moment
 from .pieces import Pieces
 from .smoothness import Pointwise, expected_max
@@ -33,19 +34,50 @@ def centred_slope(p: Pieces, beta: sp.Expr = S.beta) -> RPoly:
     return p.z_gradient + beta * p.R_z
 
 
-def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
-    """A bound on sup_u E_eps (u . (grad l - c))^2, c = the entropy term's gradient beta grad (sum_j v_j / 2), which
-    does not depend on eps (so it drops out of any covariance across draws).
+def prior_fluctuation(p: Pieces) -> sp.Expr | None:
+    """A bound on sup_u E_eps (<z, dz_u> - E_eps <z, dz_u>)^2 / Jz2_mean: the prior's part of the encoder gradient
+    about its own mean (None where Jz2_mean is not a number).
 
-    For u = (u_theta, u_phi) with norms t_theta^2 + t_phi^2 = 1: |u_theta . grad_theta l| <= t_theta A1 J_theta and
-    |u_phi . (grad_phi l - c)| = |<grad_z log p(x|z) - beta z, dz_u>| <= t_phi a(r) ||dz_uhat|| with
-    a = `centred_slope`; by Cauchy-Schwarz over (t_theta, t_phi) the square is at most
-    A1^2 J2_theta + a(r)^2 ||dz_uhat||^2, and the expectation over eps comes before the supremum over uhat:
-    E[a(r)^2 ||dz_uhat||^2] = sum_j alpha_j E[r^j ||dz_uhat||^2] (alpha_j >= 0, the coefficients of a^2),
-    each at most `weighted_Jz2`."""
+    With z = mu + sigma o eps and dz_u = a + b o eps, <z, dz_u> - <mu, a> - sum_j sigma_j b_j is
+    <mu o b + sigma o a, eps> + sum_j sigma_j b_j (eps_j^2 - 1), two uncorrelated parts, so its second moment is
+    ||mu o b + sigma o a||^2 + 2 sum_j sigma_j^2 b_j^2 <= (M ||b|| + s ||a||)^2 + 2 s^2 ||b||^2 with M >= max_j |mu_j|
+    (the clip mu_max, or ||mu|| where smaller) and s = sigma_max: at most the top eigenvalue of
+    [[s^2, M s], [M s, M^2 + 2 s^2]] times ||a||^2 + ||b||^2 <= Jz2_mean."""
+    if p.Jz2_mean is None:
+        return None
+    M, s = least(S.mu_max, p.R_z.coeffs[0]), p.sigma_max
+    trace = M**2 + 3 * s**2
+    return (trace + sp.sqrt(trace**2 - 8 * s**4)) / 2
+
+
+def centred_gradient_second_moment(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
+    """A bound on sup_u min_c E_eps (u . grad l - c)^2 over constants c (which drop out of any covariance across
+    draws): the smaller of two.
+
+    1. c = u . the entropy term's gradient beta grad (sum_j v_j / 2), which does not depend on eps. For
+       u = (u_theta, u_phi) with norms t_theta^2 + t_phi^2 = 1: |u_theta . grad_theta l| <= t_theta A1 J_theta and
+       |u_phi . (grad_phi l - c)| = |<grad_z log p(x|z) - beta z, dz_u>| <= t_phi a(r) ||dz_uhat|| with
+       a = `centred_slope`; by Cauchy-Schwarz over (t_theta, t_phi) the square is at most
+       A1^2 J2_theta + a(r)^2 ||dz_uhat||^2, and the expectation over eps comes before the supremum over uhat:
+       E[a(r)^2 ||dz_uhat||^2] = sum_j alpha_j E[r^j ||dz_uhat||^2] (alpha_j >= 0, the coefficients of a^2),
+       each at most `weighted_Jz2`.
+    2. c also takes the prior's part at its mean, beta E<z, dz_u>: the encoder block is then the likelihood's
+       <grad_z log p, dz_u> (second moment at most sum_j alpha_j `weighted_Jz2` with alpha from `Pieces.z_gradient`^2)
+       plus the prior's fluctuation (`prior_fluctuation`), and by Minkowski's inequality its second moment is at most
+       the square of the sum of their roots."""
     a = centred_slope(p, beta)
-    encoder = sp.Add(*(alpha * weighted_Jz2(p, j) for j, alpha in enumerate((a * a).coeffs) if alpha != 0))
+    encoder = _weighted_square(p, a)
+    fluctuation = prior_fluctuation(p)
+    if fluctuation is not None:
+        likelihood = _weighted_square(p, p.z_gradient)
+        centred = (sp.sqrt(likelihood) + beta * sp.sqrt(fluctuation * p.Jz2_mean)) ** 2
+        encoder = sp.Min(encoder, centred, evaluate=False)
     return p.theta_gradient_sq.expectation(p.d_z) + encoder
+
+
+def _weighted_square(p: Pieces, slope: RPoly) -> sp.Expr:
+    """sup_u E[slope(r)^2 ||dz_u||^2] <= sum_j alpha_j `weighted_Jz2`(j), alpha_j >= 0 the coefficients of slope^2."""
+    return sp.Add(*(alpha * weighted_Jz2(p, j) for j, alpha in enumerate((slope * slope).coeffs) if alpha != 0))
 
 
 def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp.Expr:
@@ -58,9 +90,10 @@ def weight_covariance(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> sp
        sum_{l<m} (y_l - y_m)^2 = K sum_l (y_l - ybar)^2 (ybar the draws' plain mean: the other draws' pairs with the
        two ends add at least K - 2 halves of the range's square). So Cov_wt(g) <= (1/2) sum_l (g_l - gbar)(g_l - gbar)^T
        in the Loewner order (an equality at K = 2 with equal weights), whose expectation is (K - 1)/2 times the
-       covariance of one draw's gradient, at most its second moment about c: the norm is at most
-       ((K - 1)/2) sup_u E (u . (g - c))^2 (`centred_gradient_second_moment`), the expectation over eps before the
-       supremum over directions. (The first version centred every draw at c and paid K/2.)
+       covariance of one draw's gradient; along u that is at most the second moment of u . g about any constant:
+       the norm is at most ((K - 1)/2) sup_u min_c E (u . g - c)^2 (`centred_gradient_second_moment`), the
+       expectation over eps before the supremum over directions. (The first version centred every draw at the
+       entropy's gradient and paid K/2.)
     """
     d_z = p.d_z
     encoder = centred_slope(p, beta) * p.Jz
