@@ -118,6 +118,9 @@ RECORDED: dict[str, float] = {
     'IWAE weight covariance ||E Cov_wt|| (iwae-432-worst-found)': 3.8e-5,  # 2026-12-06: tanh_z_gradient, the same
     # 2026-12-06: the centred second moment's bound takes the prior's part about its mean, so it bounds the gradient's
     # covariance, measured about the draws' mean (was the second moment about the entropy's gradient: 0.0226, 0.127)
+    # 2026-12-06: the draws' second derivatives with the expectation first (`smoothness.expected_second_derivatives`)
+    'IWAE expected second derivatives ||E R|| (iwae-432-worst-found)': 0.047,
+    'IWAE expected second derivatives ||E R|| (iwae-tiny)': 0.0089,
     'centred gradient covariance sup_u Var(u.g) (iwae-tiny)': 0.0245,
     'centred gradient covariance sup_u Var(u.g) (iwae-432-worst-found)': 0.0255,
     'VAE pointwise Gauss-Newton part (bernoulli-softclip)': 0.117,
@@ -293,7 +296,8 @@ RECORDED: dict[str, float] = {
     # 2026-12-06: a wider search (6,404); then the weight covariance's expectation first (4.56e6)
     # 2026-12-06: 6,404 against 2.34e6 with the tanh decoder's coupled gradient in z, against 1.53e6 with its gradient
     # in theta, the weight covariance's draws centred at their own mean and the prior's part at its mean (1.39e6)
-    "IWAE L_P at its worst found point (K = 3, tanh 4-3-2, a = 1)": 0.0045,
+    # and the draws' second derivatives with the expectation first (1.35e6)
+    "IWAE L_P at its worst found point (K = 3, tanh 4-3-2, a = 1)": 0.0047,
     # 2026-12-05: a wide soft-clip (0, 50) before an identity output, where A1 grows with ||eps|| (random points of the
     # box stay far from its worst: the adversarial search's record below is the sharper one)
     'VAE pointwise Hessian h(r) (gaussian-wide-softclip-identity-out)': 0.0163,

@@ -69,26 +69,42 @@ def pathwise_expected_hessian(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
     E[eps] = 0. The remaining terms are bounded pointwise, as in `pathwise_pointwise`.
     """
     G, d_z = p.decoder_joint, p.d_z
-    # The likelihood's <grad_G log p, d^2 G_u> and the prior's <z, d^2 z_u> for one direction u: for the residual
-    # bound's constant part, the expectation over eps comes before the supremum over u (`Pieces`).
-    # Where A1 grows with ||eps|| (an unbounded decoder output), A1 = a_0 + (A1 - a_0): the constant a_0 takes the
-    # expectation first, E[a_0 ||d^2 G_u||] = a_0 E||d^2 G_u||, and the rest stays pointwise, E[(A1 - a_0) S_G].
-    # Its terms a_j r^j take the expectation first too, under the measure r^j dP (`Pieces.decoder_S_weighted`).
-    # A sigmoid output with the data's range weighs each output entry on its own, and a tanh layer before an identity
-    # output bounds its slope and curvature with the residual (`Pieces.likelihood_curvature`).
-    if p.likelihood_curvature is not None:
-        likelihood = p.likelihood_curvature
-    elif p.decoder_S_mean is not None:
-        likelihood = p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z) + sp.Add(*(
-            a_j * (RPoly([0] * j + [1]) * S_j).expectation(d_z)
-            for j, (a_j, S_j) in enumerate(zip(p.A1.coeffs[1:], p.decoder_S_weighted), start=1)))
-    else:
-        likelihood = (p.A1 * G.S).expectation(d_z)
+    # The prior's <z, d^2 z_u> for one direction u: its expectation over eps comes before the supremum over u.
     prior = (p.R_z * p.Sz).expectation(d_z) if p.prior_curvature_mean is None else p.prior_curvature_mean
     entropy = (sp.sqrt(d_z) / 2 * p.S_lv).expectation(d_z)
     Jz2 = p.expected_Jz2()
     gauss_newton = p.A2 * (p.decoder_theta.J2.expectation(d_z) + G.lipschitz**2 * Jz2) + beta * Jz2
-    return likelihood + beta * (prior + entropy) + gauss_newton
+    return expected_likelihood_curvature(p) + beta * (prior + entropy) + gauss_newton
+
+
+def expected_likelihood_curvature(p: Pieces) -> sp.Expr:
+    """A bound on sup_u E_eps |<grad_G log p, d^2 G_u>|, the likelihood's second-derivative term for one direction u
+    with the expectation over eps before the supremum over u where the pieces allow it (`Pieces`).
+
+    Where A1 grows with ||eps|| (an unbounded decoder output), A1 = a_0 + (A1 - a_0): the constant a_0 takes the
+    expectation first, E[a_0 ||d^2 G_u||] = a_0 E||d^2 G_u||, and the rest stays pointwise, E[(A1 - a_0) S_G]. Its
+    terms a_j r^j take the expectation first too, under the measure r^j dP (`Pieces.decoder_S_weighted`). A sigmoid
+    output with the data's range weighs each output entry on its own, and a tanh layer before an identity output
+    bounds its slope and curvature with the residual (`Pieces.likelihood_curvature`). Each bounds the term's absolute
+    value pointwise before the expectation, so each bounds E|.|, not only |E .|."""
+    G, d_z = p.decoder_joint, p.d_z
+    if p.likelihood_curvature is not None:
+        return p.likelihood_curvature
+    if p.decoder_S_mean is not None:
+        return p.A1.coeffs[0] * p.decoder_S_mean.expectation(d_z) + sp.Add(*(
+            a_j * (RPoly([0] * j + [1]) * S_j).expectation(d_z)
+            for j, (a_j, S_j) in enumerate(zip(p.A1.coeffs[1:], p.decoder_S_weighted), start=1)))
+    return (p.A1 * G.S).expectation(d_z)
+
+
+def expected_second_derivatives(p: Pieces, beta: sp.Expr = S.beta) -> sp.Expr:
+    """A bound on sup_u E_eps |u^T R u|, R the per-draw Hessian's second-derivative terms (`Pointwise`): the
+    likelihood's with the expectation first (`expected_likelihood_curvature`), the prior's beta E[R_z Sz] and the
+    entropy's beta E[sqrt(d_z)/2 S_lv] pointwise (the prior's exact mean, `Pieces.prior_curvature_mean`, bounds
+    |E .| only)."""
+    d_z = p.d_z
+    return expected_likelihood_curvature(p) + beta * ((p.R_z * p.Sz).expectation(d_z)
+                                                     + (sp.sqrt(d_z) / 2 * p.S_lv).expectation(d_z))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from .. import symbols as S
 from ..networks import least
 from ..rpoly import RPoly, chi_moment
 from .pieces import Pieces
-from .smoothness import Pointwise, expected_max
+from .smoothness import Pointwise, expected_max, expected_second_derivatives
 
 
 def weighted_Jz2(p: Pieces, j: int) -> sp.Expr:
@@ -113,6 +113,10 @@ def weighted_smoothness_terms(p: Pieces, pw: Pointwise, covariance_weight: sp.Ex
     E max_l R(r_l) + max(w ||E Cov||, E max_l N(r_l)), where the first version added all three.
     """
     d_z = p.d_z
-    return {"weighted second derivatives": expected_max(pw.second_derivatives, d_z),
+    # E||sum_l wt_l R_l|| <= sup_u E max_l |u^T R_l u| <= K sup_u E|u^T R u| (the weights sum to 1, the draws are
+    # alike): the expectation before the supremum at the price of K, or Hartley-David-Gumbel on the pointwise bound.
+    second = sp.Min(expected_max(pw.second_derivatives, d_z), S.K * expected_second_derivatives(p, beta),
+                    evaluate=False)
+    return {"weighted second derivatives": second,
             "weight covariance or gauss-newton": sp.Max(covariance_weight * weight_covariance(p, beta),
                                                         expected_max(pw.gauss_newton, d_z), evaluate=False)}

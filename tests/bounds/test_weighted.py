@@ -162,3 +162,21 @@ def test_the_pointwise_hessian_splits_into_second_derivatives_and_gauss_newton(t
             tightness.record(f"VAE pointwise Gauss-Newton part ({name})", n_norm, N_bound(r))
             tightness.record(f"VAE pointwise second-derivative part ({name})", r_norm, R_bound(r))
             assert n_norm <= N_bound(r) and r_norm <= R_bound(r), (name, n_norm, N_bound(r), r_norm, R_bound(r))
+
+
+def test_the_expected_second_derivatives_bound_their_mean(tightness):
+    """||E_eps R|| (R = hess l + N, the per-draw Hessian's second-derivative terms, over 512 draws) <=
+    `expected_second_derivatives`, a bound on sup_u E|u^T R u| >= ||E R||: at the 4-3-2 box's worst found IWAE point
+    and at random points of the tiny IWAE spec. IWAE takes K times it where that is below Hartley-David-Gumbel's
+    E max_l R(r_l)."""
+    from bounds.objectives.smoothness import expected_second_derivatives
+    for name in CASES:
+        spec = CASES[name][0]
+        bound = number(expected_second_derivatives(D._pieces(spec, False), 1.0), D.spec_values(spec))
+        eps = torch.randn(512, spec.model.latent_dim, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+        for flat, x in case_points(name, count=3):
+            H = vmap(hessian(lambda p, e: log_weight(spec, p, x, e, beta=1.0)), in_dims=(None, 0))(flat, eps)
+            N = vmap(lambda e: gauss_newton_part(spec, flat, x, e))(eps)
+            measured = top_abs_eig((H + N).mean(0))
+            tightness.record(f"IWAE expected second derivatives ||E R|| ({name})", measured, bound)
+            assert measured <= bound, (name, measured, bound)
