@@ -1,7 +1,8 @@
 """The Gaussian decoder's residual bound ||x - G(z)|| <= min(R_x + C_G, sqrt(d_x) max(hi, 1 - lo)) for a sigmoid
 decoder and data in [lo, hi]^d (`bounds.objectives.residual.residual_bound`), measured at saturating corners; the
-sigmoid output's per-entry weights; and a tanh decoder's gradient in z with the residual and the slope bounded
-together (`residual.tanh_z_gradient`), against an ascent."""
+sigmoid output's per-entry weights; and a tanh decoder's gradients in z and in theta and its likelihood curvature,
+with the residual and the slope bounded together (`residual.tanh_z_gradient`, `residual.tanh_theta_gradient`,
+`pieces.tanh_likelihood_curvature_mean`), against ascents."""
 from __future__ import annotations
 
 import dataclasses
@@ -86,24 +87,28 @@ def _tanh_decoder(data_dim: int, widths: tuple[int, ...], a: float, data_bound: 
                                    data_bound=data_bound, decoder_std=c), weight_bound=ParameterBound(a=a))
 
 
-def _largest_z_gradient(spec: VAESpec, starts: int, steps: int) -> float:
-    """The largest ||grad_z log p(x|z)|| an ascent finds over the box, the data ball and every z: Adam on
-    (atanh(theta / a), x, z), theta = a tanh(.) in the box and x projected onto the ball, from random corners and
-    interior points."""
+def _largest_likelihood_gradient(spec: VAESpec, wrt: str, starts: int, steps: int, seed: int, z_scale: float = 1.0,
+                                 radius: float | None = None) -> float:
+    """The largest ||grad log p(x|z)|| in z (wrt="z") or in the decoder's parameters at fixed z (wrt="theta") an
+    ascent finds over the box, the data ball and ||z|| <= radius (every z where radius is None): Adam on
+    (atanh(theta / a), x, z), theta = a tanh(.) in the box and x (and z) projected onto the ball, from random corners
+    and interior points, z starting at z_scale times a standard draw."""
     a, R_x = spec.weight_bound.a, spec.model.data_bound
-    gen, best = torch.Generator().manual_seed(8), 0.0
+    gen, best = torch.Generator().manual_seed(seed), 0.0
 
-    def z_gradient_norm(theta, x, z):
+    def gradient_norm(theta, x, z):
         log_p = log_likelihood(spec, x, decode(spec, unflatten(spec, theta), z))
-        return torch.autograd.grad(log_p, z, create_graph=True)[0].norm()
+        return torch.autograd.grad(log_p, z if wrt == "z" else theta, create_graph=True)[0].norm()
     for start in range(starts):
         theta = random_parameters(spec, gen, corners=start % 2 == 0)
         psi = torch.atanh((theta / a).clamp(-0.999, 0.999)).requires_grad_(True)
         x = torch.randn(spec.model.data_dim, generator=gen, dtype=torch.float64).requires_grad_(True)
-        z = (2 * torch.randn(spec.model.latent_dim, generator=gen, dtype=torch.float64)).requires_grad_(True)
+        z = (z_scale * torch.randn(spec.model.latent_dim, generator=gen, dtype=torch.float64)).requires_grad_(True)
         opt = torch.optim.Adam([psi, x, z], lr=0.05)
         for _ in range(steps):
-            value = z_gradient_norm(a * torch.tanh(psi), x * torch.clamp(R_x / x.norm(), max=1.0), z)
+            theta_now = a * torch.tanh(psi)
+            z_now = z if radius is None else z * torch.clamp(radius / z.norm(), max=1.0)
+            value = gradient_norm(theta_now, x * torch.clamp(R_x / x.norm(), max=1.0), z_now)
             best = max(best, value.item())
             opt.zero_grad()
             (-value).backward()
@@ -123,7 +128,7 @@ def test_the_tanh_decoders_z_gradient_holds_and_is_tight(name, spec, tightness):
     bound = number(pieces.z_gradient_coupled, values)
     product = number((pieces.A1g * pieces.decoder_joint.lipschitz).coeffs[0], values)
     assert bound < product, (bound, product)
-    measured = _largest_z_gradient(spec, starts=8, steps=150)
+    measured = _largest_likelihood_gradient(spec, "z", starts=8, steps=150, seed=8, z_scale=2.0)
     assert measured <= bound, (name, measured, bound)
     tightness.record("tanh decoder's gradient in z, residual and slope together", measured, bound)
 
@@ -182,31 +187,6 @@ def test_the_tanh_decoders_likelihood_curvature_holds_and_is_tight(name, spec, f
         tightness.record(f"tanh decoder's likelihood curvature in expectation ({name})", measured, bound)
 
 
-def _largest_theta_gradient(spec: VAESpec, radius: float, starts: int, steps: int) -> float:
-    """The largest ||grad_theta log p(x|z)|| (the decoder's parameters, z held fixed) an ascent finds over the box,
-    the data ball and ||z|| <= radius: Adam on (atanh(theta / a), x, z), x and z projected onto their balls."""
-    a, R_x = spec.weight_bound.a, spec.model.data_bound
-    gen, best = torch.Generator().manual_seed(9), 0.0
-
-    def theta_gradient_norm(theta, x, z):
-        log_p = log_likelihood(spec, x, decode(spec, unflatten(spec, theta), z))
-        return torch.autograd.grad(log_p, theta, create_graph=True)[0].norm()
-    for start in range(starts):
-        theta = random_parameters(spec, gen, corners=start % 2 == 0)
-        psi = torch.atanh((theta / a).clamp(-0.999, 0.999)).requires_grad_(True)
-        x = torch.randn(spec.model.data_dim, generator=gen, dtype=torch.float64).requires_grad_(True)
-        z = torch.randn(spec.model.latent_dim, generator=gen, dtype=torch.float64).requires_grad_(True)
-        opt = torch.optim.Adam([psi, x, z], lr=0.05)
-        for _ in range(steps):
-            value = theta_gradient_norm(a * torch.tanh(psi), x * torch.clamp(R_x / x.norm(), max=1.0),
-                                        z * torch.clamp(radius / z.norm(), max=1.0))
-            best = max(best, value.item())
-            opt.zero_grad()
-            (-value).backward()
-            opt.step()
-    return best
-
-
 @pytest.mark.parametrize("name, spec", [
     ("tanh 4-3-2, a = 1, R_x = 4", _tanh_decoder(4, (3,), 1.0, 4.0)),
     ("tanh 5-(4, 3)-2, a = 0.7, R_x = 2, c = 0.5", _tanh_decoder(5, (4, 3), 0.7, 2.0, c=0.5)),
@@ -221,7 +201,8 @@ def test_the_tanh_decoders_theta_gradient_holds_and_is_tight(name, spec, r, tigh
     old_norm = poly_at(pieces.A1g * pieces.decoder_theta.J, values)(r)
     old_square = poly_at(pieces.A1g * pieces.A1g * pieces.decoder_theta.J2, values)(r)
     assert norm < old_norm and square < old_square, (norm, old_norm, square, old_square)
-    measured = _largest_theta_gradient(spec, poly_at(pieces.R_z, values)(r), starts=8, steps=150)
+    measured = _largest_likelihood_gradient(spec, "theta", starts=8, steps=150, seed=9,
+                                            radius=poly_at(pieces.R_z, values)(r))
     assert measured <= min(norm, square ** 0.5), (name, r, measured, norm, square ** 0.5)
     tightness.record("tanh decoder's gradient in theta, the lower layers' residual and slope together", measured,
                      square ** 0.5)
