@@ -83,8 +83,9 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
         if iwae:  # VR-IWAE's covariance enters with the factor 1 - alpha (IWAE: alpha = 0)
             weight = 1 - S.renyi_alpha if spec.objective.kind == "vr_iwae" else sp.Integer(1)
             terms = weighted_smoothness_terms(p, pw, weight, beta)
-            desc = ("the draws' weighted second derivatives plus the larger of the weights' covariance of the "
-                    "gradients and their Gauss-Newton terms, each with E_eps")
+            desc = ("the smaller of the draws' weighted second derivatives plus the larger of the weights' covariance of "
+                    "the gradients and their Gauss-Newton terms, and the Hessian with one derivative on the density, "
+                    "each with E_eps")
         else:
             terms = {"expected hessian": pathwise_expected_hessian(p, beta)}
             desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"

@@ -142,6 +142,26 @@ def _second_derivative(act: ActivationConstants, Q: RPoly, X: RPoly, joint: bool
 ValueChoice = Callable[[RPoly, sp.Expr], RPoly]
 
 
+def mixed_second_derivative(layers: Sequence[Layer], H0: RPoly | sp.Expr,
+                            value_choice: ValueChoice | None = None) -> RPoly:
+    """A bound on ||d^2 h_N[dtheta, dh_0]|| / (||dtheta|| ||dh_0||): the mixed second derivative in the layers' own
+    parameters and the input h_0 (free, ||h_0|| <= H0).
+
+    With dpre_l the pre-activation's derivative in theta (norm <= Hhat_{l-1} + omega_l J_{l-1}, J at a fixed input) and
+    delta_l the derivative in h_0 (norm <= lip_l = prod L1 omega), the mixed derivative of h_l is
+    f''(pre) o dpre o (W_l delta_{l-1}) + f'(pre) o (A(dW_l) delta_{l-1} + W_l M_{l-1}), so
+    M_l <= L2 (Hhat_{l-1} + omega_l J_{l-1}) omega_l lip_{l-1} + L1 (input_gain lip_{l-1} + omega_l M_{l-1}), M_0 = 0
+    (||a o b|| <= ||a|| ||b||; each layer's block of dtheta at most all of it)."""
+    M, lip = RPoly([0]), sp.Integer(1)
+    for l, layer in enumerate(layers):
+        below = mlp_bounds(layers[:l], H0, value_choice=value_choice)
+        L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
+        slope = layer.augmented_norm(below.H) + omega * below.J
+        M = slope * (L2 * omega * lip) + (M * omega + layer.input_gain * lip) * L1
+        lip = lip * L1 * omega
+    return M
+
+
 def least(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """Min(a, b), not simplified where either is symbolic: sympy's search for comparable arguments grows with their
     size, and these bounds nest (a value bound enters the next layer's), so it came to dominate the derivation."""

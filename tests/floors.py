@@ -298,7 +298,22 @@ RECORDED: dict[str, float] = {
     # 2026-12-06: 6,404 against 2.34e6 with the tanh decoder's coupled gradient in z, against 1.53e6 with its gradient
     # in theta, the weight covariance's draws centred at their own mean and the prior's part at its mean (1.39e6)
     # and the draws' second derivatives with the expectation first (1.35e6)
-    "IWAE L_P at its worst found point (K = 3, tanh 4-3-2, a = 1)": 0.0047,
+    # 2026-12-07: one derivative on the sampling density (`weighted.one_score_smoothness`): 5.43e5
+    "IWAE L_P at its worst found point (K = 3, tanh 4-3-2, a = 1)": 0.0118,
+    # 2026-12-07: the one-score route's parts (tests/bounds/test_one_score.py), on the tiny spec's random points and the
+    # 4-3-2 box's worst found point; the covariance part is small where the weights concentrate
+    "one score L_P (iwae-tiny)": 0.0018,
+    "one score L_P (iwae-432-worst-found)": 0.0118,
+    "one score: the fixed-z part (iwae-tiny)": 0.0036,
+    "one score: the fixed-z part (iwae-432-worst-found)": 0.0159,
+    "one score: the covariance part (iwae-tiny)": 0.0063,
+    "one score: the covariance part (iwae-432-worst-found)": 7.8e-6,
+    "one score: the score part (iwae-tiny)": 0.0071,
+    "one score: the score part (iwae-432-worst-found)": 0.0126,
+    "score second moment sup_u E s_u^2 (iwae-tiny)": 0.117,
+    "score second moment sup_u E s_u^2 (iwae-432-worst-found)": 0.0515,
+    "decoder's mixed curvature in theta and z (iwae-tiny)": 0.0749,
+    "decoder's mixed curvature in theta and z (iwae-432-worst-found)": 0.0454,
     # 2026-12-05: a wide soft-clip (0, 50) before an identity output, where A1 grows with ||eps|| (random points of the
     # box stay far from its worst: the adversarial search's record below is the sharper one)
     'VAE pointwise Hessian h(r) (gaussian-wide-softclip-identity-out)': 0.0163,

@@ -30,18 +30,19 @@ class LatentBounds:
     Jz2_mean: sp.Expr              # sup_u E_eps ||dz_u||^2
     Sz_mean: sp.Expr | None        # sup_u E_eps ||d^2 z_u|| (its root mean square); None where the heads' bounds
     prior_mean: sp.Expr | None     # sup_u |E_eps <z, d^2 z_u>|                      depend on eps
+    score_sq_mean: sp.Expr         # sup_u E_eps s_u^2, s_u = d/dt log q(z|x) at fixed z (`score_in_mean_square`)
 
 
 def heads_in_mean_square(mean_J2: sp.Expr, logvar_pre_J2: sp.Expr, logvar_gain: sp.Expr, mean_head: Layer,
-                         logvar_head: Layer, hidden_J: sp.Expr) -> sp.Expr:
+                         logvar_head: Layer, hidden_J: sp.Expr, mean_gain: sp.Expr = 1) -> sp.Expr:
     """sup_u ||dmu_u||^2 + ||(sigma/2) o dlv_u||^2 over unit directions u, where |sigma_j f'(pre_j)| / 2 <= logvar_gain
     turns the log-variance head's pre-activation derivatives dpre_u into (sigma/2) o dlv_u. The bounds
     ||dmu_u|| <= v . t and logvar_gain ||dpre_u|| <= w . t, t = (t_mu, t_lv, t_below) the norms of u's parts in the mean
     head's rows, the log-variance head's rows and the layers below, give the top eigenvalue of the Gram matrix of v and
     w: |v|^2 = mean_J2, |w|^2 = logvar_gain^2 logvar_pre_J2, v . w = logvar_gain L1 omega omega' J_below^2 (only the
-    layers below are shared)."""
-    A, C = mean_J2, logvar_gain**2 * logvar_pre_J2
-    B = logvar_gain * mean_head.act.lipschitz * mean_head.omega * logvar_head.omega * hidden_J**2
+    layers below are shared). mean_gain scales the mean head's part, v, the same way."""
+    A, C = mean_gain**2 * mean_J2, logvar_gain**2 * logvar_pre_J2
+    B = mean_gain * logvar_gain * mean_head.act.lipschitz * mean_head.omega * logvar_head.omega * hidden_J**2
     return (A + C + sp.sqrt((A - C) ** 2 + 4 * B**2)) / 2
 
 
@@ -61,6 +62,11 @@ def latent_bounds(net: NetworkLayers, hidden: NetworkBounds, mean: NetworkBounds
 
     dz = dmu + (sigma / 2) eps o dlv and d^2 z = d^2 mu + eps o w, w = (sigma / 2) d^2 lv + (sigma / 4) dlv^2.
     ||mu|| <= mean.H, the smaller of the clip's sqrt(d_z) mu_max and the head's affine bound.
+
+    The score of q(z|x) along u at fixed z is s_u = <eps, dmu_u / sigma> + sum_j (eps_j^2 - 1) dlv_u,j / 2 (the
+    derivative of -||z - mu||^2 / (2 sigma^2) - sum_j log sigma_j), whose two parts are uncorrelated:
+    E s_u^2 = ||dmu_u / sigma||^2 + ||dlv_u||^2 / 2 <= ||dmu_u||^2 / sigma_min^2 + (L1^2 / 2) ||dpre_u||^2, the Gram
+    bound of `heads_in_mean_square` with gains 1 / sigma_min and L1 / sqrt(2).
     """
     head = net.logvar_head
     logvar_low, logvar_high = logvar_range(head, hidden.H.coeffs[0])
@@ -93,4 +99,7 @@ def latent_bounds(net: NetworkLayers, hidden: NetworkBounds, mean: NetworkBounds
         Sz_mean = sp.sqrt(S_mu**2 + W**2)
         prior_mean = H_mu * S_mu + sigma_max**2 * (sp.sqrt(d_z) / 2 * S_lv + J2_lv / 4)
     logvar_absmax = sp.Max(sp.Abs(logvar_low), sp.Abs(logvar_high), evaluate=False)
-    return LatentBounds(sigma_min, sigma_max, logvar_absmax, R_z, Jz, Sz, Jz2_mean, Sz_mean, prior_mean)
+    score_sq_mean = heads_in_mean_square(mean.J2.coeffs[0], logvar.J2.coeffs[0] / slope**2, slope / sp.sqrt(2),
+                                         net.mean_head, head, hidden.J.coeffs[0], mean_gain=1 / sigma_min)
+    return LatentBounds(sigma_min, sigma_max, logvar_absmax, R_z, Jz, Sz, Jz2_mean, Sz_mean, prior_mean,
+                        score_sq_mean)

@@ -17,7 +17,8 @@ import sympy as sp
 
 from .. import symbols as S
 from ..activations import ActivationConstants, constants, softclip_constants
-from ..networks import Layer, NetworkBounds, ValueChoice, capped, least, mlp_bounds, second_derivative_parts
+from ..networks import (Layer, NetworkBounds, ValueChoice, capped, least, mixed_second_derivative, mlp_bounds,
+                        second_derivative_parts)
 from ..registry import SETTINGS
 from ..rpoly import RPoly
 from ..spec import ActivationSpec, VAESpec
@@ -67,6 +68,11 @@ class Pieces:
     # Bounds (norm, square) on ||grad_theta log p(x|z)|| at fixed z tighter than A1g J_theta where a tanh decoder's
     # lower layers take the coupled weight (`residual.tanh_theta_gradient`); None: A1g J_theta and A1g^2 J2_theta.
     theta_gradient_coupled: tuple[RPoly, RPoly] | None = None
+    # sup_u E_eps s_u^2, s_u the score of q(z|x) along u at fixed z (`latent.latent_bounds`); None: not derived.
+    score_sq_mean: sp.Expr | None = None
+    # A bound on |u^T hess_(theta, z) log p(x|G(theta, z)) v| for unit u in theta and v in z, the decoder's input
+    # free: A2 J_theta lip_G + A1 M with M the decoder's mixed second derivative (`networks.mixed_second_derivative`).
+    theta_z_curvature: RPoly | None = None
 
     @property
     def A1g(self) -> RPoly:
@@ -286,7 +292,8 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
                   z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
                   likelihood_curvature=likelihood_curvature,
                   z_gradient_coupled=tanh_z_gradient(net.decoder, R_z, output_weight),
-                  theta_gradient_coupled=tanh_theta_gradient(net.decoder, R_z, A1, output_weight, choice))
+                  theta_gradient_coupled=tanh_theta_gradient(net.decoder, R_z, A1, output_weight, choice),
+                  score_sq_mean=z.score_sq_mean, theta_z_curvature=A1 * mixed_second_derivative(net.decoder, R_z, choice) + A2 * joint.lipschitz * theta.J)
 
 
 def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice, A1: RPoly,
