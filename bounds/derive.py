@@ -22,6 +22,7 @@ from .objectives.linear import linear_hessian_bound, linear_pieces
 from .objectives.logistic import (REF as LOGISTIC_REF, LogisticGradient, assumptions as logistic_assumptions,
                                   logistic_gap, logistic_gradient, logistic_smoothness, logistic_variance)
 from .objectives.pieces import Pieces, vae_pieces
+from .objectives.one_score import one_score_smoothness
 from .objectives.weighted import weighted_smoothness_terms
 from .objectives.smoothness import (block_norm, iwae_variance, minibatch_variance,
                                     pathwise_expected_hessian, pathwise_pointwise, score_pointwise)
@@ -82,25 +83,38 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
         pw = pathwise_pointwise(p, beta)
         if iwae:  # VR-IWAE's covariance enters with the factor 1 - alpha (IWAE: alpha = 0)
             weight = 1 - S.renyi_alpha if spec.objective.kind == "vr_iwae" else sp.Integer(1)
-            terms = weighted_smoothness_terms(p, pw, weight, beta)
-            desc = ("the smaller of the draws' weighted second derivatives plus the larger of the weights' covariance of "
-                    "the gradients and their Gauss-Newton terms, and the Hessian with one derivative on the density, "
-                    "each with E_eps")
+            terms = _or_one_score(weighted_smoothness_terms(p, pw, weight, beta),
+                                  one_score_smoothness(p, weight, beta))
+            desc = ("the draws' weighted second derivatives plus the larger of the weights' covariance of the "
+                    "gradients and their Gauss-Newton terms, each with E_eps, or the Hessian with one derivative on "
+                    "the density, the smaller")
         else:
-            terms = {"expected hessian": pathwise_expected_hessian(p, beta)}
-            desc = "E_eps of the pointwise Hessian bound of the reparameterised objective"
+            terms = _or_one_score({"expected hessian": pathwise_expected_hessian(p, beta)},
+                                  one_score_smoothness(p, 0, beta, 1))
+            desc = ("E_eps of the pointwise Hessian bound of the reparameterised objective, or the Hessian with one "
+                    "derivative on the density, the smaller")
     else:
         sb = score_pointwise(p, beta)
         score = block_norm(sb.theta_theta.expectation(d_z), sb.theta_phi.expectation(d_z),
                            sb.phi_phi.expectation(d_z))
         # The smoothness is the objective's, whichever estimator trains: the reparameterised representation of the
         # same Hessian (q is Gaussian) bounds it too, and the smaller of the two is used.
-        terms = {"smoothness": sp.Min(score, pathwise_expected_hessian(p, beta), evaluate=False)}
-        desc = ("the smaller of the score-function representation of the Hessian (blockwise (theta, phi)) and the "
-                "reparameterised one: both bound the same objective's Hessian")
+        pathwise = _or_one_score({"": pathwise_expected_hessian(p, beta)}, one_score_smoothness(p, 0, beta, 1))
+        terms = {"smoothness": sp.Min(score, *pathwise.values(), evaluate=False)}
+        desc = ("the smallest of the score-function representation of the Hessian (blockwise (theta, phi)), the "
+                "reparameterised one and the one with one derivative on the density: all bound the same objective's "
+                "Hessian")
     anchor = {"iwae": "iwae", "vr_iwae": "vr-iwae"}.get(spec.objective.kind, "deep-gaussian-vae")
     return Bound(name, terms, bound_status(p, spec), f"{REF}#{anchor}",
                  hypotheses(spec), description=desc)
+
+
+def _or_one_score(terms: dict[str, sp.Expr], one_score: sp.Expr | None) -> dict[str, sp.Expr]:
+    """The pathwise route's named terms, or, where the pieces give the route with one derivative on the density
+    (`one_score.one_score_smoothness`), one term: the smaller of the two routes' totals."""
+    if one_score is None:
+        return terms
+    return {"pathwise or one derivative on the density": sp.Min(sp.Add(*terms.values()), one_score, evaluate=False)}
 
 
 def _gradient_bounds(spec: VAESpec, estimator: str | None, allow_outside_theory: bool):

@@ -310,10 +310,23 @@ RECORDED: dict[str, float] = {
     "one score: the covariance part (iwae-432-worst-found)": 7.8e-6,
     "one score: the score part (iwae-tiny)": 0.0071,
     "one score: the score part (iwae-432-worst-found)": 0.0126,
-    "score second moment sup_u E s_u^2 (iwae-tiny)": 0.117,
-    "score second moment sup_u E s_u^2 (iwae-432-worst-found)": 0.0515,
-    "decoder's mixed curvature in theta and z (iwae-tiny)": 0.0749,
-    "decoder's mixed curvature in theta and z (iwae-432-worst-found)": 0.0454,
+    "one score L_P (elbo-tiny)": 0.0150,
+    # the ELBO on a deeper decoder over a = 2, where the route is its L_P, at the worst point an ascent found there
+    # (tests/fixtures/curvature_worst_point_5442_a2.json: 7.3e4 against 1.25e8; the pathwise bound is 3.74e8); the
+    # curvature's worst point saturates the encoder's heads, so the score's part is far below its bound there
+    "one score L_P (elbo-tanh-5-(4, 4)-2-a2-worst-found)": 6.0e-4,
+    "one score: the fixed-z part (elbo-tiny)": 0.0071,
+    "one score: the fixed-z part (elbo-tanh-5-(4, 4)-2-a2-worst-found)": 0.00175,
+    "one score: the score part (elbo-tiny)": 0.0285,
+    "one score: the score part (elbo-tanh-5-(4, 4)-2-a2-worst-found)": 4.1e-10,
+    # the pieces that depend on the model alone, at random points of each box (and with the log-variance head pushed
+    # to its lowest, for the score)
+    "score second moment sup_u E s_u^2 (tiny)": 0.174,
+    "score second moment sup_u E s_u^2 (tanh 4-3-2, a = 1)": 0.0268,
+    "score second moment sup_u E s_u^2 (tanh 5-(4, 4)-2, a = 2)": 0.0429,
+    "decoder's mixed curvature in theta and z (tiny)": 0.0793,
+    "decoder's mixed curvature in theta and z (tanh 4-3-2, a = 1)": 0.0289,
+    "decoder's mixed curvature in theta and z (tanh 5-(4, 4)-2, a = 2)": 3.2e-5,
     # 2026-12-05: a wide soft-clip (0, 50) before an identity output, where A1 grows with ||eps|| (random points of the
     # box stay far from its worst: the adversarial search's record below is the sharper one)
     'VAE pointwise Hessian h(r) (gaussian-wide-softclip-identity-out)': 0.0163,
