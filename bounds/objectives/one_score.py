@@ -69,7 +69,8 @@ def one_score_smoothness(p: Pieces, covariance_weight: sp.Expr, beta: sp.Expr = 
     t_theta, t_phi:
     - sum_l wt_l dy_l/dt <= max_l, bounded block by block (`one_score_parts`);
     - E |Cov_wt(a, b)| <= sqrt(E Cov_wt(a) E Cov_wt(b)) <= ((K - 1)/2) sd(a) sd(b) (`weighted.weight_covariance`'s
-      lemma), with sd(y_theta - beta s) <= t_theta sd_theta + beta t_phi sd_score and sd(y) <= t_theta sd_theta + t_phi sd_phi;
+      lemma), with sd(y_theta - beta s) <= t_theta sd_theta + beta t_phi sd_score and
+      sd(y) <= t_theta sd_theta + t_phi sd_phi;
     - E[G S] = E[(G - c) S] <= sqrt(K Var y) sqrt(K Var s) (E S = 0, (G - c)^2 <= sum_l (y_l - c)^2).
     Each is a quadratic form in (t_theta, t_phi) with nonnegative entries: its supremum is the top eigenvalue of the
     2x2 matrix (`block_norm`). Derivation: docs/derivations.md, "IWAE", "One derivative on the density"."""

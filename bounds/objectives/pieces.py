@@ -287,13 +287,16 @@ def vae_pieces(spec: VAESpec, allow_outside_theory: bool = False) -> Pieces:
         likelihood_curvature = tanh_likelihood_curvature_mean(output_weight, net, z, choice, A1, d_z)
     weighted = () if z.Sz_mean is None else tuple(weighted_decoder_S(net, z, choice, j, d_z)
                                                  for j in range(1, A1.degree + 1))
+    # log p's (theta, z) block: A2 ||dG_theta|| ||dG_z|| + A1 ||d^2 G[dtheta, dz]|| (the route with one derivative on
+    # the density)
+    theta_z_curvature = A1 * mixed_second_derivative(net.decoder, R_z, choice) + A2 * joint.lipschitz * theta.J
     return Pieces(d_x, d_z, J_E, S_E, z.sigma_min, sigma_max, z.logvar_absmax,
                   R_z, Jz, Sz, joint, theta, A1, A2, log_lik, statuses, logvar.J, logvar.S, z.Jz2_mean, decoder_S_mean,
                   z.prior_mean, gradient_residual(spec, A1), decoder_S_weighted=weighted,
                   likelihood_curvature=likelihood_curvature,
                   z_gradient_coupled=tanh_z_gradient(net.decoder, R_z, output_weight),
                   theta_gradient_coupled=tanh_theta_gradient(net.decoder, R_z, A1, output_weight, choice),
-                  score_sq_mean=z.score_sq_mean, theta_z_curvature=A1 * mixed_second_derivative(net.decoder, R_z, choice) + A2 * joint.lipschitz * theta.J)
+                  score_sq_mean=z.score_sq_mean, theta_z_curvature=theta_z_curvature)
 
 
 def likelihood_curvature_mean(spec: VAESpec, net: NetworkLayers, z: LatentBounds, choice: ValueChoice, A1: RPoly,

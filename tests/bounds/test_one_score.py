@@ -28,7 +28,8 @@ def z_form(spec, x: torch.Tensor):
     """(log-weight at fixed z, the pathwise gradient written at fixed z, log q at fixed z, z of eps) for one data point.
 
     The pathwise log-weight is l(psi, eps) = log w at z = mu + sigma o eps; at fixed z it is
-    log p(x|z) + log p(z) - log q_psi(z|x), and the pathwise gradient at fixed z is grad l(psi, (z - mu_psi) / sigma_psi).
+    log p(x|z) + log p(z) - log q_psi(z|x), and the pathwise gradient at fixed z is
+    grad l(psi, (z - mu_psi) / sigma_psi).
     Each without the shared 2 pi constants, as `log_weight`."""
     def heads(p):
         return encode(spec, unflatten(spec, p), x)
