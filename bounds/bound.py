@@ -29,13 +29,37 @@ CHUNK = 1 << 16
 # symbol list are cached on the expressions themselves, so each distinct expression is compiled once per process.
 @lru_cache(maxsize=512)
 def _compile(args: tuple[sp.Symbol, ...], expr: sp.Basic):
-    return sp.lambdify(args, expr, modules="numpy", cse=True)
+    # These expressions share most of their subexpressions, and three of lambdify's passes walk them as trees: the
+    # symbol scan (skipped for a list), the implemented-function scan (none here: use_imps=False) and cse's canonical
+    # ordering (order="none"). Without them the CelebA preset's L_P compiles in 0.3 s instead of 24 s.
+    function = sp.lambdify(args, [expr], modules="numpy", use_imps=False, cse=_cse_in_order)
+    return lambda *values: function(*values)[0]
+
+
+def _cse_in_order(exprs: list[sp.Basic]):
+    return sp.cse(exprs, order="none")
 
 
 @lru_cache(maxsize=512)
 def _sorted_symbols(exprs: tuple[sp.Basic, ...]) -> tuple[sp.Symbol, ...]:
-    free = set().union(*(e.free_symbols for e in exprs))
-    return tuple(sorted(free, key=lambda x: x.name))
+    return tuple(sorted(_symbols_in(exprs), key=lambda x: x.name))
+
+
+def _symbols_in(exprs: Iterable[sp.Basic]) -> set[sp.Symbol]:
+    """The symbols of the expressions, each shared subexpression visited once (sympy's free_symbols walks them as a
+    tree: 3 s on the CelebA preset's L_P, against 1 ms). The bounds bind no variables (no integrals, sums or lambdas),
+    so every symbol is free."""
+    seen, found, stack = set(), set(), list(exprs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_Symbol:
+            found.add(node)
+        else:
+            stack.extend(node.args)
+    return found
 
 
 class Bound:
