@@ -153,12 +153,13 @@ def mixed_second_derivative(layers: Sequence[Layer], H0: RPoly | sp.Expr,
     M_l <= L2 (Hhat_{l-1} + omega_l J_{l-1}) omega_l lip_{l-1} + L1 (input_gain lip_{l-1} + omega_l M_{l-1}), M_0 = 0
     (||a o b|| <= ||a|| ||b||; each layer's block of dtheta at most all of it)."""
     M, lip = RPoly([0]), sp.Integer(1)
-    for l, layer in enumerate(layers):
-        below = mlp_bounds(layers[:l], H0, value_choice=value_choice)
+    below = mlp_bounds([], H0)  # the layers below, at a fixed input: carried one layer at a time
+    for layer in layers:
         L1, L2, omega = layer.act.lipschitz, layer.act.smoothness, layer.omega
         slope = layer.augmented_norm(below.H) + omega * below.J
         M = slope * (L2 * omega * lip) + (M * omega + layer.input_gain * lip) * L1
         lip = lip * L1 * omega
+        below = mlp_bounds([layer], below.H, below.J, below.S, value_choice, J2_0=below.J2)
     return M
 
 

@@ -30,7 +30,7 @@ class LatentBounds:
     Jz2_mean: sp.Expr              # sup_u E_eps ||dz_u||^2
     Sz_mean: sp.Expr | None        # sup_u E_eps ||d^2 z_u|| (its root mean square); None where the heads' bounds
     prior_mean: sp.Expr | None     # sup_u |E_eps <z, d^2 z_u>|                      depend on eps
-    score_sq_mean: sp.Expr         # sup_u E_eps s_u^2, s_u = d/dt log q(z|x) at fixed z (`score_in_mean_square`)
+    score_sq_mean: sp.Expr         # sup_u E_eps s_u^2, s_u = d/dt log q(z|x) at fixed z (below)
 
 
 def heads_in_mean_square(mean_J2: sp.Expr, logvar_pre_J2: sp.Expr, logvar_gain: sp.Expr, mean_head: Layer,
