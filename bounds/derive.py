@@ -98,9 +98,10 @@ def smoothness(spec: VAESpec, estimator: str | None = None, allow_outside_theory
         score = block_norm(sb.theta_theta.expectation(d_z), sb.theta_phi.expectation(d_z),
                            sb.phi_phi.expectation(d_z))
         # The smoothness is the objective's, whichever estimator trains: the reparameterised representation of the
-        # same Hessian (q is Gaussian) bounds it too, and the smaller of the two is used.
-        pathwise = _or_one_score({"": pathwise_expected_hessian(p, beta)}, one_score_smoothness(p, 0, beta, 1))
-        terms = {"smoothness": sp.Min(score, *pathwise.values(), evaluate=False)}
+        # same Hessian (q is Gaussian) and the one with one derivative on the density bound it too; the smallest counts.
+        one_score = one_score_smoothness(p, 0, beta, 1)
+        routes = (score, pathwise_expected_hessian(p, beta)) + (() if one_score is None else (one_score,))
+        terms = {"smoothness": sp.Min(*routes, evaluate=False)}
         desc = ("the smallest of the score-function representation of the Hessian (blockwise (theta, phi)), the "
                 "reparameterised one and the one with one derivative on the density: all bound the same objective's "
                 "Hessian")
