@@ -1,8 +1,8 @@
 """Benchmark: deriving every bound of a spec from scratch, evaluating one bound at 1,000,000 settings, and compiling
 the paper's CIFAR-100 net's L_P (the project's lambdify settings against sympy's defaults, as a ratio in one run).
 
-Targets: derivation < 5 s; >= 1e7 settings per second, equal to sympy's values to 1e-9; the speed-up over sympy's point-by-point
-evaluation (xreplace + evalf) is reported as a ratio measured in the same run.
+Targets: derivation < 5 s; >= 1e7 settings per second, equal to sympy's values to 1e-9; the speed-up over sympy's
+point-by-point evaluation (xreplace + evalf) is reported as a ratio measured in the same run.
 Run: make bench   (or: python benchmarks/bench_bounds.py [--points N])
 """
 from __future__ import annotations
