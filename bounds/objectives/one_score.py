@@ -40,7 +40,7 @@ def one_score_parts(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> OneS
     """`OneScoreParts` from the pieces (None where they lack the score's or the decoder's mixed bounds).
 
     At fixed z, dy_l/dt holds no curvature of the decoder in z: u_theta's second derivative of log p(x|z)
-    (A1 S_theta + A2 J2_theta), the (theta, z) block of log p's Hessian on (u_theta, dz_u) (`Pieces.theta_z_curvature`
+    (`Pieces.theta_curvature`), the (theta, z) block of log p's Hessian on (u_theta, dz_u) (`Pieces.theta_z_curvature`
     times Jz) and <grad_z log p - beta z, d^2 z_u - (dlv_u / 2) o dz_u> (`centred_slope` times Sz + J_lv Jz / 2; the
     derivative of dz_u = dmu_u + (dlv_u / 2) o (z - mu) at fixed z) plus the entropy's beta sum_j d^2 lv_u,j / 2."""
     if p.score_sq_mean is None or p.theta_z_curvature is None:
@@ -48,7 +48,7 @@ def one_score_parts(p: Pieces, beta: sp.Expr = S.beta, K: sp.Expr = S.K) -> OneS
     d_z = p.d_z
     moved = p.Sz + p.J_lv * p.Jz * sp.Rational(1, 2)
     return OneScoreParts(
-        theta_theta=expected_max(p.A1 * p.decoder_theta.S + p.A2 * p.decoder_theta.J2, d_z, K),
+        theta_theta=expected_max(p.theta_curvature, d_z, K),
         theta_phi=expected_max(p.theta_z_curvature * p.Jz, d_z, K),
         phi_phi=expected_max(centred_slope(p, beta) * moved + beta * sp.sqrt(d_z) / 2 * p.S_lv, d_z, K),
         sd_theta=sp.sqrt(p.theta_gradient_sq.expectation(d_z)),

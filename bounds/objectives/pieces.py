@@ -98,6 +98,11 @@ class Pieces:
             return self.A1g * self.A1g * self.decoder_theta.J2
         return self.theta_gradient_coupled[1]
 
+    @property
+    def theta_curvature(self) -> RPoly:
+        """||hess_theta log p(x|z)|| at fixed z <= this: A1 S_theta + A2 J2_theta (the decoder at fixed z)."""
+        return self.A1 * self.decoder_theta.S + self.A2 * self.decoder_theta.J2
+
     def expected_Jz2(self) -> sp.Expr:
         return (self.Jz * self.Jz).expectation(self.d_z) if self.Jz2_mean is None else self.Jz2_mean
 

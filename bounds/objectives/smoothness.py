@@ -128,7 +128,6 @@ def score_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> ScoreBlocks:
     ||hess_u log q|| <= 1/sigma_min^2 + r/sigma_min + r^2/2, u = (mu, logvar).
     """
     r = RPoly([0, 1])
-    Gt = p.decoder_theta
     inv = 1 / p.sigma_min
     score_u = inv * r + (r * r + sp.sqrt(p.d_z)) * sp.Rational(1, 2)
     hess_u = inv**2 + inv * r + r * r * sp.Rational(1, 2)
@@ -139,7 +138,7 @@ def score_pointwise(p: Pieces, beta: sp.Expr = S.beta) -> ScoreBlocks:
     grad_theta = p.theta_gradient
     grad_phi = (f_abs + beta) * s_norm
     return ScoreBlocks(
-        theta_theta=p.A1 * Gt.S + p.A2 * Gt.J2,
+        theta_theta=p.theta_curvature,
         theta_phi=grad_theta * s_norm,
         phi_phi=f_abs * (hess_logq + s_norm * s_norm) + beta * s_norm * s_norm,
         # The trained estimator's encoder block is (f - beta) s: grad_phi of f at fixed z adds -beta s.

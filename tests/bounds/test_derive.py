@@ -93,6 +93,19 @@ def test_a_grid_larger_than_one_chunk_evaluates_as_sympy_does():
             BOUND.evaluate({**grid, "B": B})
 
 
+def test_the_shared_node_symbol_search_finds_what_sympy_finds():
+    """`Bound.symbols` visits each shared subexpression once; sympy's free_symbols (the slow, obvious reference)
+    walks the whole tree. The same set on every bound of specs with an IWAE Min, an adaptive M, a score-function L_S
+    and the conditions' relations."""
+    from bounds.bound import _symbols_in
+    specs = (default_spec(), VAESpec(optimizer=OptimizerSpec("adam")), VAESpec(estimator="score"),
+             VAESpec(objective=ObjectiveSpec("iwae", 1.0, 3)))
+    for spec in specs:
+        for bound in D.derive_all(spec).values():
+            exprs = tuple(bound.terms.values()) + tuple(bound.conditions.values())
+            assert _symbols_in(exprs) == set().union(*(e.free_symbols for e in exprs)), bound.name
+
+
 def test_missing_symbol_names_the_symbol():
     with pytest.raises(ValueError, match="missing value for 'B'"):
         BOUND.evaluate({k: v for k, v in VALUES.items() if k != "B"})
